@@ -1,0 +1,100 @@
+"""evaluate: score the model on the validation split and write a Kaggle submission."""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from mlflow.exceptions import MlflowException
+from sklearn import metrics
+from sklearn.pipeline import Pipeline
+
+from steps.common import (CONFUSION_PNG, FEATURES, ID_COLUMN, ROC_PNG, SUBMISSION_FILE, TARGET,
+                          VALID_FILE, InputError, read_passengers)
+from steps.tracking import fetch, step_main
+
+
+def survival_score(model: Pipeline, passengers: pd.DataFrame) -> np.ndarray:
+    """Predicted probability of survival for raw passenger rows."""
+    return model.predict_proba(passengers[list(FEATURES)])[:, 1]
+
+
+def label(score: np.ndarray) -> np.ndarray:
+    """Survived when p > 0.5, exactly as the model's own predict() decides."""
+    return (score > 0.5).astype(int)
+
+
+def evaluate(truth: pd.Series, score: np.ndarray) -> dict[str, float]:
+    """Metrics of survival probabilities against the truth."""
+    predicted = label(score)
+    return {
+        "val_accuracy": metrics.accuracy_score(truth, predicted),
+        "val_precision": metrics.precision_score(truth, predicted, zero_division=0),
+        "val_recall": metrics.recall_score(truth, predicted, zero_division=0),
+        "val_f1": metrics.f1_score(truth, predicted, zero_division=0),
+        "val_roc_auc": metrics.roc_auc_score(truth, score) if truth.nunique() == 2 else float("nan"),
+        "val_log_loss": metrics.log_loss(truth, score, labels=[0, 1]),
+    }
+
+
+def submission(model: Pipeline, passengers: pd.DataFrame) -> pd.DataFrame:
+    """Kaggle's format: one row per test passenger, PassengerId and the predicted label."""
+    return pd.DataFrame({ID_COLUMN: passengers[ID_COLUMN],
+                         TARGET: model.predict(passengers[list(FEATURES)]).astype(int)})
+
+
+def confusion_figure(truth: pd.Series, predicted: np.ndarray) -> Figure:
+    counts = metrics.confusion_matrix(truth, predicted, labels=[0, 1])
+    fig = Figure(figsize=(4, 4))
+    ax = fig.subplots()
+    ax.imshow(counts, cmap="Blues")
+    for (i, j), n in np.ndenumerate(counts):
+        ax.text(j, i, str(n), ha="center", va="center",
+                color="white" if n > counts.max() / 2 else "black")
+    ax.set(xticks=[0, 1], yticks=[0, 1], xticklabels=["died", "survived"],
+           yticklabels=["died", "survived"], xlabel="predicted", ylabel="actual",
+           title="Validation confusion matrix")
+    fig.tight_layout()
+    return fig
+
+
+def roc_figure(truth: pd.Series, score: np.ndarray) -> Figure:
+    fpr, tpr, _ = metrics.roc_curve(truth, score)
+    fig = Figure(figsize=(4, 4))
+    ax = fig.subplots()
+    ax.plot(fpr, tpr, label=f"AUC = {metrics.auc(fpr, tpr):.3f}")
+    ax.plot([0, 1], [0, 1], linestyle="--", color="grey")
+    ax.set(xlabel="false positive rate", ylabel="true positive rate", title="Validation ROC")
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def run(model: str, prepared: str, test_data: str) -> dict[str, str]:
+    try:
+        pipeline = mlflow.sklearn.load_model(str(fetch(model, "model")))
+    except MlflowException as err:
+        raise InputError(f"model {model!r} is not a scikit-learn model ({err}): "
+                         f"pass the model URI that train printed") from None
+    valid = read_passengers(fetch(prepared, "prepared") / VALID_FILE, with_target=True,
+                            source="prepared valid split")
+    test = read_passengers(fetch(test_data, "test_data"), with_target=False, source="test_data")
+
+    score = survival_score(pipeline, valid)
+    mlflow.log_metrics(evaluate(valid[TARGET], score))
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp)
+        confusion_figure(valid[TARGET], label(score)).savefig(out / CONFUSION_PNG)
+        roc_figure(valid[TARGET], score).savefig(out / ROC_PNG)
+        submission(pipeline, test).to_csv(out / SUBMISSION_FILE, index=False)
+        mlflow.log_artifacts(tmp)
+    return {}
+
+
+if __name__ == "__main__":
+    sys.exit(step_main("evaluate"))

@@ -1,0 +1,67 @@
+"""prepare: check the raw passenger file, split it into training and validation rows."""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+from sklearn.model_selection import train_test_split
+
+from steps.common import (OUT_PREPARED, PREPARED_DIR, PROFILE_FILE, TARGET, TRAIN_FILE,
+                          VALID_FILE, InputError, read_passengers)
+from steps.tracking import fetch, step_main
+
+
+def prepare(passengers: pd.DataFrame, test_size: float, seed: int
+            ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Unstratified split on the file's row order, as the original tutorial did, so that
+    results stay comparable with it."""
+    try:
+        train, valid = train_test_split(passengers, test_size=test_size, random_state=seed)
+    except ValueError as err:
+        raise InputError(f"cannot split {len(passengers)} rows with test_size={test_size}: "
+                         f"{err}; use more rows or another test_size") from None
+    if train[TARGET].nunique() < 2:
+        raise InputError(f"the training split holds only {TARGET}={train[TARGET].iloc[0]}: "
+                         f"the data needs passengers who survived and who did not")
+    return train, valid
+
+
+def profile(passengers: pd.DataFrame) -> dict[str, object]:
+    """What the data looked like, to compare runs without opening the files."""
+    return {
+        "rows": len(passengers),
+        "columns": list(passengers.columns),
+        "missing": {c: int(n) for c, n in passengers.isna().sum().items()},
+        "survival_rate": float(passengers[TARGET].mean()),
+    }
+
+
+def run(data: str, test_size: float, seed: int) -> dict[str, str]:
+    path = fetch(data, "data")
+    passengers = read_passengers(path, with_target=True, source="data")
+    train, valid = prepare(passengers, test_size, seed)
+    facts = profile(passengers)
+
+    source = str(path.resolve())
+    for frame, context, name in ((train, "training", "titanic-train"),
+                                 (valid, "validation", "titanic-valid")):
+        dataset = mlflow.data.from_pandas(frame, source=source, targets=TARGET, name=name)
+        mlflow.log_input(dataset, context=context)
+    mlflow.log_metrics({"rows": len(passengers), "train_rows": len(train),
+                        "valid_rows": len(valid), "survival_rate": facts["survival_rate"],
+                        **{f"missing_{c}": n for c, n in facts["missing"].items() if n}})
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp)
+        train.to_csv(out / TRAIN_FILE, index=False)
+        valid.to_csv(out / VALID_FILE, index=False)
+        mlflow.log_artifacts(tmp, PREPARED_DIR)
+    mlflow.log_dict(facts, PROFILE_FILE)
+    return {OUT_PREPARED: f"runs:/{mlflow.active_run().info.run_id}/{PREPARED_DIR}"}
+
+
+if __name__ == "__main__":
+    sys.exit(step_main("prepare"))

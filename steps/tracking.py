@@ -1,0 +1,218 @@
+"""Running a step inside an MLflow run: cache keys, reuse, run status, signals, the CLI.
+
+A step run started by `main` and one started alone with `mlflow run . -e <step>` go through
+`execute_step`, so both record the same parameters, tags and cache key and can stand in for
+each other.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import hashlib
+import importlib
+import json
+import logging
+import platform
+import re
+import signal
+import sys
+import tempfile
+from contextlib import contextmanager
+from importlib.metadata import version
+from pathlib import Path
+from typing import Callable, Iterator
+
+import mlflow
+from mlflow.entities import Run
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+
+from steps.common import (INPUT_PARAMS, PROJECT_DIR, InputError, entry_point_defaults,
+                          local_file, log, parse_params, recorded, sha256_files)
+
+TAG_STEP = "titanic.step"
+TAG_CACHE_KEY = "titanic.cache_key"
+TAG_CODE_DIGEST = "titanic.code_digest"
+TAG_REUSED_FROM = "titanic.reused_from"
+OUTPUT_TAG = "titanic.output."
+NOTE_TAG = "mlflow.note.content"
+
+# Package versions that change what a step computes.
+PACKAGES = ("mlflow", "scikit-learn", "pandas", "numpy", "category-encoders", "cloudpickle",
+            "matplotlib")
+# Besides its own file, the code every step runs.
+SHARED_CODE = ("common.py", "tracking.py")
+# Tags `mlflow run` puts on a project run; a step run inside `main` takes them from the parent.
+PROJECT_TAGS = ("mlflow.user", "mlflow.source.name", "mlflow.source.type",
+                "mlflow.source.git.commit", "mlflow.source.git.branch",
+                "mlflow.source.git.repoURL", "mlflow.gitRepoURL", "mlflow.project.env",
+                "mlflow.project.backend")
+_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:")
+
+
+class Interrupted(BaseException):
+    """SIGINT or SIGTERM arrived; raised so that open runs end as KILLED."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _interrupt(signum: int, _frame: object) -> None:
+    # Later signals must not cut short the clean-up that the first one started.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise Interrupted(signum)
+
+
+# --- inputs and cache keys ------------------------------------------------------------------
+
+_fetched: dict[str, Path] = {}
+
+
+def fetch(value: str, param: str) -> Path:
+    """A local copy of an input: a file path as it is, a URI downloaded once per process."""
+    if value not in _fetched:
+        if _URI.match(value) and not Path(value).exists():
+            try:
+                _fetched[value] = Path(mlflow.artifacts.download_artifacts(artifact_uri=value))
+            except (MlflowException, OSError) as err:
+                raise InputError(f"{param} {value!r} cannot be read ({str(err).splitlines()[0]}): "
+                                 f"pass the URI that the previous step printed") from None
+        else:
+            _fetched[value] = local_file(value, param)
+    return _fetched[value]
+
+
+def code_digest(step: str) -> str:
+    """Digest of the source a step runs, read from disk: edited files count, committed or not."""
+    digest = hashlib.sha256()
+    for name in (f"{step}.py", *SHARED_CODE):
+        digest.update(name.encode() + (PROJECT_DIR / "steps" / name).read_bytes())
+    return digest.hexdigest()
+
+
+def cache_key(step: str, params: dict[str, str]) -> str:
+    """Identity of a step's inputs: parameters, code, input data and package versions."""
+    payload = {
+        "step": step,
+        "params": {name: recorded(value) for name, value in params.items()},
+        "code": code_digest(step),
+        "inputs": {name: sha256_files(fetch(value, name))
+                   for name, value in params.items() if name in INPUT_PARAMS},
+        "packages": {name: version(name) for name in PACKAGES},
+        "python": platform.python_version(),
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def find_reusable(experiment_id: str, key: str) -> Run | None:
+    """The newest FINISHED run with this cache key: one search on an indexed tag."""
+    runs = MlflowClient().search_runs(
+        [experiment_id],
+        filter_string=f"tags.`{TAG_CACHE_KEY}` = '{key}' and attributes.status = 'FINISHED'",
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
+    )
+    return runs[0] if runs else None
+
+
+@contextmanager
+def step_lock(key: str) -> Iterator[None]:
+    """Serialise look-up and computation of one key on this machine, so that parallel sweeps
+    compute a shared step once and reuse it; the OS drops the lock if the process dies."""
+    scope = f"{mlflow.get_tracking_uri()}|{key}"
+    folder = Path(tempfile.gettempdir()) / "titanic-mlflow-locks"
+    folder.mkdir(exist_ok=True)
+    with open(folder / f"{hashlib.sha256(scope.encode()).hexdigest()[:32]}.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
+# --- runs -------------------------------------------------------------------------------------
+
+@contextmanager
+def active_run(**start_kwargs: object) -> Iterator[Run]:
+    """Start (or resume) a run and end it FINISHED, FAILED, or KILLED on SIGINT/SIGTERM."""
+    run = mlflow.start_run(**start_kwargs)
+    status = "FAILED"
+    try:
+        yield run
+        status = "FINISHED"
+    except Interrupted:
+        status = "KILLED"
+        raise
+    finally:
+        mlflow.end_run(status)
+
+
+def outputs_of(run: Run) -> dict[str, str]:
+    return {k[len(OUTPUT_TAG):]: v for k, v in run.data.tags.items() if k.startswith(OUTPUT_TAG)}
+
+
+def execute_step(step: str, params: dict[str, str], *, reuse: bool) -> dict[str, str]:
+    """Run a step in the active run, or adopt the outputs of a finished run with the same key."""
+    run = mlflow.active_run()
+    key = cache_key(step, params)
+    mlflow.set_tags({TAG_STEP: step, TAG_CACHE_KEY: key, TAG_CODE_DIGEST: code_digest(step)})
+    if not reuse:
+        return _compute(step, params)
+    with step_lock(key):
+        source = find_reusable(run.info.experiment_id, key)
+        if source is None:
+            return _compute(step, params)
+    origin = source.data.tags.get(TAG_REUSED_FROM, source.info.run_id)
+    outputs = outputs_of(source)
+    mlflow.set_tags({TAG_REUSED_FROM: origin, **{OUTPUT_TAG + k: v for k, v in outputs.items()},
+                     NOTE_TAG: f"Reused: inputs identical to run `{origin}`, whose outputs "
+                               f"this run stands for: {json.dumps(outputs)}"})
+    mlflow.log_metrics(source.data.metrics)
+    log.info("%s: inputs unchanged, reusing run %s", step, origin)
+    return outputs
+
+
+def _compute(step: str, params: dict[str, str]) -> dict[str, str]:
+    log.info("%s: computing", step)
+    module = importlib.import_module(f"steps.{step}")
+    outputs = module.run(**parse_params(params))
+    mlflow.set_tags({OUTPUT_TAG + k: v for k, v in outputs.items()})
+    return outputs
+
+
+# --- command line -----------------------------------------------------------------------------
+
+def parse_args(entry_point: str, argv: list[str] | None) -> dict[str, str]:
+    """The entry point's parameters from `--name value` arguments; defaults come from MLproject."""
+    parser = argparse.ArgumentParser(prog=f"python -m steps.{entry_point}")
+    for name, default in entry_point_defaults(entry_point).items():
+        parser.add_argument(f"--{name}", default=default, required=default is None)
+    return vars(parser.parse_args(argv))
+
+
+def run_cli(body: Callable[[], None]) -> int:
+    """Run a command body; bad input becomes one line on stderr and a non-zero exit."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        body()
+    except InputError as err:
+        print(f"titanic: error: {err}", file=sys.stderr)
+        return 2
+    except Interrupted as stop:
+        print(f"titanic: stopped by {stop}; the run is marked KILLED", file=sys.stderr)
+        return 128 + stop.signum
+    return 0
+
+
+def step_main(step: str, argv: list[str] | None = None) -> int:
+    """`python -m steps.<step>`: the step alone, in the run `mlflow run` made (or a new one)."""
+    params = parse_args(step, argv)
+
+    def body() -> None:
+        with active_run():
+            outputs = execute_step(step, params, reuse=False)
+        for name, uri in outputs.items():
+            print(f"{name}: {uri}")
+    return run_cli(body)
