@@ -13,11 +13,14 @@ import hashlib
 import importlib
 import json
 import logging
+import os
 import platform
 import re
 import signal
+import subprocess
 import sys
 import tempfile
+import time
 from contextlib import contextmanager
 from importlib.metadata import version
 from pathlib import Path
@@ -154,14 +157,15 @@ def outputs_of(run: Run) -> dict[str, str]:
 def execute_step(step: str, params: dict[str, str], *, reuse: bool) -> dict[str, str]:
     """Run a step in the active run, or adopt the outputs of a finished run with the same key."""
     run = mlflow.active_run()
+    typed = parse_params(params)  # values first: a bad one fails before any input is read
     key = cache_key(step, params)
     mlflow.set_tags({TAG_STEP: step, TAG_CACHE_KEY: key, TAG_CODE_DIGEST: code_digest(step)})
     if not reuse:
-        return _compute(step, params)
+        return _compute(step, typed)
     with step_lock(key):
         source = find_reusable(run.info.experiment_id, key)
         if source is None:
-            return _compute(step, params)
+            return _compute(step, typed)
     origin = source.data.tags.get(TAG_REUSED_FROM, source.info.run_id)
     outputs = outputs_of(source)
     mlflow.set_tags({TAG_REUSED_FROM: origin, **{OUTPUT_TAG + k: v for k, v in outputs.items()},
@@ -172,10 +176,10 @@ def execute_step(step: str, params: dict[str, str], *, reuse: bool) -> dict[str,
     return outputs
 
 
-def _compute(step: str, params: dict[str, str]) -> dict[str, str]:
+def _compute(step: str, typed: dict[str, object]) -> dict[str, str]:
     log.info("%s: computing", step)
     module = importlib.import_module(f"steps.{step}")
-    outputs = module.run(**parse_params(params))
+    outputs = module.run(**typed)
     mlflow.set_tags({OUTPUT_TAG + k: v for k, v in outputs.items()})
     return outputs
 
@@ -195,6 +199,7 @@ def run_cli(body: Callable[[], None]) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)
+    launched_as = os.environ.get("MLFLOW_RUN_ID")  # set by `mlflow run` for the run it made
     try:
         body()
     except InputError as err:
@@ -202,8 +207,54 @@ def run_cli(body: Callable[[], None]) -> int:
         return 2
     except Interrupted as stop:
         print(f"titanic: stopped by {stop}; the run is marked KILLED", file=sys.stderr)
+        launcher = _mlflow_run_pid()
+        if launched_as and launcher:
+            subprocess.Popen([sys.executable, "-m", "steps.tracking", launched_as, str(launcher)],
+                             cwd=PROJECT_DIR, start_new_session=True, stdin=subprocess.DEVNULL,
+                             stdout=subprocess.DEVNULL)
         return 128 + stop.signum
     return 0
+
+
+def _mlflow_run_pid() -> int | None:
+    """The `mlflow run` process above this one (Linux: read from /proc), if there is one."""
+    pid = os.getppid()
+    for _ in range(3):  # mlflow run -> [bash ->] python
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            if b"run" in argv and any(arg.endswith(b"mlflow") for arg in argv):
+                return pid
+            pid = int(_proc_stat(pid)[1])
+        except (OSError, ValueError, IndexError):
+            return None
+    return None
+
+
+def keep_killed(run_id: str, launcher: int, timeout: float = 120.0) -> None:
+    """Restore KILLED once `mlflow run` has exited: after an interrupt it marks its run FAILED
+    even when the entry point already ended it (its terminal-status check compares the status
+    string with numeric codes, so it never sees one)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and _running(launcher):
+        time.sleep(0.1)
+    MlflowClient().set_terminated(run_id, "KILLED")
+
+
+def _proc_stat(pid: int) -> list[str]:
+    """State, parent pid, ... of a process (the fields after its name in /proc/<pid>/stat)."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = _proc_stat(pid)[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")  # an exited process not yet reaped by its parent
+
+
+if __name__ == "__main__":
+    keep_killed(sys.argv[1], int(sys.argv[2]))
 
 
 def step_main(step: str, argv: list[str] | None = None) -> int:

@@ -1,0 +1,93 @@
+"""Fixtures: a temporary tracking store per test and helpers to drive `mlflow run`."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import mlflow
+import pytest
+from mlflow.entities import Run
+from mlflow.tracking import MlflowClient
+
+PROJECT = Path(__file__).resolve().parent.parent
+EXPERIMENT = "titanic-test"
+# The interpreter running the tests is the one `mlflow run --env-manager local` must find.
+BIN = str(Path(sys.executable).parent)
+
+
+@pytest.fixture(scope="session")
+def store_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An initialised sqlite store, copied per test: creating the schema takes a while."""
+    db = tmp_path_factory.mktemp("template") / "mlflow.db"
+    subprocess.run([sys.executable, str(PROJECT / "tools" / "init_store.py")], check=True,
+                   env={**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{db}"},
+                   cwd=db.parent, capture_output=True)
+    return db
+
+
+@pytest.fixture
+def store(tmp_path: Path, store_template: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A fresh sqlite store with an experiment whose artifacts stay in tmp_path."""
+    db = tmp_path / "mlflow.db"
+    shutil.copy(store_template, db)
+    uri = f"sqlite:///{db}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", EXPERIMENT)
+    mlflow.set_tracking_uri(uri)
+    MlflowClient().create_experiment(EXPERIMENT, artifact_location=(tmp_path / "artifacts").as_uri())
+    return uri
+
+
+@pytest.fixture
+def project_copy(tmp_path: Path) -> Path:
+    """The project's files in a scratch folder, for tests that edit code or data."""
+    target = tmp_path / "project"
+    shutil.copytree(PROJECT, target, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "mlflow.db", "mlruns", "mlartifacts", "__pycache__", ".pytest_cache"))
+    return target
+
+
+def run_env(**extra: str) -> dict[str, str]:
+    return {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", **extra}
+
+
+def mlflow_run(*args: str, project: Path | str = PROJECT, cwd: Path = PROJECT,
+               **kwargs: object) -> subprocess.CompletedProcess[str]:
+    """`mlflow run <project> --env-manager local <args>`, as a user would type it."""
+    return subprocess.run(
+        [sys.executable, "-m", "mlflow", "run", str(project), "--env-manager", "local", *args],
+        cwd=cwd, env=run_env(), capture_output=True, text=True, timeout=300, **kwargs)
+
+
+def experiment_id() -> str:
+    return MlflowClient().get_experiment_by_name(EXPERIMENT).experiment_id
+
+
+def all_runs() -> list[Run]:
+    return MlflowClient().search_runs([experiment_id()], order_by=["attributes.start_time ASC"],
+                                      max_results=1000)
+
+
+def parents() -> list[Run]:
+    return [r for r in all_runs() if "mlflow.parentRunId" not in r.data.tags]
+
+
+def children(parent: Run) -> dict[str, Run]:
+    """A parent's child runs by name, checking there are exactly the three steps."""
+    kids = [r for r in all_runs() if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
+    by_name = {r.info.run_name: r for r in kids}
+    assert sorted(by_name) == ["evaluate", "prepare", "train"] and len(kids) == 3, by_name
+    return by_name
+
+
+def reused(parent: Run) -> dict[str, str | None]:
+    """For each step of a parent run: the run whose outputs it reused, or None if computed."""
+    return {name: run.data.tags.get("titanic.reused_from") for name, run in children(parent).items()}
+
+
+def error_lines(result: subprocess.CompletedProcess[str]) -> list[str]:
+    return [line for line in result.stderr.splitlines() if line.startswith("titanic: error:")]

@@ -1,0 +1,121 @@
+"""Each entry point through `mlflow run`, alone, and every kind of bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+import pytest
+from mlflow.tracking import MlflowClient
+
+from conftest import PROJECT, all_runs, error_lines, mlflow_run, parents
+
+STEP_TAGS = ("titanic.step", "titanic.cache_key", "titanic.code_digest",
+             "mlflow.project.entryPoint", "mlflow.source.type", "mlflow.source.name")
+
+
+def output(result, name: str) -> str:
+    """The `<name>: <uri>` line that a step prints on success."""
+    return next(line.split(": ", 1)[1] for line in result.stdout.splitlines()
+                if line.startswith(f"{name}: "))
+
+
+def test_steps_alone_chain_by_uri_and_main_reuses_them(store: str) -> None:
+    prepared = mlflow_run("-e", "prepare")
+    assert prepared.returncode == 0, prepared.stderr
+    prepared_uri = output(prepared, "prepared")
+    trained = mlflow_run("-e", "train", "-P", f"prepared={prepared_uri}", "-P", "C=0.5")
+    assert trained.returncode == 0, trained.stderr
+    model_uri = output(trained, "model")
+    evaluated = mlflow_run("-e", "evaluate", "-P", f"model={model_uri}",
+                           "-P", f"prepared={prepared_uri}")
+    assert evaluated.returncode == 0, evaluated.stderr
+
+    alone = {r.data.tags["mlflow.project.entryPoint"]: r for r in all_runs()}
+    assert [r.info.status for r in alone.values()] == ["FINISHED"] * 3
+    assert alone["train"].data.params == {"prepared": prepared_uri, "C": "0.5",
+                                          "max_iter": "1000", "solver": "lbfgs", "seed": "123"}
+    assert model_uri.startswith("models:/")
+    assert MlflowClient().get_logged_model(model_uri.split("/")[-1]).source_run_id == \
+        alone["train"].info.run_id
+    assert alone["evaluate"].data.metrics["val_accuracy"] > 0.7
+    artifacts = {f.path for f in MlflowClient().list_artifacts(alone["prepare"].info.run_id,
+                                                               "prepared")}
+    assert artifacts == {"prepared/train.csv", "prepared/valid.csv"}
+
+    # main with the same inputs finds every step already done, by its cache key.
+    result = mlflow_run("-P", "C=0.5")
+    assert result.returncode == 0, result.stderr
+    (parent,) = parents()[-1:]
+    steps = {r.info.run_name: r for r in all_runs()
+             if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id}
+    for name, run in steps.items():
+        assert run.data.tags["titanic.reused_from"] == alone[name].info.run_id
+        # A step run inside main records what the step run alone recorded.
+        assert run.data.params == alone[name].data.params
+        for tag in STEP_TAGS:
+            assert run.data.tags[tag] == alone[name].data.tags[tag], tag
+
+
+def test_train_validates_values_mlflow_does_not(store: str) -> None:
+    result = mlflow_run("-e", "train", "-P", "prepared=runs:/0123456789abcdef/prepared",
+                        "-P", "max_iter=ten")
+    assert result.returncode != 0
+    assert error_lines(result) == [
+        "titanic: error: max_iter must be a whole number > 0, got 'ten': "
+        "pass e.g. -P max_iter=1000"]
+    (run,) = all_runs()
+    assert run.info.status == "FAILED"
+
+
+def test_train_rejects_a_uri_that_is_not_prepared_data(store: str) -> None:
+    result = mlflow_run("-e", "train", "-P", "prepared=runs:/0123456789abcdef/prepared")
+    assert result.returncode != 0
+    (line,) = error_lines(result)
+    assert "prepared 'runs:/0123456789abcdef/prepared' cannot be read" in line
+    assert [r.info.status for r in all_runs()] == ["FAILED"]
+
+
+def _bad_files(tmp: Path) -> dict[str, Path]:
+    header = (PROJECT / "data" / "titanic" / "train.csv").read_text().splitlines()[0]
+    files = {"empty": "", "header-only": header + "\n",
+             "missing-columns": "PassengerId,Survived,Name\n1,0,A\n2,1,B\n"}
+    for name, text in files.items():
+        (tmp / f"{name}.csv").write_text(text)
+    return {name: tmp / f"{name}.csv" for name in files} | {"no-file": tmp / "absent.csv"}
+
+
+@pytest.mark.parametrize("case, says", [
+    ("no-file", "step prepare failed: data file not found"),
+    ("empty", "step prepare failed: data is empty"),
+    ("header-only", "step prepare failed: data .* has a header but no rows"),
+    ("missing-columns", "step prepare failed: data .* lacks required column\\(s\\) Pclass, Sex"),
+])
+def test_main_with_bad_data_fails_the_step_and_the_parent(store: str, tmp_path: Path,
+                                                          case: str, says: str) -> None:
+    result = mlflow_run("-P", f"data={_bad_files(tmp_path)[case]}")
+    assert result.returncode != 0
+    (line,) = error_lines(result)
+    assert pd.Series([line]).str.contains(says).all(), line
+    runs = all_runs()
+    assert [(r.info.run_name if "mlflow.parentRunId" in r.data.tags else "parent",
+             r.info.status) for r in runs] == [("parent", "FAILED"), ("prepare", "FAILED")]
+
+
+@pytest.mark.parametrize("param, says", [
+    ("C=abc", "C must be a number > 0, got 'abc': pass e.g. -P C=1.5"),
+    ("C=0", "C must be a number > 0, got '0'"),
+    ("max_iter=0", "max_iter must be a whole number > 0, got '0'"),
+    ("test_size=1.5", "test_size must be a number between 0 and 1 (exclusive), got '1.5'"),
+    ("solver=adam", "solver must be one of lbfgs, liblinear, newton-cg, newton-cholesky, sag, "
+                    "saga; got 'adam'"),
+])
+def test_main_rejects_bad_parameters_before_any_step(store: str, param: str, says: str) -> None:
+    result = mlflow_run("-P", param)
+    assert result.returncode != 0
+    (line,) = error_lines(result)
+    assert says in line
+    (run,) = all_runs()  # the parent only: no step started
+    assert run.info.status == "FAILED"
+    assert run.data.params[param.split("=")[0]] == param.split("=", 1)[1]

@@ -1,0 +1,212 @@
+"""Pure functions on small frames: no MLflow run, no subprocess."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.model_selection import train_test_split
+
+from steps import tracking
+from steps.common import FEATURES, InputError, parse_params, read_passengers, sha256_files
+from steps.evaluate import confusion_figure, evaluate, label, roc_figure, submission, survival_score
+from steps.prepare import prepare, profile
+from steps.train import accuracy, train
+
+DATA = Path(__file__).resolve().parent.parent / "data" / "titanic"
+
+
+def passengers(n: int = 40) -> pd.DataFrame:
+    """A tiny synthetic passenger list in Kaggle's layout, women surviving and men not."""
+    rng = np.random.default_rng(0)
+    sex = np.where(np.arange(n) % 2 == 0, "female", "male")
+    return pd.DataFrame({
+        "PassengerId": np.arange(1, n + 1), "Survived": (sex == "female").astype(int),
+        "Pclass": rng.integers(1, 4, n), "Name": [f"P{i}" for i in range(n)], "Sex": sex,
+        "Age": np.where(np.arange(n) % 5 == 0, np.nan, rng.uniform(1, 70, n)),
+        "SibSp": rng.integers(0, 3, n), "Parch": rng.integers(0, 3, n),
+        "Ticket": ["T"] * n, "Fare": rng.uniform(5, 100, n), "Cabin": [None] * n,
+        "Embarked": np.where(np.arange(n) % 7 == 0, None, "S"),
+    })
+
+
+def write(frame: pd.DataFrame, path: Path) -> Path:
+    frame.to_csv(path, index=False)
+    return path
+
+
+# --- parameters -------------------------------------------------------------------------------
+
+def test_parse_params_types_values() -> None:
+    assert parse_params({"C": "1.5", "max_iter": "1000", "seed": "0", "test_size": "0.25",
+                         "solver": "liblinear", "force": "train"}) == {
+        "C": 1.5, "max_iter": 1000, "seed": 0, "test_size": 0.25, "solver": "liblinear",
+        "force": "train"}
+
+
+@pytest.mark.parametrize("name, raw, says", [
+    ("C", "abc", "C must be a number > 0, got 'abc': pass e.g. -P C=1.5"),
+    ("C", "0", "C must be a number > 0"),
+    ("C", "-1", "C must be a number > 0"),
+    ("C", "nan", "C must be a number > 0"),
+    ("max_iter", "0", "max_iter must be a whole number > 0"),
+    ("max_iter", "10.5", "max_iter must be a whole number > 0"),
+    ("test_size", "1.5", "test_size must be a number between 0 and 1"),
+    ("test_size", "0", "test_size must be a number between 0 and 1"),
+    ("seed", "-3", "seed must be a whole number from 0"),
+    ("solver", "adam", "solver must be one of lbfgs, liblinear"),
+    ("force", "everything", "force must be one of none, all, prepare, train, evaluate"),
+])
+def test_parse_params_rejects(name: str, raw: str, says: str) -> None:
+    with pytest.raises(InputError, match=says.replace("(", r"\(").replace(".", r"\.")):
+        parse_params({name: raw})
+
+
+# --- reading passengers ---------------------------------------------------------------------------
+
+def test_read_passengers_real_files() -> None:
+    train_rows = read_passengers(DATA / "train.csv", with_target=True, source="data")
+    test_rows = read_passengers(DATA / "test.csv", with_target=False, source="test_data")
+    assert (len(train_rows), len(test_rows)) == (891, 418)
+    assert train_rows["Survived"].sum() == 342
+    assert train_rows["Age"].isna().sum() == 177
+
+
+@pytest.mark.parametrize("content, says", [
+    ("", "is empty"),
+    (",".join(["Survived", *FEATURES]) + "\n", "has a header but no rows"),
+    ("PassengerId,Survived,Name\n1,0,A\n", "lacks required column(s) Pclass, Sex, Age"),
+    (",".join(["Survived", *FEATURES]) + "\n2,1,1,A,male,22,1,0,T,7.25,,S\n",
+     "column Survived must be 0 or 1"),
+    (",".join(["Survived", *FEATURES]) + "\n1,1,first,A,male,22,1,0,T,7.25,,S\n",
+     "column Pclass must be numeric"),
+])
+def test_read_passengers_rejects(tmp_path: Path, content: str, says: str) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_text(content)
+    with pytest.raises(InputError, match=says.replace("(", r"\(").replace(")", r"\)")):
+        read_passengers(path, with_target=True, source="data")
+
+
+def test_fetch_missing_file_names_the_fix(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match=r"data file not found: .*pass -P data="):
+        tracking.fetch(str(tmp_path / "nope.csv"), "data")
+
+
+# --- prepare --------------------------------------------------------------------------------------
+
+def test_prepare_splits_like_the_tutorial() -> None:
+    raw = read_passengers(DATA / "train.csv", with_target=True, source="data")
+    train_rows, valid_rows = prepare(raw, 0.25, 123)
+    expected_train, expected_valid = train_test_split(raw, test_size=0.25, random_state=123)
+    pd.testing.assert_frame_equal(train_rows, expected_train)
+    pd.testing.assert_frame_equal(valid_rows, expected_valid)
+    assert (len(train_rows), len(valid_rows)) == (668, 223)
+
+
+def test_prepare_rejects_a_split_too_small() -> None:
+    with pytest.raises(InputError, match="cannot split 1 rows"):
+        prepare(passengers(1), 0.25, 1)
+
+
+def test_prepare_rejects_one_class() -> None:
+    with pytest.raises(InputError, match="passengers who survived and who did not"):
+        prepare(passengers(20).assign(Survived=1), 0.25, 1)
+
+
+def test_profile_counts_missing_values() -> None:
+    facts = profile(passengers(40))
+    assert facts["rows"] == 40
+    assert facts["missing"]["Age"] == 8 and facts["missing"]["Cabin"] == 40
+    assert facts["survival_rate"] == 0.5
+
+
+# --- train and evaluate ---------------------------------------------------------------------------
+
+def test_train_learns_from_raw_rows_with_missing_values() -> None:
+    rows = passengers(40)
+    model = train(rows, C=1.0, max_iter=200, solver="lbfgs", seed=0)
+    # Raw rows, test.csv's columns, with missing Age, Embarked and Cabin.
+    predicted = model.predict(rows[list(FEATURES)])
+    assert set(predicted) == {0, 1}
+    assert accuracy(model, rows) == 1.0  # Sex alone separates this toy data
+
+
+def test_train_parameters_reach_the_classifier() -> None:
+    model = train(passengers(40), C=0.25, max_iter=77, solver="liblinear", seed=5)
+    classifier = model.named_steps["classify"]
+    assert (classifier.C, classifier.max_iter, classifier.solver, classifier.random_state) == \
+        (0.25, 77, "liblinear", 5)
+
+
+def test_evaluate_metrics_on_known_scores() -> None:
+    truth = pd.Series([1, 1, 0, 0])
+    score = np.array([0.9, 0.4, 0.6, 0.1])  # one of each error
+    result = evaluate(truth, score)
+    assert result["val_accuracy"] == 0.5
+    assert result["val_precision"] == 0.5 and result["val_recall"] == 0.5
+    assert result["val_roc_auc"] == 0.75
+    assert result["val_log_loss"] == pytest.approx(
+        -np.mean(np.log([0.9, 0.4, 0.4, 0.9])))
+
+
+def test_label_agrees_with_model_predict() -> None:
+    rows = passengers(40)
+    model = train(rows, C=0.01, max_iter=200, solver="lbfgs", seed=0)
+    np.testing.assert_array_equal(label(survival_score(model, rows)),
+                                  model.predict(rows[list(FEATURES)]))
+
+
+def test_submission_has_kaggle_format() -> None:
+    rows = passengers(40)
+    model = train(rows, C=1.0, max_iter=200, solver="lbfgs", seed=0)
+    result = submission(model, rows.drop(columns="Survived"))
+    assert list(result.columns) == ["PassengerId", "Survived"]
+    assert result["PassengerId"].tolist() == list(range(1, 41))
+
+
+def test_figures_render(tmp_path: Path) -> None:
+    truth = pd.Series([1, 0, 1, 0])
+    score = np.array([0.8, 0.3, 0.6, 0.7])
+    confusion_figure(truth, label(score)).savefig(tmp_path / "c.png")
+    roc_figure(truth, score).savefig(tmp_path / "r.png")
+    assert (tmp_path / "c.png").read_bytes()[:4] == b"\x89PNG"
+    assert (tmp_path / "r.png").stat().st_size > 1000
+
+
+# --- cache keys -----------------------------------------------------------------------------------
+
+def test_cache_key_follows_params_data_and_code(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                                ) -> None:
+    data = write(passengers(40), tmp_path / "p.csv")
+    params = {"data": str(data), "test_size": "0.25", "seed": "123"}
+    key = tracking.cache_key("prepare", params)
+    assert tracking.cache_key("prepare", dict(params)) == key
+    assert tracking.cache_key("prepare", {**params, "seed": "124"}) != key
+
+    tracking._fetched.clear()
+    write(passengers(39), data)  # same path, other content
+    assert tracking.cache_key("prepare", params) != key
+
+    tracking._fetched.clear()
+    write(passengers(40), data)
+    assert tracking.cache_key("prepare", params) == key
+    code = tmp_path / "code" / "steps"
+    code.mkdir(parents=True)
+    for name in ("prepare.py", "common.py", "tracking.py"):
+        (code / name).write_bytes((tracking.PROJECT_DIR / "steps" / name).read_bytes())
+    monkeypatch.setattr(tracking, "PROJECT_DIR", code.parent)
+    assert tracking.cache_key("prepare", params) == key
+    with open(code / "prepare.py", "a") as handle:
+        handle.write("# edited\n")
+    assert tracking.cache_key("prepare", params) != key
+
+
+def test_sha256_files_sees_names_and_content(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "x.csv").write_text("1")
+    first = sha256_files(tmp_path / "a")
+    (tmp_path / "a" / "x.csv").rename(tmp_path / "a" / "y.csv")
+    assert sha256_files(tmp_path / "a") != first

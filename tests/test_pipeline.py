@@ -1,0 +1,237 @@
+"""The whole `main` pipeline through `mlflow run`, judged by what MLflow recorded."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+import pytest
+from mlflow.tracking import MlflowClient
+
+from conftest import (PROJECT, all_runs, children, error_lines, experiment_id, mlflow_run,
+                      parents, reused, run_env)
+from steps import tracking
+
+TEST_CSV = PROJECT / "data" / "titanic" / "test.csv"
+METRICS = {"val_accuracy", "val_precision", "val_recall", "val_f1", "val_roc_auc", "val_log_loss"}
+
+
+def ok(result: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
+def test_main_records_a_parent_with_three_linked_steps(store: str) -> None:
+    result = ok(mlflow_run("-P", "C=1.5"))
+    (parent,) = parents()
+    steps = children(parent)
+    assert parent.info.status == "FINISHED"
+    assert all(run.info.status == "FINISHED" for run in steps.values())
+    assert {name: run.data.tags["mlflow.project.entryPoint"] for name, run in steps.items()} == \
+        {"prepare": "prepare", "train": "train", "evaluate": "evaluate"}
+    assert parent.data.params == {"data": "data/titanic/train.csv", "test_size": "0.25",
+                                  "seed": "123", "C": "1.5", "max_iter": "1000",
+                                  "solver": "lbfgs", "force": "none"}
+    assert reused(parent) == {"prepare": None, "train": None, "evaluate": None}
+
+    # prepare: the splits, the profile, and the datasets as run inputs.
+    prepare = steps["prepare"]
+    assert prepare.data.metrics["train_rows"] == 668 and prepare.data.metrics["valid_rows"] == 223
+    client = MlflowClient()
+    prepared_uri = prepare.data.tags["titanic.output.prepared"]
+    assert prepared_uri == f"runs:/{prepare.info.run_id}/prepared"
+    assert {f.path for f in client.list_artifacts(prepare.info.run_id)} == {"prepared",
+                                                                           "profile.json"}
+    inputs = {i.dataset.name: [t.value for t in i.tags] for i in prepare.inputs.dataset_inputs}
+    assert inputs == {"titanic-train": ["training"], "titanic-valid": ["validation"]}
+
+    # train: got prepare's output by URI, logged a model with a signature.
+    train = steps["train"]
+    assert train.data.params["prepared"] == prepared_uri
+    assert train.data.params["C"] == "1.5"
+    model_uri = train.data.tags["titanic.output.model"]
+    assert parent.data.tags["titanic.model_uri"] == model_uri
+    model = mlflow.models.get_model_info(model_uri)
+    assert model.signature.inputs.input_names() == list(pd.read_csv(TEST_CSV, nrows=1).columns)
+
+    # evaluate: metrics, plots and a Kaggle submission; the parent carries the metrics.
+    evaluate = steps["evaluate"]
+    assert evaluate.data.params == {"model": model_uri, "prepared": prepared_uri,
+                                    "test_data": "data/titanic/test.csv"}
+    assert set(evaluate.data.metrics) == METRICS
+    assert parent.data.metrics == evaluate.data.metrics
+    assert 0.75 < evaluate.data.metrics["val_accuracy"] < 0.9
+    assert {f.path for f in client.list_artifacts(evaluate.info.run_id)} == {
+        "confusion_matrix.png", "roc_curve.png", "submission.csv"}
+    submission = pd.read_csv(mlflow.artifacts.download_artifacts(
+        run_id=evaluate.info.run_id, artifact_path="submission.csv"))
+    assert list(submission.columns) == ["PassengerId", "Survived"]
+    assert submission["PassengerId"].tolist() == list(range(892, 1310))
+    assert set(submission["Survived"]) == {0, 1}
+
+    # The summary names the parent, the metrics and how to load the model; the model loads
+    # and predicts on raw test.csv rows (missing Age, Fare and Cabin included).
+    assert f"Parent run: {parent.info.run_id}" in result.stdout
+    assert f'mlflow.pyfunc.load_model("{model_uri}")' in result.stdout
+    assert "val_accuracy" in result.stdout
+    predictions = mlflow.pyfunc.load_model(model_uri).predict(pd.read_csv(TEST_CSV))
+    assert len(predictions) == 418 and set(predictions) == {0, 1}
+    assert (predictions == submission["Survived"].to_numpy()).all()
+
+
+def test_cache_reuses_unchanged_steps_and_recomputes_from_the_change(store: str) -> None:
+    ok(mlflow_run())
+    first = parents()[-1]
+    first_ids = {name: run.info.run_id for name, run in children(first).items()}
+
+    ok(mlflow_run())  # nothing changed: every step reused, its outputs and metrics carried
+    again = parents()[-1]
+    assert reused(again) == first_ids
+    assert again.data.metrics == first.data.metrics
+    assert again.data.tags["titanic.model_uri"] == first.data.tags["titanic.model_uri"]
+    assert MlflowClient().list_artifacts(again.info.run_id)[0].path == "pipeline.json"
+
+    ok(mlflow_run("-P", "C=0.1"))  # a train parameter: prepare reused, the rest recomputed
+    assert reused(parents()[-1]) == {"prepare": first_ids["prepare"], "train": None,
+                                     "evaluate": None}
+
+    ok(mlflow_run("-P", "force=train"))  # forced from train on, though nothing changed
+    assert reused(parents()[-1]) == {"prepare": first_ids["prepare"], "train": None,
+                                     "evaluate": None}
+
+    ok(mlflow_run("-P", "force=all"))
+    assert reused(parents()[-1]) == {"prepare": None, "train": None, "evaluate": None}
+
+
+def test_cache_sees_edited_code_and_changed_data(store: str, project_copy: Path) -> None:
+    ok(mlflow_run(project=project_copy))
+    first = {name: run.info.run_id for name, run in children(parents()[-1]).items()}
+
+    with open(project_copy / "steps" / "train.py", "a") as handle:
+        handle.write("# an edit, not committed anywhere\n")
+    ok(mlflow_run(project=project_copy))
+    assert reused(parents()[-1]) == {"prepare": first["prepare"], "train": None,
+                                     "evaluate": None}
+
+    data = project_copy / "data" / "titanic" / "train.csv"
+    data.write_text("".join(data.read_text().splitlines(keepends=True)[:-1]))  # one row fewer
+    ok(mlflow_run(project=project_copy))
+    latest = parents()[-1]
+    assert reused(latest) == {"prepare": None, "train": None, "evaluate": None}
+    assert children(latest)["prepare"].data.metrics["rows"] == 890
+
+
+def test_failed_killed_and_running_runs_are_never_reused(store: str,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(PROJECT)
+    key = tracking.cache_key("prepare", {"data": "data/titanic/train.csv", "test_size": "0.25",
+                                         "seed": "123"})
+    client = MlflowClient()
+    decoys = []
+    for status in ("FAILED", "KILLED", "RUNNING"):
+        run = client.create_run(experiment_id(), tags={
+            "titanic.cache_key": key, "titanic.output.prepared": "runs:/nothing/here"})
+        if status != "RUNNING":
+            client.set_terminated(run.info.run_id, status)
+        decoys.append(run.info.run_id)
+
+    ok(mlflow_run())
+    prepare = children(parents()[-1])["prepare"]
+    assert prepare.data.tags["titanic.cache_key"] == key  # same inputs, so the same key...
+    assert "titanic.reused_from" not in prepare.data.tags  # ...but nothing finished to reuse
+    assert prepare.info.run_id not in decoys
+
+
+def test_resume_recomputes_only_what_failed(store: str, project_copy: Path) -> None:
+    test_csv = project_copy / "data" / "titanic" / "test.csv"
+    good = test_csv.read_text()
+    pd.read_csv(test_csv).drop(columns="Fare").to_csv(test_csv, index=False)
+
+    failed = mlflow_run(project=project_copy)
+    assert failed.returncode != 0
+    (line,) = error_lines(failed)
+    assert "step evaluate failed: test_data" in line and "Fare" in line
+    broken = parents()[-1]
+    steps = children(broken)
+    assert broken.info.status == "FAILED"
+    assert {n: r.info.status for n, r in steps.items()} == {
+        "prepare": "FINISHED", "train": "FINISHED", "evaluate": "FAILED"}
+
+    test_csv.write_text(good)
+    ok(mlflow_run(project=project_copy))
+    resumed = parents()[-1]
+    assert resumed.info.status == "FINISHED"
+    assert reused(resumed) == {"prepare": steps["prepare"].info.run_id,
+                               "train": steps["train"].info.run_id, "evaluate": None}
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_interrupt_marks_parent_and_running_step_killed(store: str, signum: int) -> None:
+    """As a terminal's Ctrl-C or a `kill` of the job: the signal reaches the process group."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mlflow", "run", str(PROJECT), "--env-manager", "local",
+         "-P", "force=all"],
+        cwd=PROJECT, env=run_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True)
+    deadline = time.monotonic() + 120
+    running = None
+    while running is None and time.monotonic() < deadline and proc.poll() is None:
+        running = next((r for r in all_runs() if r.info.status == "RUNNING"
+                        and "mlflow.parentRunId" in r.data.tags), None)
+        time.sleep(0.05)
+    assert running is not None, "no step was seen running"
+    os.killpg(proc.pid, signum)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode != 0
+
+    # `mlflow run` itself marks its run FAILED as it exits on Ctrl-C; the pipeline puts
+    # KILLED back once it has gone, so allow a few seconds for the last word.
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and parents()[0].info.status != "KILLED":
+        time.sleep(0.2)
+    (parent,) = parents()
+    assert parent.info.status == "KILLED", stderr[-2000:]
+    statuses = {r.info.run_id: r.info.status for r in all_runs()}
+    assert "RUNNING" not in statuses.values()
+    assert statuses[running.info.run_id] in ("KILLED", "FINISHED")  # it may just have ended
+    assert list(statuses.values()).count("KILLED") >= 1
+
+
+def test_run_from_a_git_url_at_a_branch_and_a_commit(store: str, project_copy: Path,
+                                                     tmp_path: Path) -> None:
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=project_copy, check=True, text=True,
+                              capture_output=True).stdout.strip()
+    git("init", "-q", "-b", "main")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "x", "--allow-empty")
+    git("add", "-A")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "project")
+    commit = git("rev-parse", "HEAD")
+    git("checkout", "-qb", "smaller-c")
+    mlproject = project_copy / "MLproject"
+    mlproject.write_text(mlproject.read_text().replace("default: 1.5", "default: 0.05"))
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "smaller C")
+    git("checkout", "-q", "main")
+    url = project_copy.as_uri()
+
+    ok(mlflow_run("--version", commit, "-P", "max_iter=500", project=url, cwd=tmp_path))
+    at_commit = parents()[-1]
+    ok(mlflow_run("--version", "smaller-c", project=url, cwd=tmp_path))
+    at_branch = parents()[-1]
+
+    assert at_commit.data.tags["mlflow.source.git.commit"] == commit
+    assert at_commit.data.params["C"] == "1.5" and at_commit.data.params["max_iter"] == "500"
+    assert at_branch.data.params["C"] == "0.05"
+    assert at_branch.data.tags["mlflow.source.git.branch"] == "smaller-c"
+    for parent in (at_commit, at_branch):
+        assert parent.info.status == "FINISHED"
+        train = children(parent)["train"]
+        assert train.data.params["C"] == parent.data.params["C"]
+        assert train.data.tags["mlflow.source.git.commit"] == \
+            parent.data.tags["mlflow.source.git.commit"]
