@@ -7,6 +7,7 @@ Steps run in this process (one interpreter start, one set of imports) rather tha
 from __future__ import annotations
 
 import sys
+from contextlib import ExitStack
 
 import mlflow
 from mlflow.tracking import MlflowClient
@@ -39,11 +40,13 @@ def run_pipeline(chosen: dict[str, str]) -> list[dict[str, object]]:
     record = []
     for step in STEPS:
         params = step_params(step, chosen, outputs)
-        with active_run(nested=True, run_name=step,
-                        tags={**inherited, "mlflow.project.entryPoint": step}) as child:
+        with ExitStack() as cache, active_run(
+                nested=True, run_name=step,
+                tags={**inherited, "mlflow.project.entryPoint": step}) as child:
             mlflow.log_params({name: recorded(value) for name, value in params.items()})
             try:
-                outputs.update(execute_step(step, params, reuse=not forced(step, force)))
+                outputs.update(execute_step(step, params,
+                                            cache=None if forced(step, force) else cache))
             except InputError as err:
                 raise InputError(f"step {step} failed: {err}") from None
         done = client.get_run(child.info.run_id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import tempfile
+import warnings
 from pathlib import Path
 
 import mlflow
@@ -47,10 +48,14 @@ def run(data: str, test_size: float, seed: int) -> dict[str, str]:
     facts = profile(passengers)
 
     source = str(path.resolve())
-    for frame, context, name in ((train, "training", "titanic-train"),
-                                 (valid, "validation", "titanic-valid")):
-        dataset = mlflow.data.from_pandas(frame, source=source, targets=TARGET, name=name)
-        mlflow.log_input(dataset, context=context)
+    with warnings.catch_warnings():
+        # MLflow's hints about integer columns and two same-named local sources: noise here.
+        warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
+        warnings.filterwarnings("ignore", message="The specified dataset source can be interpreted")
+        for frame, context, name in ((train, "training", "titanic-train"),
+                                     (valid, "validation", "titanic-valid")):
+            dataset = mlflow.data.from_pandas(frame, source=source, targets=TARGET, name=name)
+            mlflow.log_input(dataset, context=context)
     mlflow.log_metrics({"rows": len(passengers), "train_rows": len(train),
                         "valid_rows": len(valid), "survival_rate": facts["survival_rate"],
                         **{f"missing_{c}": n for c, n in facts["missing"].items() if n}})

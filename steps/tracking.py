@@ -21,7 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from importlib.metadata import version
 from pathlib import Path
 from typing import Callable, Iterator
@@ -154,18 +154,20 @@ def outputs_of(run: Run) -> dict[str, str]:
     return {k[len(OUTPUT_TAG):]: v for k, v in run.data.tags.items() if k.startswith(OUTPUT_TAG)}
 
 
-def execute_step(step: str, params: dict[str, str], *, reuse: bool) -> dict[str, str]:
-    """Run a step in the active run, or adopt the outputs of a finished run with the same key."""
+def execute_step(step: str, params: dict[str, str], *, cache: ExitStack | None) -> dict[str, str]:
+    """Run a step in the active run or, given a `cache` stack, adopt the outputs of a finished
+    run with the same key. The step's lock goes on that stack: the caller releases it after
+    ending the run, so a parallel run waiting for the key finds this one FINISHED."""
     run = mlflow.active_run()
     typed = parse_params(params)  # values first: a bad one fails before any input is read
     key = cache_key(step, params)
     mlflow.set_tags({TAG_STEP: step, TAG_CACHE_KEY: key, TAG_CODE_DIGEST: code_digest(step)})
-    if not reuse:
+    if cache is None:
         return _compute(step, typed)
-    with step_lock(key):
-        source = find_reusable(run.info.experiment_id, key)
-        if source is None:
-            return _compute(step, typed)
+    cache.enter_context(step_lock(key))
+    source = find_reusable(run.info.experiment_id, key)
+    if source is None:
+        return _compute(step, typed)
     origin = source.data.tags.get(TAG_REUSED_FROM, source.info.run_id)
     outputs = outputs_of(source)
     mlflow.set_tags({TAG_REUSED_FROM: origin, **{OUTPUT_TAG + k: v for k, v in outputs.items()},
@@ -263,7 +265,7 @@ def step_main(step: str, argv: list[str] | None = None) -> int:
 
     def body() -> None:
         with active_run():
-            outputs = execute_step(step, params, reuse=False)
+            outputs = execute_step(step, params, cache=None)
         for name, uri in outputs.items():
             print(f"{name}: {uri}")
     return run_cli(body)

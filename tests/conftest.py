@@ -64,7 +64,9 @@ def mlflow_run(*args: str, project: Path | str = PROJECT, cwd: Path = PROJECT,
 
 
 def experiment_id() -> str:
-    return MlflowClient().get_experiment_by_name(EXPERIMENT).experiment_id
+    """The experiment `mlflow run` puts runs in here: the test's own, else MLflow's Default."""
+    name = os.environ.get("MLFLOW_EXPERIMENT_NAME", "Default")
+    return MlflowClient().get_experiment_by_name(name).experiment_id
 
 
 def all_runs() -> list[Run]:

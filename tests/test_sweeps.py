@@ -1,0 +1,106 @@
+"""Sweeps from the shell, as the README gives them: one after another, and in parallel on a
+store that did not exist before (sqlite file, and an `mlflow server` on loopback)."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import mlflow
+import pytest
+from mlflow.tracking import MlflowClient
+
+from conftest import PROJECT, children, parents, reused, run_env
+
+PARALLEL_SWEEP = ("printf '%s\\n' {values} | "
+                  "xargs -P 4 -I{{}} mlflow run {project} --env-manager local -P C={{}}")
+
+
+def shell(command: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["bash", "-c", command], cwd=cwd, env=run_env(**env), text=True,
+                          capture_output=True, timeout=900)
+
+
+def check_sweep(values: list[str]) -> None:
+    """One FINISHED parent per value, each with its three steps; prepare computed once."""
+    runs = parents()
+    assert sorted(r.data.params["C"] for r in runs) == sorted(values)
+    assert all(r.info.status == "FINISHED" for r in runs)
+    steps = [reused(r) for r in runs]
+    assert all(children(r)["train"].data.params["C"] == r.data.params["C"] for r in runs)
+    assert [s["prepare"] for s in steps].count(None) == 1  # computed once, reused after
+    assert all(s["train"] is None and s["evaluate"] is None for s in steps)
+
+
+def test_sequential_sweep_computes_prepare_once(store: str) -> None:
+    result = shell("for C in 0.1 1; do mlflow run . --env-manager local -P C=$C || exit 1; done",
+                   cwd=PROJECT)
+    assert result.returncode == 0, result.stderr[-3000:]
+    check_sweep(["0.1", "1"])
+
+
+def test_parallel_sweep_on_a_fresh_sqlite_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                                ) -> None:
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.delenv("MLFLOW_EXPERIMENT_NAME", raising=False)
+    mlflow.set_tracking_uri(uri)
+    # README set-up: the store's tables exist before the first parallel run.
+    setup = shell(f"python {PROJECT / 'tools' / 'init_store.py'}", cwd=tmp_path)
+    assert setup.returncode == 0, setup.stderr
+    values = ["0.01", "0.03", "0.1", "0.3", "1", "3", "10", "30"]
+    result = shell(PARALLEL_SWEEP.format(values=" ".join(values), project=PROJECT), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    check_sweep(values)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[str]:
+    """`mlflow server` on loopback with a new sqlite backend; stopped after the test."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
+         "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}",
+         "--artifacts-destination", str(tmp_path / "server-artifacts")],
+        cwd=tmp_path, env=run_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/health", timeout=2)
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"mlflow server did not start: {proc.stderr.read()}")
+                time.sleep(0.5)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def test_parallel_sweep_against_a_server(server: str, tmp_path: Path,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", server)
+    monkeypatch.delenv("MLFLOW_EXPERIMENT_NAME", raising=False)
+    mlflow.set_tracking_uri(server)
+    values = ["0.1", "0.5", "1", "5"]
+    result = shell(PARALLEL_SWEEP.format(values=" ".join(values), project=PROJECT), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    check_sweep(values)
+    # Artifacts went through the server, not to a local folder.
+    prepare = next(children(r)["prepare"] for r in parents() if reused(r)["prepare"] is None)
+    assert MlflowClient().get_run(prepare.info.run_id).info.artifact_uri.startswith(
+        "mlflow-artifacts:")
