@@ -6,6 +6,7 @@ including runs where every step is reused and nothing heavy is needed.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import shlex
@@ -104,6 +105,7 @@ def parse_params(raw: dict[str, str]) -> dict[str, Any]:
     return {name: PARSERS[name](name, value) for name, value in raw.items()}
 
 
+@functools.cache
 def entry_point_defaults(entry_point: str) -> dict[str, str | None]:
     """Parameters of an entry point with their MLproject defaults (None where required)."""
     spec = yaml.safe_load(MLPROJECT.read_text())["entry_points"][entry_point]["parameters"]

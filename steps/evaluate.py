@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import tempfile
 from pathlib import Path
 
@@ -97,4 +96,4 @@ def run(model: str, prepared: str, test_data: str) -> dict[str, str]:
 
 
 if __name__ == "__main__":
-    sys.exit(step_main("evaluate"))
+    step_main("evaluate")

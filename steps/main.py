@@ -6,8 +6,8 @@ Steps run in this process (one interpreter start, one set of imports) rather tha
 
 from __future__ import annotations
 
-import sys
 from contextlib import ExitStack
+from typing import NoReturn
 
 import mlflow
 from mlflow.tracking import MlflowClient
@@ -33,7 +33,9 @@ def run_pipeline(chosen: dict[str, str]) -> list[dict[str, object]]:
     """Run the steps as children of the active run; returns what each child did."""
     force = parse_params(chosen)["force"]  # every value checked before any step starts
     parent = mlflow.active_run()
-    mlflow.log_params({name: recorded(value) for name, value in chosen.items()})
+    given = {name: recorded(value) for name, value in chosen.items()}
+    # `mlflow run` has logged them already; a direct `python -m steps.main` has not.
+    mlflow.log_params({k: v for k, v in given.items() if k not in parent.data.params})
     inherited = {k: v for k, v in parent.data.tags.items() if k in PROJECT_TAGS}
     client = MlflowClient()
     outputs: dict[str, str] = {}
@@ -78,15 +80,15 @@ def summary(parent_id: str, record: list[dict[str, object]]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None) -> NoReturn:
     chosen = parse_args("main", argv)
 
     def body() -> None:
         with active_run() as parent:
             record = run_pipeline(chosen)
         print(summary(parent.info.run_id, record))
-    return run_cli(body)
+    run_cli(body)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import tempfile
 import warnings
 from pathlib import Path
@@ -69,4 +68,4 @@ def run(data: str, test_size: float, seed: int) -> dict[str, str]:
 
 
 if __name__ == "__main__":
-    sys.exit(step_main("prepare"))
+    step_main("prepare")

@@ -8,6 +8,7 @@ each other.
 from __future__ import annotations
 
 import argparse
+import atexit
 import fcntl
 import hashlib
 import importlib
@@ -24,7 +25,7 @@ import time
 from contextlib import ExitStack, contextmanager
 from importlib.metadata import version
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, NoReturn
 
 import mlflow
 from mlflow.entities import Run
@@ -72,6 +73,7 @@ def _interrupt(signum: int, _frame: object) -> None:
 # --- inputs and cache keys ------------------------------------------------------------------
 
 _fetched: dict[str, Path] = {}
+_downloads = tempfile.TemporaryDirectory(prefix="titanic-inputs-")  # removed at exit
 
 
 def fetch(value: str, param: str) -> Path:
@@ -79,7 +81,8 @@ def fetch(value: str, param: str) -> Path:
     if value not in _fetched:
         if _URI.match(value) and not Path(value).exists():
             try:
-                _fetched[value] = Path(mlflow.artifacts.download_artifacts(artifact_uri=value))
+                _fetched[value] = Path(mlflow.artifacts.download_artifacts(
+                    artifact_uri=value, dst_path=tempfile.mkdtemp(dir=_downloads.name)))
             except (MlflowException, OSError) as err:
                 raise InputError(f"{param} {value!r} cannot be read ({str(err).splitlines()[0]}): "
                                  f"pass the URI that the previous step printed") from None
@@ -96,12 +99,13 @@ def code_digest(step: str) -> str:
     return digest.hexdigest()
 
 
-def cache_key(step: str, params: dict[str, str]) -> str:
-    """Identity of a step's inputs: parameters, code, input data and package versions."""
+def cache_key(step: str, params: dict[str, str], code: str) -> str:
+    """Identity of a step's inputs: parameters, code (its `code_digest`), input data and
+    package versions."""
     payload = {
         "step": step,
         "params": {name: recorded(value) for name, value in params.items()},
-        "code": code_digest(step),
+        "code": code,
         "inputs": {name: sha256_files(fetch(value, name))
                    for name, value in params.items() if name in INPUT_PARAMS},
         "packages": {name: version(name) for name in PACKAGES},
@@ -111,14 +115,27 @@ def cache_key(step: str, params: dict[str, str]) -> str:
 
 
 def find_reusable(experiment_id: str, key: str) -> Run | None:
-    """The newest FINISHED run with this cache key: one search on an indexed tag."""
-    runs = MlflowClient().search_runs(
+    """The first FINISHED run with this cache key, one search on an indexed tag. The first,
+    so that later equal runs (forced, or alone) do not change what downstream keys see."""
+    client = MlflowClient()
+    runs = client.search_runs(
         [experiment_id],
         filter_string=f"tags.`{TAG_CACHE_KEY}` = '{key}' and attributes.status = 'FINISHED'",
-        order_by=["attributes.start_time DESC"],
+        order_by=["attributes.start_time ASC"],
         max_results=1,
     )
-    return runs[0] if runs else None
+    if not runs:
+        return None
+    origin = runs[0].data.tags.get(TAG_REUSED_FROM)
+    return runs[0] if origin is None or _is_active(client, origin) else None
+
+
+def _is_active(client: MlflowClient, run_id: str) -> bool:
+    """False for a run deleted since (its artifacts may be gone with it)."""
+    try:
+        return client.get_run(run_id).info.lifecycle_stage == "active"
+    except MlflowException:
+        return False
 
 
 @contextmanager
@@ -160,8 +177,9 @@ def execute_step(step: str, params: dict[str, str], *, cache: ExitStack | None) 
     ending the run, so a parallel run waiting for the key finds this one FINISHED."""
     run = mlflow.active_run()
     typed = parse_params(params)  # values first: a bad one fails before any input is read
-    key = cache_key(step, params)
-    mlflow.set_tags({TAG_STEP: step, TAG_CACHE_KEY: key, TAG_CODE_DIGEST: code_digest(step)})
+    code = code_digest(step)
+    key = cache_key(step, params, code)
+    mlflow.set_tags({TAG_STEP: step, TAG_CACHE_KEY: key, TAG_CODE_DIGEST: code})
     if cache is None:
         return _compute(step, typed)
     cache.enter_context(step_lock(key))
@@ -196,8 +214,12 @@ def parse_args(entry_point: str, argv: list[str] | None) -> dict[str, str]:
     return vars(parser.parse_args(argv))
 
 
-def run_cli(body: Callable[[], None]) -> int:
-    """Run a command body; bad input becomes one line on stderr and a non-zero exit."""
+def run_cli(body: Callable[[], None]) -> NoReturn:
+    """Run a command body and exit; bad input becomes one line on stderr and a non-zero exit."""
+    exit_now(_run_body(body))
+
+
+def _run_body(body: Callable[[], None]) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)
@@ -216,6 +238,16 @@ def run_cli(body: Callable[[], None]) -> int:
                              stdout=subprocess.DEVNULL)
         return 128 + stop.signum
     return 0
+
+
+def exit_now(code: int) -> NoReturn:
+    """Exit without tearing the interpreter down: every run is ended and every file closed by
+    now, exit handlers still run, and unloading the many modules MLflow imports would cost
+    about half a second per command."""
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def _mlflow_run_pid() -> int | None:
@@ -259,7 +291,7 @@ if __name__ == "__main__":
     keep_killed(sys.argv[1], int(sys.argv[2]))
 
 
-def step_main(step: str, argv: list[str] | None = None) -> int:
+def step_main(step: str, argv: list[str] | None = None) -> NoReturn:
     """`python -m steps.<step>`: the step alone, in the run `mlflow run` made (or a new one)."""
     params = parse_args(step, argv)
 
@@ -268,4 +300,4 @@ def step_main(step: str, argv: list[str] | None = None) -> int:
             outputs = execute_step(step, params, cache=None)
         for name, uri in outputs.items():
             print(f"{name}: {uri}")
-    return run_cli(body)
+    run_cli(body)

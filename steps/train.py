@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import warnings
 from importlib.metadata import version
 
@@ -78,4 +77,4 @@ def run(prepared: str, C: float, max_iter: int, solver: str, seed: int) -> dict[
 
 
 if __name__ == "__main__":
-    sys.exit(step_main("train"))
+    step_main("train")

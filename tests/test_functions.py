@@ -182,26 +182,30 @@ def test_cache_key_follows_params_data_and_code(tmp_path: Path, monkeypatch: pyt
                                                 ) -> None:
     data = write(passengers(40), tmp_path / "p.csv")
     params = {"data": str(data), "test_size": "0.25", "seed": "123"}
-    key = tracking.cache_key("prepare", params)
-    assert tracking.cache_key("prepare", dict(params)) == key
-    assert tracking.cache_key("prepare", {**params, "seed": "124"}) != key
+
+    def prepare_key(params: dict[str, str]) -> str:
+        return tracking.cache_key("prepare", params, tracking.code_digest("prepare"))
+
+    key = prepare_key(params)
+    assert prepare_key(dict(params)) == key
+    assert prepare_key({**params, "seed": "124"}) != key
 
     tracking._fetched.clear()
     write(passengers(39), data)  # same path, other content
-    assert tracking.cache_key("prepare", params) != key
+    assert prepare_key(params) != key
 
     tracking._fetched.clear()
     write(passengers(40), data)
-    assert tracking.cache_key("prepare", params) == key
+    assert prepare_key(params) == key
     code = tmp_path / "code" / "steps"
     code.mkdir(parents=True)
     for name in ("prepare.py", "common.py", "tracking.py"):
         (code / name).write_bytes((tracking.PROJECT_DIR / "steps" / name).read_bytes())
     monkeypatch.setattr(tracking, "PROJECT_DIR", code.parent)
-    assert tracking.cache_key("prepare", params) == key
+    assert prepare_key(params) == key
     with open(code / "prepare.py", "a") as handle:
         handle.write("# edited\n")
-    assert tracking.cache_key("prepare", params) != key
+    assert prepare_key(params) != key
 
 
 def test_sha256_files_sees_names_and_content(tmp_path: Path) -> None:

@@ -131,7 +131,7 @@ def test_failed_killed_and_running_runs_are_never_reused(store: str,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(PROJECT)
     key = tracking.cache_key("prepare", {"data": "data/titanic/train.csv", "test_size": "0.25",
-                                         "seed": "123"})
+                                         "seed": "123"}, tracking.code_digest("prepare"))
     client = MlflowClient()
     decoys = []
     for status in ("FAILED", "KILLED", "RUNNING"):
@@ -235,3 +235,46 @@ def test_run_from_a_git_url_at_a_branch_and_a_commit(store: str, project_copy: P
         assert train.data.params["C"] == parent.data.params["C"]
         assert train.data.tags["mlflow.source.git.commit"] == \
             parent.data.tags["mlflow.source.git.commit"]
+
+
+def test_plain_mlflow_run_with_the_default_env_manager(store: str, tmp_path: Path) -> None:
+    """`mlflow run . -P C=1.5`: MLflow's default manager for this project is virtualenv.
+
+    MLflow builds the environment once from python_env.yaml and reuses it when its folder
+    exists. The test provides that folder, a venv that sees the test's own packages, so it
+    stays offline; what is exercised is MLflow choosing, activating and running in it."""
+    from mlflow.utils.environment import _PythonEnv
+    from mlflow.utils.virtualenv import _get_virtualenv_name
+
+    env_root = tmp_path / "envs"
+    python_env = _PythonEnv.from_yaml(str(PROJECT / "python_env.yaml"))
+    env_dir = env_root / _get_virtualenv_name(python_env, PROJECT)
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(env_dir)], check=True)
+    site_packages = next(env_dir.glob("lib/python*/site-packages"))
+    here = next(p for p in sys.path if p.endswith("site-packages") and Path(p).is_dir())
+    (site_packages / "project_packages.pth").write_text(here + "\n")
+
+    result = subprocess.run(
+        [sys.executable, "-m", "mlflow", "run", ".", "-P", "C=1.5"], cwd=PROJECT,
+        env=run_env(MLFLOW_ENV_ROOT=str(env_root)), capture_output=True, text=True, timeout=300)
+    ok(result)
+    (parent,) = parents()
+    assert parent.info.status == "FINISHED"
+    assert parent.data.tags["mlflow.project.env"] == "virtualenv"
+    assert f"source {env_dir}/bin/activate" in result.stderr
+    assert all(run.data.tags["mlflow.project.env"] == "virtualenv"
+               for run in children(parent).values())
+
+
+def test_a_deleted_run_is_not_reused_nor_what_stood_for_it(store: str) -> None:
+    ok(mlflow_run())
+    first = children(parents()[-1])
+    ok(mlflow_run())
+    assert reused(parents()[-1])["prepare"] == first["prepare"].info.run_id
+
+    MlflowClient().delete_run(first["prepare"].info.run_id)
+    ok(mlflow_run())
+    latest = children(parents()[-1])
+    assert "titanic.reused_from" not in latest["prepare"].data.tags
+    assert latest["prepare"].data.tags["titanic.output.prepared"] == \
+        f"runs:/{latest['prepare'].info.run_id}/prepared"
