@@ -106,9 +106,13 @@ def parse_params(raw: dict[str, str]) -> dict[str, Any]:
 
 
 @functools.cache
+def _entry_points() -> dict[str, Any]:
+    return yaml.safe_load(MLPROJECT.read_text())["entry_points"]
+
+
 def entry_point_defaults(entry_point: str) -> dict[str, str | None]:
     """Parameters of an entry point with their MLproject defaults (None where required)."""
-    spec = yaml.safe_load(MLPROJECT.read_text())["entry_points"][entry_point]["parameters"]
+    spec = _entry_points()[entry_point]["parameters"]
     return {name: None if p.get("default") is None else str(p["default"])
             for name, p in spec.items()}
 

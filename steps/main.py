@@ -11,11 +11,13 @@ from typing import NoReturn
 
 import mlflow
 from mlflow.tracking import MlflowClient
+from mlflow.utils.mlflow_tags import MLFLOW_PROJECT_ENTRY_POINT
 
 from steps.common import (OUT_MODEL, PIPELINE_FILE, STEPS, InputError, entry_point_defaults,
                           parse_params, recorded)
-from steps.tracking import (NOTE_TAG, PROJECT_TAGS, TAG_REUSED_FROM, active_run, execute_step,
-                            outputs_of, parse_args, run_cli)
+from steps.tracking import (NOTE_TAG, PROJECT_TAGS, TAG_MODEL_URI, TAG_REUSED_FROM, active_run,
+                            execute_step, log_batch, outputs_of, parse_args,
+                            raise_if_interrupted, run_cli)
 
 
 def step_params(step: str, chosen: dict[str, str], outputs: dict[str, str]) -> dict[str, str]:
@@ -41,10 +43,11 @@ def run_pipeline(chosen: dict[str, str]) -> list[dict[str, object]]:
     outputs: dict[str, str] = {}
     record = []
     for step in STEPS:
+        raise_if_interrupted()
         params = step_params(step, chosen, outputs)
         with ExitStack() as cache, active_run(
                 nested=True, run_name=step,
-                tags={**inherited, "mlflow.project.entryPoint": step}) as child:
+                tags={**inherited, MLFLOW_PROJECT_ENTRY_POINT: step}) as child:
             mlflow.log_params({name: recorded(value) for name, value in params.items()})
             try:
                 outputs.update(execute_step(step, params,
@@ -56,19 +59,19 @@ def run_pipeline(chosen: dict[str, str]) -> list[dict[str, object]]:
                        "reused_from": done.data.tags.get(TAG_REUSED_FROM),
                        "outputs": outputs_of(done), "metrics": done.data.metrics})
 
-    mlflow.log_metrics(record[-1]["metrics"])
-    mlflow.set_tag("titanic.model_uri", outputs[OUT_MODEL])
-    mlflow.log_dict({"steps": record}, PIPELINE_FILE)
     rows = [f"| {r['step']} | `{r['run_id']}` | "
             f"{'reused from `' + r['reused_from'] + '`' if r['reused_from'] else 'computed'} |"
             for r in record]
-    mlflow.set_tag(NOTE_TAG, "\n".join(["| step | run | |", "|---|---|---|", *rows,
-                                        "", f"Model: `{outputs[OUT_MODEL]}`"]))
+    note = "\n".join(["| step | run | |", "|---|---|---|", *rows, "",
+                      f"Model: `{outputs[OUT_MODEL]}`"])
+    log_batch(parent.info.run_id, record[-1]["metrics"],
+              {TAG_MODEL_URI: outputs[OUT_MODEL], NOTE_TAG: note})
+    mlflow.log_dict({"steps": record}, PIPELINE_FILE)
     return record
 
 
 def summary(parent_id: str, record: list[dict[str, object]]) -> str:
-    model_uri = record[1]["outputs"][OUT_MODEL]
+    model_uri = next(r["outputs"][OUT_MODEL] for r in record if OUT_MODEL in r["outputs"])
     lines = [f"Pipeline finished. Parent run: {parent_id}"]
     for r in record:
         how = f"reused run {r['reused_from']}" if r["reused_from"] else "computed"

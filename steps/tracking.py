@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import atexit
 import fcntl
+import functools
+import gc
 import hashlib
 import importlib
 import json
@@ -28,7 +30,7 @@ from pathlib import Path
 from typing import Callable, Iterator, NoReturn
 
 import mlflow
-from mlflow.entities import Run
+from mlflow.entities import Metric, Run, RunTag
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
@@ -39,6 +41,7 @@ TAG_STEP = "titanic.step"
 TAG_CACHE_KEY = "titanic.cache_key"
 TAG_CODE_DIGEST = "titanic.code_digest"
 TAG_REUSED_FROM = "titanic.reused_from"
+TAG_MODEL_URI = "titanic.model_uri"  # on a main run: the model it ended with
 OUTPUT_TAG = "titanic.output."
 NOTE_TAG = "mlflow.note.content"
 
@@ -63,11 +66,22 @@ class Interrupted(BaseException):
         self.signum = signum
 
 
+_received: list[int] = []
+
+
 def _interrupt(signum: int, _frame: object) -> None:
     # Later signals must not cut short the clean-up that the first one started.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    _received.append(signum)
     raise Interrupted(signum)
+
+
+def raise_if_interrupted() -> None:
+    """Raise a signal's Interrupted again where it is safe: raised inside a weakref callback
+    or __del__ (as during garbage collection), Python prints it and drops it."""
+    if _received:
+        raise Interrupted(_received[0])
 
 
 # --- inputs and cache keys ------------------------------------------------------------------
@@ -99,6 +113,11 @@ def code_digest(step: str) -> str:
     return digest.hexdigest()
 
 
+@functools.cache
+def package_versions() -> dict[str, str]:
+    return {name: version(name) for name in PACKAGES}
+
+
 def cache_key(step: str, params: dict[str, str], code: str) -> str:
     """Identity of a step's inputs: parameters, code (its `code_digest`), input data and
     package versions."""
@@ -108,7 +127,7 @@ def cache_key(step: str, params: dict[str, str], code: str) -> str:
         "code": code,
         "inputs": {name: sha256_files(fetch(value, name))
                    for name, value in params.items() if name in INPUT_PARAMS},
-        "packages": {name: version(name) for name in PACKAGES},
+        "packages": package_versions(),
         "python": platform.python_version(),
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
@@ -159,12 +178,20 @@ def active_run(**start_kwargs: object) -> Iterator[Run]:
     status = "FAILED"
     try:
         yield run
+        raise_if_interrupted()
         status = "FINISHED"
     except Interrupted:
         status = "KILLED"
         raise
     finally:
         mlflow.end_run(status)
+
+
+def log_batch(run_id: str, metrics: dict[str, float], tags: dict[str, str]) -> None:
+    """Metrics and tags in one call to the store."""
+    now = int(time.time() * 1000)
+    MlflowClient().log_batch(run_id, metrics=[Metric(k, v, now, 0) for k, v in metrics.items()],
+                             tags=[RunTag(k, v) for k, v in tags.items()])
 
 
 def outputs_of(run: Run) -> dict[str, str]:
@@ -179,19 +206,21 @@ def execute_step(step: str, params: dict[str, str], *, cache: ExitStack | None) 
     typed = parse_params(params)  # values first: a bad one fails before any input is read
     code = code_digest(step)
     key = cache_key(step, params, code)
-    mlflow.set_tags({TAG_STEP: step, TAG_CACHE_KEY: key, TAG_CODE_DIGEST: code})
-    if cache is None:
-        return _compute(step, typed)
-    cache.enter_context(step_lock(key))
-    source = find_reusable(run.info.experiment_id, key)
+    identity = {TAG_STEP: step, TAG_CACHE_KEY: key, TAG_CODE_DIGEST: code}
+    source = None
+    if cache is not None:
+        cache.enter_context(step_lock(key))
+        source = find_reusable(run.info.experiment_id, key)
+    raise_if_interrupted()
     if source is None:
+        mlflow.set_tags(identity)
         return _compute(step, typed)
     origin = source.data.tags.get(TAG_REUSED_FROM, source.info.run_id)
     outputs = outputs_of(source)
-    mlflow.set_tags({TAG_REUSED_FROM: origin, **{OUTPUT_TAG + k: v for k, v in outputs.items()},
-                     NOTE_TAG: f"Reused: inputs identical to run `{origin}`, whose outputs "
-                               f"this run stands for: {json.dumps(outputs)}"})
-    mlflow.log_metrics(source.data.metrics)
+    tags = {**identity, TAG_REUSED_FROM: origin, **{OUTPUT_TAG + k: v for k, v in outputs.items()},
+            NOTE_TAG: f"Reused: inputs identical to run `{origin}`, whose outputs this run "
+                      f"stands for: {json.dumps(outputs)}"}
+    log_batch(run.info.run_id, source.data.metrics, tags)
     log.info("%s: inputs unchanged, reusing run %s", step, origin)
     return outputs
 
@@ -220,6 +249,8 @@ def run_cli(body: Callable[[], None]) -> NoReturn:
 
 
 def _run_body(body: Callable[[], None]) -> int:
+    # What the imports made lives until exit: keep it out of every garbage collection.
+    gc.freeze()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)
