@@ -66,25 +66,27 @@ class Bench:
         sample.seconds.append(elapsed)
         sample.peak_kib.append(int(done.stdout.split()[-1]))
 
+    def prepare_runs(self, store: Path, expression: str) -> str:
+        """Evaluate `expression` over the store's `prepare` runs (`runs`), in a fresh process
+        so that this one never imports MLflow."""
+        code = ("import mlflow; runs = mlflow.search_runs(search_all_experiments=True, "
+                "filter_string=\"tags.`titanic.step` = 'prepare'\", output_format='list'); "
+                f"print({expression})")
+        return subprocess.run([sys.executable, "-c", code], env=self.env(store), check=True,
+                              capture_output=True, text=True).stdout.split()[-1]
+
     def count_prepares(self, name: str, store: Path) -> None:
         """How many sweep runs computed prepare rather than reusing it."""
-        query = ("import mlflow; runs = mlflow.search_runs(search_all_experiments=True, "
-                 "filter_string=\"tags.`titanic.step` = 'prepare'\", output_format='list'); "
-                 "print(sum('titanic.reused_from' not in r.data.tags for r in runs))")
-        out = subprocess.run([sys.executable, "-c", query], env=self.env(store), check=True,
-                             capture_output=True, text=True).stdout
-        self.prepare_counts.setdefault(name, []).append(int(out.split()[-1]))
+        computed = self.prepare_runs(
+            store, "sum('titanic.reused_from' not in r.data.tags for r in runs)")
+        self.prepare_counts.setdefault(name, []).append(int(computed))
 
     def repeat(self, index: int) -> None:
         mlflow_run = ["mlflow", "run", str(PROJECT), "--env-manager", "local"]
         store = self.new_store("pipeline")
         self.time("floor: mlflow --version", ["mlflow", "--version"], store)
         self.time("main, cold (empty store)", mlflow_run, store)
-        prepared = subprocess.run(
-            [sys.executable, "-c", "import mlflow; r = mlflow.search_runs(search_all_experiments"
-             "=True, filter_string=\"tags.`titanic.step` = 'prepare'\", output_format='list')[0];"
-             " print(r.data.tags['titanic.output.prepared'])"],
-            env=self.env(store), check=True, capture_output=True, text=True).stdout.split()[-1]
+        prepared = self.prepare_runs(store, "runs[0].data.tags['titanic.output.prepared']")
         self.time("mlflow run . -e train", [*mlflow_run, "-e", "train", "-P",
                                             f"prepared={prepared}"], store)
         self.time("main, nothing changed", mlflow_run, store)

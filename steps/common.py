@@ -117,9 +117,9 @@ def entry_point_defaults(entry_point: str) -> dict[str, str | None]:
             for name, p in spec.items()}
 
 
-def recorded(value: Any) -> str:
-    """A parameter value written the way `mlflow run` logs it."""
-    return shlex.quote(str(value))
+def recorded(params: dict[str, Any]) -> dict[str, str]:
+    """Parameter values written the way `mlflow run` logs them."""
+    return {name: shlex.quote(str(value)) for name, value in params.items()}
 
 
 # --- files --------------------------------------------------------------------------------------

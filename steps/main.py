@@ -35,7 +35,7 @@ def run_pipeline(chosen: dict[str, str]) -> list[dict[str, object]]:
     """Run the steps as children of the active run; returns what each child did."""
     force = parse_params(chosen)["force"]  # every value checked before any step starts
     parent = mlflow.active_run()
-    given = {name: recorded(value) for name, value in chosen.items()}
+    given = recorded(chosen)
     # `mlflow run` has logged them already; a direct `python -m steps.main` has not.
     mlflow.log_params({k: v for k, v in given.items() if k not in parent.data.params})
     inherited = {k: v for k, v in parent.data.tags.items() if k in PROJECT_TAGS}
@@ -48,7 +48,7 @@ def run_pipeline(chosen: dict[str, str]) -> list[dict[str, object]]:
         with ExitStack() as cache, active_run(
                 nested=True, run_name=step,
                 tags={**inherited, MLFLOW_PROJECT_ENTRY_POINT: step}) as child:
-            mlflow.log_params({name: recorded(value) for name, value in params.items()})
+            mlflow.log_params(recorded(params))
             try:
                 outputs.update(execute_step(step, params,
                                             cache=None if forced(step, force) else cache))

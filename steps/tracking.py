@@ -123,7 +123,7 @@ def cache_key(step: str, params: dict[str, str], code: str) -> str:
     package versions."""
     payload = {
         "step": step,
-        "params": {name: recorded(value) for name, value in params.items()},
+        "params": recorded(params),
         "code": code,
         "inputs": {name: sha256_files(fetch(value, name))
                    for name, value in params.items() if name in INPUT_PARAMS},
@@ -318,10 +318,6 @@ def _running(pid: int) -> bool:
     return state not in ("Z", "X")  # an exited process not yet reaped by its parent
 
 
-if __name__ == "__main__":
-    keep_killed(sys.argv[1], int(sys.argv[2]))
-
-
 def step_main(step: str, argv: list[str] | None = None) -> NoReturn:
     """`python -m steps.<step>`: the step alone, in the run `mlflow run` made (or a new one)."""
     params = parse_args(step, argv)
@@ -332,3 +328,7 @@ def step_main(step: str, argv: list[str] | None = None) -> NoReturn:
         for name, uri in outputs.items():
             print(f"{name}: {uri}")
     run_cli(body)
+
+
+if __name__ == "__main__":
+    keep_killed(sys.argv[1], int(sys.argv[2]))
