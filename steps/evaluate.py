@@ -13,9 +13,12 @@ from mlflow.exceptions import MlflowException
 from sklearn import metrics
 from sklearn.pipeline import Pipeline
 
-from steps.common import (CONFUSION_PNG, FEATURES, ID_COLUMN, ROC_PNG, SUBMISSION_FILE, TARGET,
-                          VALID_FILE, InputError, read_passengers)
-from steps.tracking import fetch, step_main
+from titanic.cli import step_main
+from titanic.errors import InputError
+from titanic.features import FEATURES, ID, TARGET
+from titanic.inputs import fetch
+from titanic.names import CONFUSION_PNG, ROC_PNG, SUBMISSION_FILE, VALID_FILE
+from titanic.passengers import read_passengers
 
 
 def survival_score(model: Pipeline, passengers: pd.DataFrame) -> np.ndarray:
@@ -43,7 +46,7 @@ def evaluate(truth: pd.Series, score: np.ndarray) -> dict[str, float]:
 
 def submission(model: Pipeline, passengers: pd.DataFrame) -> pd.DataFrame:
     """Kaggle's format: one row per test passenger, PassengerId and the predicted label."""
-    return pd.DataFrame({ID_COLUMN: passengers[ID_COLUMN],
+    return pd.DataFrame({ID: passengers[ID],
                          TARGET: model.predict(passengers[list(FEATURES)]).astype(int)})
 
 
@@ -74,11 +77,11 @@ def roc_figure(truth: pd.Series, score: np.ndarray) -> Figure:
     return fig
 
 
-def run(model: str, prepared: str, test_data: str) -> dict[str, str]:
+def run(model_uri: str, prepared: str, test_data: str) -> dict[str, str]:
     try:
-        pipeline = mlflow.sklearn.load_model(str(fetch(model, "model")))
+        pipeline = mlflow.sklearn.load_model(str(fetch(model_uri, "model_uri")))
     except MlflowException as err:
-        raise InputError(f"model {model!r} is not a scikit-learn model ({err}): "
+        raise InputError(f"model_uri {model_uri!r} is not a scikit-learn model ({err}): "
                          f"pass the model URI that train printed") from None
     valid = read_passengers(fetch(prepared, "prepared") / VALID_FILE, with_target=True,
                             source="prepared valid split")

@@ -13,11 +13,13 @@ import mlflow
 from mlflow.tracking import MlflowClient
 from mlflow.utils.mlflow_tags import MLFLOW_PROJECT_ENTRY_POINT
 
-from steps.common import (OUT_MODEL, PIPELINE_FILE, STEPS, InputError, entry_point_defaults,
-                          parse_params, recorded)
-from steps.tracking import (NOTE_TAG, PROJECT_TAGS, TAG_MODEL_URI, TAG_REUSED_FROM, active_run,
-                            execute_step, log_batch, outputs_of, parse_args,
-                            raise_if_interrupted, run_cli)
+from titanic.cache import execute_step
+from titanic.cli import parse_args, run_cli
+from titanic.errors import InputError
+from titanic.names import (METRIC_ORDER, NOTE_TAG, OUT_MODEL, PIPELINE_FILE, STEPS,
+                           TAG_MODEL_URI, TAG_REUSED_FROM)
+from titanic.params import applicable, entry_point_defaults, parse_params, recorded
+from titanic.runs import (PROJECT_TAGS, active_run, log_batch, outputs_of, raise_if_interrupted)
 
 
 def step_params(step: str, chosen: dict[str, str], outputs: dict[str, str]) -> dict[str, str]:
@@ -64,20 +66,30 @@ def run_pipeline(chosen: dict[str, str]) -> list[dict[str, object]]:
             for r in record]
     note = "\n".join(["| step | run | |", "|---|---|---|", *rows, "",
                       f"Model: `{outputs[OUT_MODEL]}`"])
-    log_batch(parent.info.run_id, record[-1]["metrics"],
+    log_batch(parent.info.run_id, pipeline_metrics(record),
               {TAG_MODEL_URI: outputs[OUT_MODEL], NOTE_TAG: note})
     mlflow.log_dict({"steps": record}, PIPELINE_FILE)
     return record
 
 
-def summary(parent_id: str, record: list[dict[str, object]]) -> str:
+def pipeline_metrics(record: list[dict[str, object]]) -> dict[str, float]:
+    """What the parent run shows: the ranking metrics (cross-validation, from train) first,
+    then the validation-split metrics (from evaluate)."""
+    found = {name: value for r in record for name, value in r["metrics"].items()
+             if name in METRIC_ORDER}
+    return {name: found[name] for name in METRIC_ORDER if name in found}
+
+
+def summary(parent_id: str, chosen: dict[str, str], record: list[dict[str, object]]) -> str:
     model_uri = next(r["outputs"][OUT_MODEL] for r in record if OUT_MODEL in r["outputs"])
-    lines = [f"Pipeline finished. Parent run: {parent_id}"]
+    ran_with = {k: v for k, v in applicable(chosen).items() if k != "force"}
+    lines = [f"Pipeline finished. Parent run: {parent_id}",
+             "  with " + " ".join(f"{k}={v}" for k, v in ran_with.items())]
     for r in record:
         how = f"reused run {r['reused_from']}" if r["reused_from"] else "computed"
         lines.append(f"  {r['step']:<9} run {r['run_id']}  {how}")
-    lines.append("Metrics (validation split):")
-    lines += [f"  {name:<14} {value:.4f}" for name, value in sorted(record[-1]["metrics"].items())]
+    lines.append("Metrics (cv_*: cross-validation on the training split; val_*: validation split):")
+    lines += [f"  {name:<16} {value:.4f}" for name, value in pipeline_metrics(record).items()]
     lines.append(f"Model: {model_uri}")
     lines.append(f"Load it: mlflow.pyfunc.load_model(\"{model_uri}\")")
     return "\n".join(lines)
@@ -89,7 +101,7 @@ def main(argv: list[str] | None = None) -> NoReturn:
     def body() -> None:
         with active_run() as parent:
             record = run_pipeline(chosen)
-        print(summary(parent.info.run_id, record))
+        print(summary(parent.info.run_id, chosen, record))
     run_cli(body)
 
 

@@ -10,9 +10,12 @@ import mlflow
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from steps.common import (OUT_PREPARED, PREPARED_DIR, PROFILE_FILE, TARGET, TRAIN_FILE,
-                          VALID_FILE, InputError, read_passengers)
-from steps.tracking import fetch, step_main
+from titanic.cli import step_main
+from titanic.errors import InputError
+from titanic.features import TARGET
+from titanic.inputs import fetch
+from titanic.names import OUT_PREPARED, PREPARED_DIR, PROFILE_FILE, TRAIN_FILE, VALID_FILE
+from titanic.passengers import read_passengers
 
 
 def prepare(passengers: pd.DataFrame, test_size: float, seed: int

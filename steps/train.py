@@ -1,75 +1,95 @@
-"""train: fit preprocessing and logistic regression as one pipeline on raw passenger rows."""
+"""train: fit features and a model family as one pipeline on raw passenger rows, scored by
+cross-validation on the training split and by accuracy on the validation split."""
 
 from __future__ import annotations
 
+import time
 import warnings
 from importlib.metadata import version
+from typing import Any
 
-import category_encoders as ce
 import mlflow
+import numpy as np
 import pandas as pd
 from mlflow.models import infer_signature
-from sklearn.compose import ColumnTransformer
-from sklearn.impute import SimpleImputer
-from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
-from steps.common import (MODEL_NAME, OUT_MODEL, TARGET, TRAIN_FILE, VALID_FILE, FEATURES,
-                          read_passengers)
-from steps.tracking import fetch, step_main
+from titanic.cli import step_main
+from titanic.errors import InputError
+from titanic.features import FEATURES, TARGET
+from titanic.inputs import fetch
+from titanic.models import build_pipeline, cross_validate
+from titanic.names import (CV_FILE, MODEL_NAME, OUT_MODEL, TAG_APPLIED, TRAIN_FILE,
+                           VALID_FILE)
+from titanic.params import FAMILY_PARAMS, PROJECT_DIR
+from titanic.passengers import read_passengers
 
-CATEGORICAL = ["Sex", "Embarked"]
 # What the logged model needs to load elsewhere; pinned to what fitted it.
 MODEL_REQUIREMENTS = ("mlflow", "scikit-learn", "pandas", "numpy", "category-encoders",
                       "cloudpickle")
+# The model's own code (feature transformers) travels inside it.
+MODEL_CODE = PROJECT_DIR / "titanic"
 
 
-def build_pipeline(C: float, max_iter: int, solver: str, seed: int) -> Pipeline:
-    """Imputation and encoding live inside the model, fitted on the training split only, so
-    the model takes raw passenger rows and nothing leaks from validation data."""
-    impute = ColumnTransformer(
-        [("mean", SimpleImputer(strategy="mean"), ["Age", "Fare"]),
-         ("mode", SimpleImputer(strategy="most_frequent"), ["Embarked"]),
-         ("keep", "passthrough", ["Pclass", "Sex", "SibSp", "Parch"])],
-        remainder="drop",  # PassengerId, Name, Ticket and Cabin
-        verbose_feature_names_out=False,
-    ).set_output(transform="pandas")
-    return Pipeline([
-        ("impute", impute),
-        ("encode", ce.OrdinalEncoder(cols=CATEGORICAL)),
-        ("classify", LogisticRegression(C=C, max_iter=max_iter, solver=solver,
-                                        random_state=seed)),
-    ])
+def check_folds(labels: pd.Series, folds: int) -> None:
+    """Stratified k-fold needs every class in every fold."""
+    smaller = int(labels.value_counts().min())
+    if folds > smaller:
+        raise InputError(f"cv_folds={folds} is more than the {smaller} training rows of the "
+                         f"smaller class: pass -P cv_folds=<2 to {smaller}>")
 
 
-def train(passengers: pd.DataFrame, C: float, max_iter: int, solver: str, seed: int) -> Pipeline:
-    return build_pipeline(C, max_iter, solver, seed).fit(
+def train(passengers: pd.DataFrame, model: str, features: str, hp: dict[str, Any], seed: int
+          ) -> Pipeline:
+    return build_pipeline(model, features, hp, seed).fit(
         passengers[list(FEATURES)], passengers[TARGET])
+
+
+def cv_scores(passengers: pd.DataFrame, model: str, features: str, hp: dict[str, Any],
+              seed: int, folds: int, repeats: int) -> np.ndarray:
+    """Fold accuracies of the whole pipeline on the training rows only."""
+    check_folds(passengers[TARGET], folds)
+    return cross_validate(build_pipeline(model, features, hp, seed), passengers, folds,
+                          repeats, seed)
 
 
 def accuracy(model: Pipeline, passengers: pd.DataFrame) -> float:
     return float(model.score(passengers[list(FEATURES)], passengers[TARGET]))
 
 
-def run(prepared: str, C: float, max_iter: int, solver: str, seed: int) -> dict[str, str]:
+def run(prepared: str, model: str, features: str, C: float, max_iter: int, solver: str,
+        learning_rate: float, max_depth: int, n_trees: int, min_samples_leaf: int,
+        cv_folds: int, cv_repeats: int, seed: int) -> dict[str, str]:
+    hp = {"C": C, "max_iter": max_iter, "solver": solver, "learning_rate": learning_rate,
+          "max_depth": max_depth, "n_trees": n_trees, "min_samples_leaf": min_samples_leaf}
     folder = fetch(prepared, "prepared")
     train_rows = read_passengers(folder / TRAIN_FILE, with_target=True, source="prepared train split")
     valid_rows = read_passengers(folder / VALID_FILE, with_target=True, source="prepared valid split")
-    model = train(train_rows, C, max_iter, solver, seed)
-    mlflow.log_metric("val_accuracy", accuracy(model, valid_rows))
+    mlflow.set_tag(TAG_APPLIED, ",".join(FAMILY_PARAMS[model]))
 
-    features = train_rows[list(FEATURES)]
+    scores = cv_scores(train_rows, model, features, hp, seed, cv_folds, cv_repeats)
+    started = time.perf_counter()
+    pipeline = train(train_rows, model, features, hp, seed)
+    mlflow.log_metrics({"cv_accuracy": float(scores.mean()),
+                        "cv_accuracy_std": float(scores.std()),
+                        "val_accuracy": accuracy(pipeline, valid_rows),
+                        "fit_seconds": time.perf_counter() - started})
+    mlflow.log_dict({"folds": cv_folds, "repeats": cv_repeats, "accuracy": scores.tolist()},
+                    CV_FILE)
+
+    rows = train_rows[list(FEATURES)]
     with warnings.catch_warnings():
         # The schema comes from the whole training split, missing values included.
         warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
-        signature = infer_signature(features, model.predict(features))
+        signature = infer_signature(rows, pipeline.predict(rows))
     info = mlflow.sklearn.log_model(
-        model,
+        pipeline,
         name=MODEL_NAME,
         signature=signature,
-        input_example=features.head(5),
-        # category-encoders objects cannot be saved as skops; no class of ours is in the model.
+        input_example=rows.head(5),
+        # category-encoders objects cannot be saved as skops.
         serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_CLOUDPICKLE,
+        code_paths=[str(MODEL_CODE)],
         # Listed rather than inferred: inference loads the model again in a subprocess.
         pip_requirements=[f"{name}=={version(name)}" for name in MODEL_REQUIREMENTS],
     )

@@ -26,15 +26,19 @@ def test_steps_alone_chain_by_uri_and_main_reuses_them(store: str) -> None:
     prepared_uri = output(prepared, "prepared")
     trained = mlflow_run("-e", "train", "-P", f"prepared={prepared_uri}", "-P", "C=0.5")
     assert trained.returncode == 0, trained.stderr
-    model_uri = output(trained, "model")
-    evaluated = mlflow_run("-e", "evaluate", "-P", f"model={model_uri}",
+    model_uri = output(trained, "model_uri")
+    evaluated = mlflow_run("-e", "evaluate", "-P", f"model_uri={model_uri}",
                            "-P", f"prepared={prepared_uri}")
     assert evaluated.returncode == 0, evaluated.stderr
 
     alone = {r.data.tags["mlflow.project.entryPoint"]: r for r in all_runs()}
     assert [r.info.status for r in alone.values()] == ["FINISHED"] * 3
-    assert alone["train"].data.params == {"prepared": prepared_uri, "C": "0.5",
-                                          "max_iter": "1000", "solver": "lbfgs", "seed": "123"}
+    assert alone["train"].data.params == {
+        "prepared": prepared_uri, "model": "logreg", "features": "engineered", "C": "0.5",
+        "max_iter": "1000", "solver": "lbfgs", "learning_rate": "0.03", "max_depth": "4",
+        "n_trees": "200", "min_samples_leaf": "5", "cv_folds": "5", "cv_repeats": "3",
+        "seed": "123"}
+    assert alone["train"].data.tags["titanic.applied_params"] == "C,max_iter,solver"
     assert model_uri.startswith("models:/")
     assert MlflowClient().get_logged_model(model_uri.split("/")[-1]).source_run_id == \
         alone["train"].info.run_id

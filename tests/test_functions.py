@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -9,11 +10,17 @@ import pandas as pd
 import pytest
 from sklearn.model_selection import train_test_split
 
-from steps import tracking
-from steps.common import FEATURES, InputError, parse_params, read_passengers, sha256_files
 from steps.evaluate import confusion_figure, evaluate, label, roc_figure, submission, survival_score
 from steps.prepare import prepare, profile
 from steps.train import accuracy, train
+from titanic import cache, inputs
+from titanic.errors import InputError
+from titanic.features import FEATURES
+from titanic.inputs import sha256_files
+from titanic.params import parse_params
+from titanic.passengers import read_passengers
+
+LOGREG = {"C": 1.0, "max_iter": 200, "solver": "lbfgs"}
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "titanic"
 
@@ -92,7 +99,7 @@ def test_read_passengers_rejects(tmp_path: Path, content: str, says: str) -> Non
 
 def test_fetch_missing_file_names_the_fix(tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r"data file not found: .*pass -P data="):
-        tracking.fetch(str(tmp_path / "nope.csv"), "data")
+        inputs.fetch(str(tmp_path / "nope.csv"), "data")
 
 
 # --- prepare --------------------------------------------------------------------------------------
@@ -127,7 +134,7 @@ def test_profile_counts_missing_values() -> None:
 
 def test_train_learns_from_raw_rows_with_missing_values() -> None:
     rows = passengers(40)
-    model = train(rows, C=1.0, max_iter=200, solver="lbfgs", seed=0)
+    model = train(rows, "logreg", "tutorial", LOGREG, seed=0)
     # Raw rows, test.csv's columns, with missing Age, Embarked and Cabin.
     predicted = model.predict(rows[list(FEATURES)])
     assert set(predicted) == {0, 1}
@@ -135,7 +142,8 @@ def test_train_learns_from_raw_rows_with_missing_values() -> None:
 
 
 def test_train_parameters_reach_the_classifier() -> None:
-    model = train(passengers(40), C=0.25, max_iter=77, solver="liblinear", seed=5)
+    model = train(passengers(40), "logreg", "tutorial",
+                  {"C": 0.25, "max_iter": 77, "solver": "liblinear"}, seed=5)
     classifier = model.named_steps["classify"]
     assert (classifier.C, classifier.max_iter, classifier.solver, classifier.random_state) == \
         (0.25, 77, "liblinear", 5)
@@ -154,14 +162,14 @@ def test_evaluate_metrics_on_known_scores() -> None:
 
 def test_label_agrees_with_model_predict() -> None:
     rows = passengers(40)
-    model = train(rows, C=0.01, max_iter=200, solver="lbfgs", seed=0)
+    model = train(rows, "logreg", "tutorial", {**LOGREG, "C": 0.01}, seed=0)
     np.testing.assert_array_equal(label(survival_score(model, rows)),
                                   model.predict(rows[list(FEATURES)]))
 
 
 def test_submission_has_kaggle_format() -> None:
     rows = passengers(40)
-    model = train(rows, C=1.0, max_iter=200, solver="lbfgs", seed=0)
+    model = train(rows, "logreg", "tutorial", LOGREG, seed=0)
     result = submission(model, rows.drop(columns="Survived"))
     assert list(result.columns) == ["PassengerId", "Survived"]
     assert result["PassengerId"].tolist() == list(range(1, 41))
@@ -184,27 +192,29 @@ def test_cache_key_follows_params_data_and_code(tmp_path: Path, monkeypatch: pyt
     params = {"data": str(data), "test_size": "0.25", "seed": "123"}
 
     def prepare_key(params: dict[str, str]) -> str:
-        return tracking.cache_key("prepare", params, tracking.code_digest("prepare"))
+        return cache.cache_key("prepare", params, cache.code_digest("prepare"))
 
     key = prepare_key(params)
     assert prepare_key(dict(params)) == key
     assert prepare_key({**params, "seed": "124"}) != key
 
-    tracking._fetched.clear()
+    inputs._fetched.clear()
     write(passengers(39), data)  # same path, other content
     assert prepare_key(params) != key
 
-    tracking._fetched.clear()
+    inputs._fetched.clear()
     write(passengers(40), data)
     assert prepare_key(params) == key
-    code = tmp_path / "code" / "steps"
-    code.mkdir(parents=True)
-    for name in ("prepare.py", "common.py", "tracking.py"):
-        (code / name).write_bytes((tracking.PROJECT_DIR / "steps" / name).read_bytes())
-    monkeypatch.setattr(tracking, "PROJECT_DIR", code.parent)
+    code = tmp_path / "code"
+    shutil.copytree(cache.PROJECT_DIR / "steps", code / "steps")
+    shutil.copytree(cache.PROJECT_DIR / "titanic", code / "titanic")
+    monkeypatch.setattr(cache, "PROJECT_DIR", code)
     assert prepare_key(params) == key
-    with open(code / "prepare.py", "a") as handle:
-        handle.write("# edited\n")
+    with open(code / "titanic" / "models.py", "a") as handle:
+        handle.write("# edited: prepare does not run this file\n")
+    assert prepare_key(params) == key
+    with open(code / "titanic" / "passengers.py", "a") as handle:
+        handle.write("# edited: prepare reads data through this file\n")
     assert prepare_key(params) != key
 
 

@@ -14,12 +14,13 @@ import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
-from conftest import (PROJECT, all_runs, children, error_lines, experiment_id, mlflow_run,
+from conftest import (MAIN_DEFAULTS, PROJECT, all_runs, children, error_lines, experiment_id, mlflow_run,
                       parents, reused, run_env)
-from steps import tracking
+from titanic import cache
 
 TEST_CSV = PROJECT / "data" / "titanic" / "test.csv"
 METRICS = {"val_accuracy", "val_precision", "val_recall", "val_f1", "val_roc_auc", "val_log_loss"}
+CV_METRICS = {"cv_accuracy", "cv_accuracy_std"}
 
 
 def ok(result: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
@@ -35,9 +36,7 @@ def test_main_records_a_parent_with_three_linked_steps(store: str) -> None:
     assert all(run.info.status == "FINISHED" for run in steps.values())
     assert {name: run.data.tags["mlflow.project.entryPoint"] for name, run in steps.items()} == \
         {"prepare": "prepare", "train": "train", "evaluate": "evaluate"}
-    assert parent.data.params == {"data": "data/titanic/train.csv", "test_size": "0.25",
-                                  "seed": "123", "C": "1.5", "max_iter": "1000",
-                                  "solver": "lbfgs", "force": "none"}
+    assert parent.data.params == MAIN_DEFAULTS
     assert reused(parent) == {"prepare": None, "train": None, "evaluate": None}
 
     # prepare: the splits, the profile, and the datasets as run inputs.
@@ -55,18 +54,21 @@ def test_main_records_a_parent_with_three_linked_steps(store: str) -> None:
     train = steps["train"]
     assert train.data.params["prepared"] == prepared_uri
     assert train.data.params["C"] == "1.5"
-    model_uri = train.data.tags["titanic.output.model"]
+    model_uri = train.data.tags["titanic.output.model_uri"]
+    assert CV_METRICS <= set(train.data.metrics)
+    assert train.data.metrics["cv_accuracy"] >= 0.83  # engineered features, logreg, defaults
     assert parent.data.tags["titanic.model_uri"] == model_uri
     model = mlflow.models.get_model_info(model_uri)
     assert model.signature.inputs.input_names() == list(pd.read_csv(TEST_CSV, nrows=1).columns)
 
     # evaluate: metrics, plots and a Kaggle submission; the parent carries the metrics.
     evaluate = steps["evaluate"]
-    assert evaluate.data.params == {"model": model_uri, "prepared": prepared_uri,
+    assert evaluate.data.params == {"model_uri": model_uri, "prepared": prepared_uri,
                                     "test_data": "data/titanic/test.csv"}
     assert set(evaluate.data.metrics) == METRICS
-    assert parent.data.metrics == evaluate.data.metrics
-    assert 0.75 < evaluate.data.metrics["val_accuracy"] < 0.9
+    assert parent.data.metrics == {**evaluate.data.metrics,
+                                   **{k: train.data.metrics[k] for k in CV_METRICS}}
+    assert 0.75 < evaluate.data.metrics["val_accuracy"] < 0.95
     assert {f.path for f in client.list_artifacts(evaluate.info.run_id)} == {
         "confusion_matrix.png", "roc_curve.png", "submission.csv"}
     submission = pd.read_csv(mlflow.artifacts.download_artifacts(
@@ -79,7 +81,10 @@ def test_main_records_a_parent_with_three_linked_steps(store: str) -> None:
     # and predicts on raw test.csv rows (missing Age, Fare and Cabin included).
     assert f"Parent run: {parent.info.run_id}" in result.stdout
     assert f'mlflow.pyfunc.load_model("{model_uri}")' in result.stdout
-    assert "val_accuracy" in result.stdout
+    metric_lines = [line.split()[0] for line in result.stdout.splitlines()
+                    if line.startswith("  cv_") or line.startswith("  val_")]
+    assert metric_lines[0] == "cv_accuracy" and set(metric_lines) == METRICS | CV_METRICS
+    assert "model=logreg features=engineered C=1.5" in result.stdout
     predictions = mlflow.pyfunc.load_model(model_uri).predict(pd.read_csv(TEST_CSV))
     assert len(predictions) == 418 and set(predictions) == {0, 1}
     assert (predictions == submission["Survived"].to_numpy()).all()
@@ -130,8 +135,8 @@ def test_cache_sees_edited_code_and_changed_data(store: str, project_copy: Path)
 def test_failed_killed_and_running_runs_are_never_reused(store: str,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(PROJECT)
-    key = tracking.cache_key("prepare", {"data": "data/titanic/train.csv", "test_size": "0.25",
-                                         "seed": "123"}, tracking.code_digest("prepare"))
+    key = cache.cache_key("prepare", {"data": "data/titanic/train.csv", "test_size": "0.25",
+                                      "seed": "123"}, cache.code_digest("prepare"))
     client = MlflowClient()
     decoys = []
     for status in ("FAILED", "KILLED", "RUNNING"):

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import yaml
 
-from steps.common import PARSERS, STEPS, entry_point_defaults
 from steps.main import forced, step_params
-from steps.tracking import parse_args
+from titanic.cli import parse_args
+from titanic.names import STEPS
+from titanic.params import PARSERS, entry_point_defaults
 
-from conftest import PROJECT
+from conftest import MAIN_DEFAULTS, PROJECT
 
 
 def test_conda_and_python_env_install_the_same_things() -> None:
@@ -39,18 +40,18 @@ def test_every_parameter_has_a_check_and_main_uses_step_defaults() -> None:
 
 
 def test_cli_defaults_come_from_mlproject() -> None:
-    assert parse_args("main", []) == {"data": "data/titanic/train.csv", "test_size": "0.25",
-                                      "seed": "123", "C": "1.5", "max_iter": "1000",
-                                      "solver": "lbfgs", "force": "none"}
+    assert parse_args("main", []) == MAIN_DEFAULTS
 
 
 def test_step_params_chain_outputs() -> None:
     chosen = parse_args("main", ["--C", "0.5"])
     assert step_params("train", chosen, {"prepared": "runs:/x/prepared"}) == {
-        "prepared": "runs:/x/prepared", "C": "0.5", "max_iter": "1000", "solver": "lbfgs",
-        "seed": "123"}
-    assert step_params("evaluate", chosen, {"prepared": "p", "model": "models:/m"}) == {
-        "model": "models:/m", "prepared": "p", "test_data": "data/titanic/test.csv"}
+        "prepared": "runs:/x/prepared", "model": "logreg", "features": "engineered",
+        "C": "0.5", "max_iter": "1000", "solver": "lbfgs", "learning_rate": "0.03",
+        "max_depth": "4", "n_trees": "200", "min_samples_leaf": "5", "cv_folds": "5",
+        "cv_repeats": "3", "seed": "123"}
+    assert step_params("evaluate", chosen, {"prepared": "p", "model_uri": "models:/m"}) == {
+        "model_uri": "models:/m", "prepared": "p", "test_data": "data/titanic/test.csv"}
 
 
 def test_force_names_the_first_step_to_recompute() -> None:

@@ -1,0 +1,109 @@
+"""Model quality side by side: every family × feature set at the MLproject defaults, and a
+small cross-validated grid per family that the defaults were chosen from.
+
+Runs the pure core (no MLflow) on `prepare`'s default split of the real train.csv, with the
+cross-validation `train` logs (stratified, repeated k-fold on the training split only).
+
+    python bench/quality.py                          # about 5 minutes on 2 cores
+    python bench/quality.py --markdown bench/QUALITY.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import platform
+import sys
+import time
+import warnings
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+PROJECT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(PROJECT))
+
+from steps.prepare import prepare  # noqa: E402
+from steps.train import accuracy, cv_scores, train  # noqa: E402
+from titanic.params import FAMILIES, FEATURE_SETS, entry_point_defaults, parse_params  # noqa: E402
+from titanic.passengers import read_passengers  # noqa: E402
+
+# Candidates for each family's hyperparameters (engineered features); the others at default.
+GRID: dict[str, dict[str, list[Any]]] = {
+    "logreg": {"C": [0.1, 0.3, 1.5, 5.0]},
+    "hgb": {"learning_rate": [0.03, 0.1], "max_depth": [3, 4, 6], "min_samples_leaf": [5, 10]},
+    "rf": {"max_depth": [4, 6, 8], "min_samples_leaf": [2, 5]},
+}
+TARGETS = (("best configuration", 0.84), ("default (logreg, engineered)", 0.83))
+
+
+def score(train_rows, valid_rows, model: str, features: str, hp: dict[str, Any],
+          d: dict[str, Any]) -> dict[str, float]:
+    cv = cv_scores(train_rows, model, features, hp, d["seed"], d["cv_folds"], d["cv_repeats"])
+    started = time.perf_counter()
+    fitted = train(train_rows, model, features, hp, d["seed"])
+    return {"cv": float(cv.mean()), "std": float(cv.std()),
+            "val": accuracy(fitted, valid_rows), "fit": time.perf_counter() - started}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--markdown", type=Path, help="also write the tables to this file")
+    args = parser.parse_args()
+    warnings.filterwarnings("ignore", category=UserWarning)
+    d = parse_params({k: v for k, v in entry_point_defaults("main").items()})
+    passengers = read_passengers(PROJECT / d["data"], with_target=True, source="data")
+    train_rows, valid_rows = prepare(passengers, d["test_size"], d["seed"])
+    defaults = {k: d[k] for k in GRID["hgb"] | GRID["rf"] | GRID["logreg"]
+                | {"max_iter": 0, "solver": 0, "n_trees": 0}}
+
+    lines = [f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python "
+             f"{platform.python_version()}, scikit-learn {version('scikit-learn')}, "
+             f"pandas {version('pandas')}",
+             f"Split: prepare's default ({len(train_rows)} training, {len(valid_rows)} validation "
+             f"rows); cv: {d['cv_folds']}-fold × {d['cv_repeats']} repeats, stratified, on the "
+             f"training rows only.", "",
+             "## Every family × feature set at the MLproject defaults", "",
+             "| model | features | cv_accuracy | ± std | val_accuracy | fit s |",
+             "|---|---|---:|---:|---:|---:|"]
+    results = {}
+    for features, model in itertools.product(FEATURE_SETS, FAMILIES):
+        print(f"{model} {features} ...", file=sys.stderr, flush=True)
+        r = results[model, features] = score(train_rows, valid_rows, model, features,
+                                             defaults, d)
+        lines.append(f"| {model} | {features} | {r['cv']:.4f} | {r['std']:.4f} | "
+                     f"{r['val']:.4f} | {r['fit']:.2f} |")
+
+    lines += ["", "## Choosing the defaults: cross-validated grid, engineered features", "",
+              "| model | hyperparameters | cv_accuracy | ± std | val_accuracy | default |",
+              "|---|---|---:|---:|---:|---|"]
+    best = max(results.items(), key=lambda item: item[1]["cv"])
+    for model, grid in GRID.items():
+        for values in itertools.product(*grid.values()):
+            hp = {**defaults, **dict(zip(grid, values))}
+            print(f"{model} {dict(zip(grid, values))} ...", file=sys.stderr, flush=True)
+            r = score(train_rows, valid_rows, model, "engineered", hp, d)
+            if r["cv"] > best[1]["cv"]:
+                best = ((model, "engineered"), r)
+            chosen = all(hp[k] == defaults[k] for k in grid)
+            lines.append(f"| {model} | {', '.join(f'{k}={v}' for k, v in zip(grid, values))} | "
+                         f"{r['cv']:.4f} | {r['std']:.4f} | {r['val']:.4f} | "
+                         f"{'yes' if chosen else ''} |")
+
+    default = results["logreg", "engineered"]
+    lines += ["", "| target | measured | met |", "|---|---:|---|"]
+    for (label, bound), value in zip(TARGETS, (best[1]["cv"], default["cv"])):
+        lines.append(f"| {label}: cv_accuracy ≥ {bound} | {value:.4f} | "
+                     f"{'yes' if value >= bound else 'NO'} |")
+    lines.append(f"\nBest configuration: {best[0][0]}, {best[0][1]} features "
+                 f"(cv_accuracy {best[1]['cv']:.4f}).")
+    table = "\n".join(lines)
+    print(table)
+    if args.markdown:
+        args.markdown.write_text(f"# Model quality\n\n`python bench/quality.py` on "
+                                 f"{time.strftime('%Y-%m-%d')}.\n\n{table}\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,187 @@
+"""Each feature transformer on tiny frames, and what a passenger's features may not know."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from steps.train import cv_scores, train
+from titanic.errors import InputError
+from titanic.features import (FEATURES, AgeByTitle, Cabin, Family, GroupSurvival, TicketGroup,
+                              Title, title_of)
+from titanic.models import build_pipeline
+
+DATA = Path(__file__).resolve().parent.parent / "data" / "titanic"
+HP = {"C": 1.0, "max_iter": 500, "solver": "lbfgs", "learning_rate": 0.1, "max_depth": 3,
+      "n_trees": 20, "min_samples_leaf": 2}
+
+
+def rows(*people: dict) -> pd.DataFrame:
+    """Passenger rows in Kaggle's layout; each dict overrides a plain third-class man."""
+    base = {"PassengerId": 0, "Pclass": 3, "Name": "Doe, Mr. John", "Sex": "male", "Age": 30.0,
+            "SibSp": 0, "Parch": 0, "Ticket": "T0", "Fare": 8.0, "Cabin": None, "Embarked": "S"}
+    return pd.DataFrame([{**base, "PassengerId": i + 1, **p} for i, p in enumerate(people)])
+
+
+@pytest.mark.parametrize("name, title", [
+    ("Braund, Mr. Owen Harris", "Mr"), ("Cumings, Mrs. John Bradley", "Mrs"),
+    ("Heikkinen, Miss. Laina", "Miss"), ("Palsson, Master. Gosta", "Master"),
+    ("Aubart, Mme. Leontine", "Mrs"), ("Reynaldo, Ms. Encarnacion", "Miss"),
+    ("Rothes, the Countess. of", "Rare"), ("Byles, Rev. Thomas", "Rare"),
+    ("Nobody, Admiral. X", "Rare"),  # never seen anywhere
+    ("No title at all", "Rare"), (None, "Rare"), (float("nan"), "Rare"),
+])
+def test_title_groups_rare_unseen_and_missing(name: object, title: str) -> None:
+    assert title_of(name) == title
+    assert Title().fit_transform(rows({"Name": name}))["Title"].tolist() == [title]
+
+
+def test_family_size_and_alone_with_missing_counts() -> None:
+    out = Family().fit_transform(rows({"SibSp": 1, "Parch": 2}, {}, {"SibSp": None}))
+    assert out["FamilySize"].tolist() == [4, 1, 1]
+    assert out["IsAlone"].tolist() == [0, 1, 1]
+
+
+def test_cabin_deck_unknown_and_unseen() -> None:
+    out = Cabin().fit_transform(rows({"Cabin": "C85"}, {"Cabin": None}, {"Cabin": "T"},
+                                     {"Cabin": "Z9"}, {"Cabin": "F G73"}))
+    assert out["Deck"].tolist() == ["C", "U", "U", "U", "F"]
+    assert out["HasCabin"].tolist() == [1, 0, 1, 1, 1]
+
+
+def test_ticket_group_counts_training_mates_and_the_passenger() -> None:
+    training = rows({"Ticket": "A", "Fare": 30.0}, {"Ticket": "A", "Fare": 30.0},
+                    {"Ticket": "B", "Fare": 10.0})
+    group = TicketGroup().fit(training)
+    seen = group.transform(training)
+    assert seen["TicketGroupSize"].tolist() == [2, 2, 1]
+    assert seen["FarePerPerson"].tolist() == [15.0, 15.0, 10.0]
+    # New passengers: their training mates plus themselves, however many arrive together.
+    new = rows({"PassengerId": 10, "Ticket": "A", "Fare": 45.0},
+               {"PassengerId": 11, "Ticket": "Z", "Fare": 7.0},
+               {"PassengerId": 12, "Ticket": None, "Fare": 7.0})
+    assert group.transform(new)["TicketGroupSize"].tolist() == [3, 1, 1]
+    assert group.transform(new.iloc[:1])["TicketGroupSize"].tolist() == [3]
+
+
+def test_age_by_title_uses_training_medians() -> None:
+    training = rows({"Name": "A, Master. X", "Age": 4.0}, {"Name": "B, Master. Y", "Age": 6.0},
+                    {"Name": "C, Mr. Z", "Age": 40.0}, {"Name": "D, Mr. W", "Age": None})
+    age = AgeByTitle().fit(training)
+    new = rows({"Name": "E, Master. V", "Age": None}, {"Name": "F, Dr. U", "Age": None},
+               {"Name": "G, Mr. T", "Age": 22.0})
+    assert age.transform(new)["Age"].tolist() == [5.0, 6.0, 22.0]  # Dr: no Rare in training
+    assert age.transform(training)["Age"].tolist() == [4.0, 6.0, 40.0, 40.0]
+
+
+def test_age_by_title_when_no_age_is_known() -> None:
+    training = rows({"Age": None}, {"Age": None})
+    assert AgeByTitle().fit(training).transform(training)["Age"].tolist() == [0.0, 0.0]
+
+
+FAMILY = [{"Name": "Smith, Mrs. Anna", "Sex": "female", "Ticket": "S1"},
+          {"Name": "Smith, Miss. Beth", "Sex": "female", "Ticket": "S1"},
+          {"Name": "Smith, Master. Carl", "Ticket": "S1"},
+          {"Name": "Smith, Mr. Dan", "Ticket": "S1"},
+          {"Name": "Jones, Miss. Eve", "Sex": "female", "Ticket": "J1"}]
+
+
+def test_group_survival_leaves_out_the_passengers_own_label() -> None:
+    training = rows(*FAMILY)
+    labels = pd.Series([1, 0, 1, 0, 1])
+    out = GroupSurvival().fit(training, labels).transform(training)
+    # Women and boys see their women-and-boy mates by family and by ticket (each counted
+    # once per shared key), never themselves; the man and the lone passenger see no group.
+    assert out["GroupSurvival"].tolist() == pytest.approx([0.5, 1.0, 0.5, 0.6, 0.6])
+    assert out["GroupKnown"].tolist() == [1, 1, 1, 0, 0]
+
+
+def test_group_survival_for_new_passengers_uses_training_mates_or_the_prior() -> None:
+    training = rows(*FAMILY)
+    group = GroupSurvival().fit(training, pd.Series([1, 0, 1, 0, 1]))
+    new = rows({"PassengerId": 20, "Name": "Smith, Miss. Fay", "Sex": "female", "Ticket": "S1"},
+               {"PassengerId": 21, "Name": "Brown, Mrs. Gail", "Sex": "female", "Ticket": "B9"},
+               {"PassengerId": 22, "Name": None, "Ticket": None})
+    out = group.transform(new)
+    assert out["GroupSurvival"].tolist() == pytest.approx([2 / 3, 0.6, 0.6])
+    assert out["GroupKnown"].tolist() == [1, 0, 0]
+
+
+def test_group_whose_members_are_all_in_validation_is_unknown() -> None:
+    training = rows(*FAMILY[3:])  # only the man and Miss Jones are training rows
+    group = GroupSurvival().fit(training, pd.Series([0, 1]))
+    valid = rows(*FAMILY[:3]).assign(PassengerId=[31, 32, 33])
+    out = group.transform(valid)
+    assert out["GroupKnown"].tolist() == [0, 0, 0]
+    assert out["GroupSurvival"].tolist() == [0.5, 0.5, 0.5]
+
+
+def real_split() -> tuple[pd.DataFrame, pd.DataFrame]:
+    raw = pd.read_csv(DATA / "train.csv")
+    return raw.iloc[:600].reset_index(drop=True), raw.iloc[600:].reset_index(drop=True)
+
+
+def test_validation_labels_change_no_training_side_value() -> None:
+    """Leakage: flip every validation label; the fitted model's features for any row, and
+    its predictions, are unchanged, because only training rows' labels are ever read."""
+    training, valid = real_split()
+    pipeline = build_pipeline("logreg", "engineered", HP, seed=0)
+    fitted = pipeline.fit(training[list(FEATURES)], training["Survived"])
+    before = fitted[:-1].transform(pd.concat([training, valid])[list(FEATURES)])
+    flipped = pd.concat([training, valid.assign(Survived=1 - valid["Survived"])])
+    refit = build_pipeline("logreg", "engineered", HP, seed=0).fit(
+        flipped.iloc[:600][list(FEATURES)], flipped.iloc[:600]["Survived"])
+    after = refit[:-1].transform(flipped[list(FEATURES)])
+    np.testing.assert_array_equal(before, after)
+
+
+def test_a_rows_group_feature_never_uses_its_own_label() -> None:
+    """Flip one training label: a grouped row's own value is unchanged; an ungrouped row
+    gets the prior, one constant shared by every ungrouped row, so it tells nothing of it."""
+    training, _ = real_split()
+    labels = training["Survived"]
+    base = GroupSurvival().fit(training, labels).transform(training)
+    grouped = list(np.flatnonzero(base["GroupKnown"] == 1)[:5])
+    alone = list(np.flatnonzero(base["GroupKnown"] == 0)[:3])
+    assert len(grouped) == 5 and len(alone) == 3
+    for i in grouped + alone:
+        changed = labels.copy()
+        changed.iloc[i] = 1 - changed.iloc[i]
+        out = GroupSurvival().fit(training, changed).transform(training)
+        if i in grouped:
+            assert out["GroupSurvival"].iloc[i] == pytest.approx(base["GroupSurvival"].iloc[i])
+        else:
+            ungrouped = out.loc[out["GroupKnown"] == 0, "GroupSurvival"]
+            assert ungrouped.nunique() == 1 and ungrouped.iloc[0] == changed.mean()
+
+
+@pytest.mark.parametrize("model", ["logreg", "hgb", "rf", "vote"])
+@pytest.mark.parametrize("features", ["tutorial", "engineered"])
+def test_every_family_and_feature_set_fits_raw_rows(model: str, features: str) -> None:
+    training, valid = real_split()
+    fitted = train(training, model, features, HP, seed=0)
+    test = pd.read_csv(DATA / "test.csv")  # missing Age, Fare, Cabin; unseen tickets
+    predicted = fitted.predict(test)
+    assert len(predicted) == 418 and set(predicted) == {0, 1}
+    assert fitted.score(valid[list(FEATURES)], valid["Survived"]) > 0.7
+
+
+def test_engineered_features_handle_empty_and_odd_columns() -> None:
+    training, _ = real_split()
+    odd = training.assign(Cabin=None, Embarked=None)
+    fitted = train(odd, "logreg", "engineered", HP, seed=0)
+    assert len(fitted.predict(odd[list(FEATURES)])) == 600
+
+
+def test_cv_scores_are_per_fold_and_refuse_too_many_folds() -> None:
+    training, _ = real_split()
+    scores = cv_scores(training, "logreg", "tutorial", HP, seed=0, folds=3, repeats=2)
+    assert len(scores) == 6 and 0.6 < scores.mean() < 0.95
+    few = training.iloc[:40]
+    smaller = int(few["Survived"].value_counts().min())
+    with pytest.raises(InputError, match=f"cv_folds={smaller + 1} is more than the {smaller} "
+                                         "training rows of the smaller class"):
+        cv_scores(few, "logreg", "tutorial", HP, seed=0, folds=smaller + 1, repeats=1)

@@ -1,0 +1,70 @@
+"""The command line of every entry point: arguments from MLproject, one-line errors, exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import atexit
+import gc
+import logging
+import os
+import sys
+from typing import Callable, NoReturn
+
+from titanic.cache import execute_step
+from titanic.errors import InputError
+from titanic.params import entry_point_defaults
+from titanic.runs import Interrupted, active_run, catch_interrupts, keep_killed_after_launcher
+
+
+def parse_args(entry_point: str, argv: list[str] | None) -> dict[str, str]:
+    """The entry point's parameters from `--name value` arguments; defaults come from MLproject."""
+    parser = argparse.ArgumentParser(prog=f"python -m steps.{entry_point}")
+    for name, default in entry_point_defaults(entry_point).items():
+        parser.add_argument(f"--{name}", default=default, required=default is None)
+    return vars(parser.parse_args(argv))
+
+
+def run_cli(body: Callable[[], None]) -> NoReturn:
+    """Run a command body and exit; bad input becomes one line on stderr and a non-zero exit."""
+    exit_now(_run_body(body))
+
+
+def _run_body(body: Callable[[], None]) -> int:
+    # What the imports made lives until exit: keep it out of every garbage collection.
+    gc.freeze()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    catch_interrupts()
+    launched_as = os.environ.get("MLFLOW_RUN_ID")  # set by `mlflow run` for the run it made
+    try:
+        body()
+    except InputError as err:
+        print(f"titanic: error: {err}", file=sys.stderr)
+        return 2
+    except Interrupted as stop:
+        print(f"titanic: stopped by {stop}; the run is marked KILLED", file=sys.stderr)
+        if launched_as:
+            keep_killed_after_launcher(launched_as)
+        return 128 + stop.signum
+    return 0
+
+
+def exit_now(code: int) -> NoReturn:
+    """Exit without tearing the interpreter down: every run is ended and every file closed by
+    now, exit handlers still run, and unloading the many modules MLflow imports would cost
+    about half a second per command."""
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+def step_main(step: str, argv: list[str] | None = None) -> NoReturn:
+    """`python -m steps.<step>`: the step alone, in the run `mlflow run` made (or a new one)."""
+    params = parse_args(step, argv)
+
+    def body() -> None:
+        with active_run():
+            outputs = execute_step(step, params, cache=None)
+        for name, uri in outputs.items():
+            print(f"{name}: {uri}")
+    run_cli(body)

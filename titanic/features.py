@@ -1,0 +1,154 @@
+"""Passenger features as small scikit-learn transformers, fitted on training rows only.
+
+Each transformer takes a frame of raw passenger rows (Kaggle's columns) and returns it with
+its own columns added, so they chain in one Pipeline and the logged model takes raw rows.
+This module imports nothing of the project's: a logged model carries it as its code.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
+
+# The raw passenger columns (Kaggle's test.csv) and the target that train.csv adds.
+ID = "PassengerId"
+TARGET = "Survived"
+FEATURES = ("PassengerId", "Pclass", "Name", "Sex", "Age", "SibSp", "Parch",
+            "Ticket", "Fare", "Cabin", "Embarked")
+COMMON_TITLES = ("Mr", "Mrs", "Miss", "Master")
+# Spellings of the common titles; anything else, or no title at all, is "Rare".
+TITLE_ALIASES = {"Mlle": "Miss", "Ms": "Miss", "Mme": "Mrs"}
+WOMEN_AND_BOYS = ("Mrs", "Miss", "Master")
+NO_DECK = "U"
+DECKS = tuple("ABCDEFG")  # "T" (one boat-deck cabin) and anything else count as unknown
+
+
+class _Added(BaseEstimator, TransformerMixin):
+    """A transformer that adds columns to a copy of the frame it is given."""
+
+    def fit(self, X: pd.DataFrame, y: pd.Series | None = None) -> _Added:
+        return self
+
+    def transform(self, X: pd.DataFrame) -> pd.DataFrame:
+        return X.assign(**self.columns(X))
+
+    def columns(self, X: pd.DataFrame) -> dict[str, pd.Series]:
+        raise NotImplementedError
+
+    def set_output(self, *, transform: str | None = None) -> _Added:
+        return self  # always pandas in, pandas out
+
+
+def title_of(name: object) -> str:
+    """The honorific in "Surname, Title. Given names", grouped into the common ones and Rare."""
+    found = re.search(r",\s*([^.,]+)\.", name) if isinstance(name, str) else None
+    title = TITLE_ALIASES.get(found.group(1).strip(), found.group(1).strip()) if found else ""
+    return title if title in COMMON_TITLES else "Rare"
+
+
+def surname_of(name: object) -> str:
+    return name.split(",", 1)[0].strip().lower() if isinstance(name, str) and "," in name else ""
+
+
+class Title(_Added):
+    """Title from Name: Mr, Mrs, Miss, Master or Rare (rare, unseen and missing titles)."""
+
+    def columns(self, X: pd.DataFrame) -> dict[str, pd.Series]:
+        return {"Title": X["Name"].map(title_of)}
+
+
+class Family(_Added):
+    """Family size on board (SibSp + Parch + the passenger) and travelling alone."""
+
+    def columns(self, X: pd.DataFrame) -> dict[str, pd.Series]:
+        size = X["SibSp"].fillna(0) + X["Parch"].fillna(0) + 1
+        return {"FamilySize": size, "IsAlone": (size == 1).astype(int)}
+
+
+class Cabin(_Added):
+    """Deck letter from Cabin (U when unknown) and whether a cabin was recorded."""
+
+    def columns(self, X: pd.DataFrame) -> dict[str, pd.Series]:
+        cabin = X["Cabin"].where(X["Cabin"].notna(), "").astype(str).str.strip()
+        deck = cabin.str[:1].where(cabin.str[:1].isin(DECKS), NO_DECK)
+        return {"Deck": deck, "HasCabin": (cabin != "").astype(int)}
+
+
+class TicketGroup(_Added):
+    """Passengers travelling on the same ticket, counted among the training rows (plus the
+    passenger), and the fare per person: a ticket's fare covers the whole group."""
+
+    def fit(self, X: pd.DataFrame, y: pd.Series | None = None) -> TicketGroup:
+        tickets = X["Ticket"].where(X["Ticket"].notna())
+        self.counts_ = tickets.value_counts()
+        self.ids_ = set(X[ID])
+        return self
+
+    def columns(self, X: pd.DataFrame) -> dict[str, pd.Series]:
+        tickets = X["Ticket"].where(X["Ticket"].notna())
+        in_training = X[ID].isin(self.ids_) & tickets.notna()
+        size = tickets.map(self.counts_).fillna(0) - in_training + 1
+        return {"TicketGroupSize": size, "FarePerPerson": X["Fare"] / size}
+
+
+class AgeByTitle(_Added):
+    """Missing ages filled with the median age of the passenger's title among training rows
+    (a Master is a boy, a Miss often young), else the overall training median."""
+
+    def fit(self, X: pd.DataFrame, y: pd.Series | None = None) -> AgeByTitle:
+        age = pd.to_numeric(X["Age"], errors="coerce")
+        overall = age.median()
+        self.overall_ = 0.0 if pd.isna(overall) else float(overall)
+        self.medians_ = age.groupby(X["Name"].map(title_of)).median().dropna().to_dict()
+        return self
+
+    def columns(self, X: pd.DataFrame) -> dict[str, pd.Series]:
+        fallback = X["Name"].map(title_of).map(self.medians_).fillna(self.overall_)
+        return {"Age": pd.to_numeric(X["Age"], errors="coerce").fillna(fallback)}
+
+
+class GroupSurvival(_Added):
+    """How the passenger's group fared, learned from training labels: the survival rate of
+    the women and boys (Mrs, Miss, Master) who share the passenger's family (surname and
+    class) or ticket, for a woman or boy; such groups tended to live or die together, while
+    men mostly died whatever their group did. A passenger never sees its own label: training
+    rows are matched by PassengerId and left out of their own group. Men, and women or boys
+    with no such mate among the training rows, get the training survival rate and
+    `GroupKnown` 0."""
+
+    def fit(self, X: pd.DataFrame, y: pd.Series) -> GroupSurvival:
+        label = pd.Series(np.asarray(y, dtype=float), index=X.index)
+        self.prior_ = float(label.mean())
+        self.tables_ = {}
+        for kind, keys in group_keys(X).items():
+            known = keys.notna()
+            grouped = label[known].groupby(keys[known])
+            self.tables_[kind] = (grouped.sum(), grouped.count())
+        self.labels_ = dict(zip(X[ID], label))
+        return self
+
+    def columns(self, X: pd.DataFrame) -> dict[str, pd.Series]:
+        own = X[ID].map(self.labels_)  # NaN for passengers not among the training rows
+        survived = pd.Series(0.0, index=X.index)
+        mates = pd.Series(0.0, index=X.index)
+        for kind, keys in group_keys(X).items():
+            sums, counts = self.tables_[kind]
+            self_counted = own.notna() & keys.notna()
+            mates += keys.map(counts).fillna(0) - self_counted
+            survived += keys.map(sums).fillna(0) - own.where(self_counted, 0.0)
+        known = mates > 0
+        rate = (survived / mates.where(known, 1.0)).where(known, self.prior_)
+        return {"GroupSurvival": rate, "GroupKnown": known.astype(int)}
+
+
+def group_keys(X: pd.DataFrame) -> dict[str, pd.Series]:
+    """For women and boys: their family key (surname and class) and their ticket; missing
+    (no group) for men and where the name or ticket is unknown."""
+    woman_or_boy = X["Name"].map(title_of).isin(WOMEN_AND_BOYS)
+    surname = X["Name"].map(surname_of)
+    family = (surname + "|" + X["Pclass"].astype(str)).where(surname != "")
+    ticket = X["Ticket"].where(X["Ticket"].notna()).astype(object)
+    return {"family": family.where(woman_or_boy), "ticket": ticket.where(woman_or_boy)}

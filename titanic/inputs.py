@@ -1,0 +1,53 @@
+"""Inputs named by parameters: local paths or MLflow URIs, as local files, and their digests."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import tempfile
+from pathlib import Path
+
+import mlflow
+from mlflow.exceptions import MlflowException
+
+from titanic.errors import InputError
+
+_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:")
+_fetched: dict[str, Path] = {}
+_downloads = tempfile.TemporaryDirectory(prefix="titanic-inputs-")  # removed at exit
+
+
+def fetch(value: str, param: str) -> Path:
+    """A local copy of an input: a file path as it is, a URI downloaded once per process."""
+    if value not in _fetched:
+        if _URI.match(value) and not Path(value).exists():
+            try:
+                _fetched[value] = Path(mlflow.artifacts.download_artifacts(
+                    artifact_uri=value, dst_path=tempfile.mkdtemp(dir=_downloads.name)))
+            except (MlflowException, OSError) as err:
+                raise InputError(f"{param} {value!r} cannot be read ({str(err).splitlines()[0]}): "
+                                 f"pass the URI that the previous step printed") from None
+        else:
+            _fetched[value] = local_file(value, param)
+    return _fetched[value]
+
+
+def local_file(path: str, param: str) -> Path:
+    """An existing local file named by a parameter, resolved against the project directory."""
+    resolved = Path(path).expanduser()
+    if not resolved.is_absolute():
+        resolved = Path.cwd() / resolved
+    if not resolved.is_file():
+        raise InputError(f"{param} file not found: {path} (relative paths are read from the "
+                         f"project directory): pass -P {param}=<path to an existing CSV>")
+    return resolved
+
+
+def sha256_files(root: Path) -> str:
+    """Digest of a file, or of a folder's files with their relative names."""
+    digest = hashlib.sha256()
+    files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
+    for path in files:
+        digest.update(str(path.relative_to(root)).encode() if path != root else b"")
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()

@@ -1,0 +1,98 @@
+"""Model families and feature sets as one scikit-learn Pipeline on raw passenger rows,
+and cross-validation to compare them honestly.
+
+Imports nothing of the project's but `features`: a logged model carries this package as code.
+Which family uses which hyperparameter is declared in `titanic.params`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import category_encoders as ce
+import numpy as np
+import pandas as pd
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import (HistGradientBoostingClassifier, RandomForestClassifier,
+                              VotingClassifier)
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import RepeatedStratifiedKFold, cross_val_score
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+from titanic.features import (FEATURES, TARGET, AgeByTitle, Cabin, Family, GroupSurvival,
+                              TicketGroup, Title)
+
+ENGINEERED_CATEGORICAL = ["Sex", "Embarked", "Title", "Deck"]
+ENGINEERED_NUMERIC = ["Pclass", "Age", "SibSp", "Parch", "Fare", "FamilySize", "IsAlone",
+                      "TicketGroupSize", "FarePerPerson", "HasCabin", "GroupSurvival",
+                      "GroupKnown"]
+
+
+def tutorial_features() -> list[tuple[str, Any]]:
+    """The original tutorial's preprocessing: mean/mode imputation, ordinal-encoded Sex and
+    Embarked, the ID and text columns dropped."""
+    impute = ColumnTransformer(
+        [("mean", SimpleImputer(strategy="mean", keep_empty_features=True), ["Age", "Fare"]),
+         ("mode", SimpleImputer(strategy="most_frequent", keep_empty_features=True),
+          ["Embarked"]),
+         ("keep", "passthrough", ["Pclass", "Sex", "SibSp", "Parch"])],
+        remainder="drop",  # PassengerId, Name, Ticket and Cabin
+        verbose_feature_names_out=False,
+    ).set_output(transform="pandas")
+    return [("impute", impute), ("encode", ce.OrdinalEncoder(cols=["Sex", "Embarked"]))]
+
+
+def engineered_features() -> list[tuple[str, Any]]:
+    """Title, family, ticket group, cabin deck, age by title and group survival, then
+    imputation, one-hot categories and scaled numbers."""
+    encode = ColumnTransformer(
+        [("categories", make_pipeline(
+            SimpleImputer(strategy="most_frequent", keep_empty_features=True),
+            OneHotEncoder(handle_unknown="ignore", sparse_output=False)),
+          ENGINEERED_CATEGORICAL),
+         ("numbers", make_pipeline(
+             SimpleImputer(strategy="median", keep_empty_features=True), StandardScaler()),
+          ENGINEERED_NUMERIC)],
+        remainder="drop",
+    )
+    return [("title", Title()), ("family", Family()), ("ticket", TicketGroup()),
+            ("cabin", Cabin()), ("age", AgeByTitle()), ("group", GroupSurvival()),
+            ("encode", encode)]
+
+
+def classifier(model: str, hp: dict[str, Any], seed: int) -> Any:
+    """The estimator of a family, from the hyperparameters it uses."""
+    if model == "logreg":
+        return LogisticRegression(C=hp["C"], max_iter=hp["max_iter"], solver=hp["solver"],
+                                  random_state=seed)
+    if model == "hgb":
+        return HistGradientBoostingClassifier(
+            learning_rate=hp["learning_rate"], max_depth=hp["max_depth"],
+            max_iter=hp["n_trees"], min_samples_leaf=hp["min_samples_leaf"],
+            random_state=seed)
+    if model == "rf":
+        return RandomForestClassifier(
+            n_estimators=hp["n_trees"], max_depth=hp["max_depth"],
+            min_samples_leaf=hp["min_samples_leaf"], random_state=seed, n_jobs=1)
+    if model == "vote":
+        return VotingClassifier([(name, classifier(name, hp, seed))
+                                 for name in ("logreg", "hgb", "rf")], voting="soft")
+    raise ValueError(f"unknown model family {model!r}")
+
+
+def build_pipeline(model: str, features: str, hp: dict[str, Any], seed: int) -> Pipeline:
+    """Features and classifier as one pipeline, fitted on training rows only, so the model
+    takes raw passenger rows and nothing leaks from rows it is scored on."""
+    steps = tutorial_features() if features == "tutorial" else engineered_features()
+    return Pipeline([*steps, ("classify", classifier(model, hp, seed))])
+
+
+def cross_validate(pipeline: Pipeline, passengers: pd.DataFrame, folds: int, repeats: int,
+                   seed: int) -> np.ndarray:
+    """Accuracy on each fold of stratified, repeated k-fold cross-validation; every fold
+    refits the whole pipeline, features included."""
+    splits = RepeatedStratifiedKFold(n_splits=folds, n_repeats=repeats, random_state=seed)
+    return cross_val_score(pipeline, passengers[list(FEATURES)], passengers[TARGET],
+                           cv=splits, scoring="accuracy")

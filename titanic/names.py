@@ -1,0 +1,35 @@
+"""Names of artifacts, outputs and tags, as recorded on runs: defined once, used everywhere."""
+
+STEPS = ("prepare", "train", "evaluate")
+
+# Artifacts, as named inside each run.
+PREPARED_DIR = "prepared"
+TRAIN_FILE = "train.csv"
+VALID_FILE = "valid.csv"
+PROFILE_FILE = "profile.json"
+MODEL_NAME = "model"
+CV_FILE = "cv_scores.json"
+CONFUSION_PNG = "confusion_matrix.png"
+ROC_PNG = "roc_curve.png"
+SUBMISSION_FILE = "submission.csv"
+PIPELINE_FILE = "pipeline.json"
+
+# Outputs a step hands to the next one, by the name of the parameter that takes them
+# (recorded on the run as `titanic.output.<name>`).
+OUT_PREPARED = "prepared"
+OUT_MODEL = "model_uri"
+
+# Tags.
+TAG_STEP = "titanic.step"
+TAG_CACHE_KEY = "titanic.cache_key"
+TAG_CODE_DIGEST = "titanic.code_digest"
+TAG_REUSED_FROM = "titanic.reused_from"
+TAG_MODEL_URI = "titanic.model_uri"  # on a main run: the model it ended with
+TAG_APPLIED = "titanic.applied_params"  # on train: the hyperparameters its family used
+OUTPUT_TAG = "titanic.output."
+NOTE_TAG = "mlflow.note.content"
+
+# The metric runs are ranked by, and the order a summary lists metrics in.
+RANKING_METRIC = "cv_accuracy"
+METRIC_ORDER = ("cv_accuracy", "cv_accuracy_std", "val_accuracy", "val_precision",
+                "val_recall", "val_f1", "val_roc_auc", "val_log_loss")

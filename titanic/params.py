@@ -1,0 +1,116 @@
+"""Parameters: one check per name (a name means the same in every entry point), the defaults
+MLproject declares, and which hyperparameters a model family uses.
+
+Light on purpose (no scikit-learn, no pandas): `main` imports it on every run, including runs
+where every step is reused and nothing heavy is needed.
+"""
+
+from __future__ import annotations
+
+import functools
+import shlex
+from pathlib import Path
+from typing import Any, Callable
+
+import yaml
+
+from titanic.errors import InputError
+from titanic.names import STEPS
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+MLPROJECT = PROJECT_DIR / "MLproject"
+
+SOLVERS = ("lbfgs", "liblinear", "newton-cg", "newton-cholesky", "sag", "saga")
+FORCE_CHOICES = ("none", "all", *STEPS)
+FEATURE_SETS = ("tutorial", "engineered")
+FAMILIES = ("logreg", "hgb", "rf", "vote")
+# The hyperparameters each family uses; `vote` soft-votes the other three, each with its own.
+FAMILY_PARAMS: dict[str, tuple[str, ...]] = {
+    "logreg": ("C", "max_iter", "solver"),
+    "hgb": ("learning_rate", "max_depth", "n_trees", "min_samples_leaf"),
+    "rf": ("max_depth", "n_trees", "min_samples_leaf"),
+}
+FAMILY_PARAMS["vote"] = tuple(dict.fromkeys(p for ps in FAMILY_PARAMS.values() for p in ps))
+HYPERPARAMETERS = FAMILY_PARAMS["vote"]
+
+
+def _number(kind: type, hint: str, valid: Callable[[float], bool], example: str
+            ) -> Callable[[str, str], Any]:
+    def parse(name: str, raw: str) -> Any:
+        try:
+            value = kind(raw)
+        except (TypeError, ValueError):
+            value = None
+        if value is None or not valid(value):
+            raise InputError(f"{name} must be {hint}, got {raw!r}: pass e.g. -P {name}={example}")
+        return value
+    return parse
+
+
+def _choice(options: tuple[str, ...]) -> Callable[[str, str], str]:
+    def parse(name: str, raw: str) -> str:
+        if raw not in options:
+            raise InputError(f"{name} must be one of {', '.join(options)}; got {raw!r}")
+        return raw
+    return parse
+
+
+def _text(name: str, raw: str) -> str:
+    if not raw.strip():
+        raise InputError(f"{name} must not be empty")
+    return raw
+
+
+PARSERS: dict[str, Callable[[str, str], Any]] = {
+    "data": _text,
+    "test_size": _number(float, "a number between 0 and 1 (exclusive)", lambda v: 0 < v < 1, "0.25"),
+    "seed": _number(int, "a whole number from 0 to 4294967295", lambda v: 0 <= v < 2**32, "123"),
+    "prepared": _text,
+    "model": _choice(FAMILIES),
+    "features": _choice(FEATURE_SETS),
+    "C": _number(float, "a number > 0", lambda v: 0 < v < float("inf"), "1.5"),
+    "max_iter": _number(int, "a whole number > 0", lambda v: v > 0, "1000"),
+    "solver": _choice(SOLVERS),
+    "learning_rate": _number(float, "a number in (0, 1]", lambda v: 0 < v <= 1, "0.05"),
+    "max_depth": _number(int, "a whole number from 1 to 100", lambda v: 1 <= v <= 100, "5"),
+    "n_trees": _number(int, "a whole number from 1 to 5000", lambda v: 1 <= v <= 5000, "200"),
+    "min_samples_leaf": _number(int, "a whole number from 1 to 1000", lambda v: 1 <= v <= 1000,
+                                "5"),
+    "cv_folds": _number(int, "a whole number >= 2", lambda v: v >= 2, "5"),
+    "cv_repeats": _number(int, "a whole number from 1 to 100", lambda v: 1 <= v <= 100, "3"),
+    "model_uri": _text,
+    "test_data": _text,
+    "force": _choice(FORCE_CHOICES),
+}
+
+# Parameters whose value names data: their content is part of a step's cache key.
+INPUT_PARAMS = ("data", "prepared", "model_uri", "test_data")
+
+
+def parse_params(raw: dict[str, str]) -> dict[str, Any]:
+    """Typed values for an entry point's string parameters; InputError on the first bad one."""
+    return {name: PARSERS[name](name, value) for name, value in raw.items()}
+
+
+def applicable(params: dict[str, str]) -> dict[str, str]:
+    """The parameters that change what a run computes: a family's unused hyperparameters left
+    out, so that a tree model run with another `C` is the same work."""
+    used = FAMILY_PARAMS.get(params.get("model", ""), HYPERPARAMETERS)
+    return {k: v for k, v in params.items() if k not in HYPERPARAMETERS or k in used}
+
+
+@functools.cache
+def _entry_points() -> dict[str, Any]:
+    return yaml.safe_load(MLPROJECT.read_text())["entry_points"]
+
+
+def entry_point_defaults(entry_point: str) -> dict[str, str | None]:
+    """Parameters of an entry point with their MLproject defaults (None where required)."""
+    spec = _entry_points()[entry_point]["parameters"]
+    return {name: None if p.get("default") is None else str(p["default"])
+            for name, p in spec.items()}
+
+
+def recorded(params: dict[str, Any]) -> dict[str, str]:
+    """Parameter values written the way `mlflow run` logs them."""
+    return {name: shlex.quote(str(value)) for name, value in params.items()}
