@@ -26,15 +26,19 @@ sys.path.insert(0, str(PROJECT))
 
 from steps.prepare import prepare  # noqa: E402
 from steps.train import accuracy, cv_scores, train  # noqa: E402
-from titanic.params import FAMILIES, FEATURE_SETS, entry_point_defaults, parse_params  # noqa: E402
+from titanic.params import (FAMILIES, FEATURE_SETS, HYPERPARAMETERS, entry_point_defaults,  # noqa: E402
+                            parse_params)
 from titanic.passengers import read_passengers  # noqa: E402
 
-# Candidates for each family's hyperparameters (engineered features); the others at default.
-GRID: dict[str, dict[str, list[Any]]] = {
-    "logreg": {"C": [0.1, 0.3, 1.5, 5.0]},
-    "hgb": {"learning_rate": [0.03, 0.1], "max_depth": [3, 4, 6], "min_samples_leaf": [5, 10]},
-    "rf": {"max_depth": [4, 6, 8], "min_samples_leaf": [2, 5]},
-}
+# Candidates (engineered features; other hyperparameters at their defaults), each grid scored
+# on the families listed. The tree shape is shared by hgb and rf, so it is chosen by `vote`,
+# the family that uses both. `C` stays 1.5 whatever the grid says: at that value the
+# tutorial features reproduce the tutorial's validation accuracy (0.8027).
+GRIDS: list[tuple[tuple[str, ...], dict[str, list[Any]], str]] = [
+    (("logreg",), {"C": [0.1, 0.3, 1.5, 5.0]}, "kept at 1.5 (the tutorial's value)"),
+    (("hgb",), {"learning_rate": [0.03, 0.1]}, "best hgb"),
+    (("hgb", "rf", "vote"), {"max_depth": [3, 5], "min_samples_leaf": [2, 5, 10]}, "best vote"),
+]
 TARGETS = (("best configuration", 0.84), ("default (logreg, engineered)", 0.83))
 
 
@@ -55,8 +59,7 @@ def main() -> None:
     d = parse_params({k: v for k, v in entry_point_defaults("main").items()})
     passengers = read_passengers(PROJECT / d["data"], with_target=True, source="data")
     train_rows, valid_rows = prepare(passengers, d["test_size"], d["seed"])
-    defaults = {k: d[k] for k in GRID["hgb"] | GRID["rf"] | GRID["logreg"]
-                | {"max_iter": 0, "solver": 0, "n_trees": 0}}
+    defaults = {k: d[k] for k in HYPERPARAMETERS}
 
     lines = [f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python "
              f"{platform.python_version()}, scikit-learn {version('scikit-learn')}, "
@@ -75,21 +78,24 @@ def main() -> None:
         lines.append(f"| {model} | {features} | {r['cv']:.4f} | {r['std']:.4f} | "
                      f"{r['val']:.4f} | {r['fit']:.2f} |")
 
-    lines += ["", "## Choosing the defaults: cross-validated grid, engineered features", "",
-              "| model | hyperparameters | cv_accuracy | ± std | val_accuracy | default |",
-              "|---|---|---:|---:|---:|---|"]
     best = max(results.items(), key=lambda item: item[1]["cv"])
-    for model, grid in GRID.items():
+    for models, grid, rule in GRIDS:
+        lines += ["", f"## Choosing {', '.join(grid)} by cross-validation (engineered features; "
+                      f"default: {rule})", "",
+                  "| hyperparameters | " + " | ".join(f"{m} cv_accuracy ± std" for m in models)
+                  + " | default |", "|---|" + "---:|" * len(models) + "---|"]
         for values in itertools.product(*grid.values()):
-            hp = {**defaults, **dict(zip(grid, values))}
-            print(f"{model} {dict(zip(grid, values))} ...", file=sys.stderr, flush=True)
-            r = score(train_rows, valid_rows, model, "engineered", hp, d)
-            if r["cv"] > best[1]["cv"]:
-                best = ((model, "engineered"), r)
-            chosen = all(hp[k] == defaults[k] for k in grid)
-            lines.append(f"| {model} | {', '.join(f'{k}={v}' for k, v in zip(grid, values))} | "
-                         f"{r['cv']:.4f} | {r['std']:.4f} | {r['val']:.4f} | "
-                         f"{'yes' if chosen else ''} |")
+            chosen = dict(zip(grid, values))
+            print(f"{'/'.join(models)} {chosen} ...", file=sys.stderr, flush=True)
+            cells = []
+            for model in models:
+                r = score(train_rows, valid_rows, model, "engineered", {**defaults, **chosen}, d)
+                if r["cv"] > best[1]["cv"]:
+                    best = ((model, "engineered"), r)
+                cells.append(f"{r['cv']:.4f} ± {r['std']:.4f}")
+            is_default = all(defaults[k] == v for k, v in chosen.items())
+            lines.append(f"| {', '.join(f'{k}={v}' for k, v in chosen.items())} | "
+                         f"{' | '.join(cells)} | {'yes' if is_default else ''} |")
 
     default = results["logreg", "engineered"]
     lines += ["", "| target | measured | met |", "|---|---:|---|"]

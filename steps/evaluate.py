@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import tempfile
 from pathlib import Path
 
@@ -17,8 +18,11 @@ from titanic.cli import step_main
 from titanic.errors import InputError
 from titanic.features import FEATURES, ID, TARGET
 from titanic.inputs import fetch
-from titanic.names import CONFUSION_PNG, ROC_PNG, SUBMISSION_FILE, VALID_FILE
-from titanic.passengers import read_passengers
+from titanic.names import (CONFUSION_PNG, ROC_PNG, SUBMISSION_FILE, TAG_WARNING, TRAIN_FILE,
+                           VALID_FILE)
+from titanic.passengers import read_passengers, unseen_values
+
+log = logging.getLogger("titanic")
 
 
 def survival_score(model: Pipeline, passengers: pd.DataFrame) -> np.ndarray:
@@ -87,8 +91,19 @@ def run(model_uri: str, prepared: str, test_data: str) -> dict[str, str]:
                             source="prepared valid split")
     test = read_passengers(fetch(test_data, "test_data"), with_target=False, source="test_data")
 
+    training = read_passengers(fetch(prepared, "prepared") / TRAIN_FILE, with_target=True,
+                               source="prepared train split")
+    unseen = {"valid": unseen_values(training, valid), "test": unseen_values(training, test)}
     score = survival_score(pipeline, valid)
-    mlflow.log_metrics(evaluate(valid[TARGET], score))
+    scores = evaluate(valid[TARGET], score)
+    mlflow.log_metrics({**scores, **{f"unseen_values_{split}": sum(found.values())
+                                     for split, found in unseen.items()}})
+    odd = [f"{split} rows hold values no training row has, scored as unknown: "
+           + ", ".join(f"{value} ×{n}" for value, n in found.items())
+           for split, found in unseen.items() if found]
+    if odd:
+        mlflow.set_tag(TAG_WARNING, "; ".join(odd))
+        log.warning("%s", "; ".join(odd))
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
         confusion_figure(valid[TARGET], label(score)).savefig(out / CONFUSION_PNG)

@@ -17,7 +17,7 @@ from titanic.cache import execute_step
 from titanic.cli import parse_args, run_cli
 from titanic.errors import InputError
 from titanic.names import (METRIC_ORDER, NOTE_TAG, OUT_MODEL, PIPELINE_FILE, STEPS,
-                           TAG_MODEL_URI, TAG_REUSED_FROM)
+                           TAG_MODEL_URI, TAG_REUSED_FROM, TAG_WARNING)
 from titanic.params import applicable, entry_point_defaults, parse_params, recorded
 from titanic.runs import (PROJECT_TAGS, active_run, log_batch, outputs_of, raise_if_interrupted)
 
@@ -59,6 +59,7 @@ def run_pipeline(chosen: dict[str, str]) -> list[dict[str, object]]:
         done = client.get_run(child.info.run_id)
         record.append({"step": step, "run_id": done.info.run_id,
                        "reused_from": done.data.tags.get(TAG_REUSED_FROM),
+                       "warning": done.data.tags.get(TAG_WARNING),
                        "outputs": outputs_of(done), "metrics": done.data.metrics})
 
     rows = [f"| {r['step']} | `{r['run_id']}` | "
@@ -90,16 +91,16 @@ def summary(parent_id: str, chosen: dict[str, str], record: list[dict[str, objec
         lines.append(f"  {r['step']:<9} run {r['run_id']}  {how}")
     lines.append("Metrics (cv_*: cross-validation on the training split; val_*: validation split):")
     lines += [f"  {name:<16} {value:.4f}" for name, value in pipeline_metrics(record).items()]
+    lines += [f"Warning ({r['step']}): {r['warning']}" for r in record if r["warning"]]
     lines.append(f"Model: {model_uri}")
     lines.append(f"Load it: mlflow.pyfunc.load_model(\"{model_uri}\")")
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> NoReturn:
-    chosen = parse_args("main", argv)
-
     def body() -> None:
         with active_run() as parent:
+            chosen = parse_args("main", argv)
             record = run_pipeline(chosen)
         print(summary(parent.info.run_id, chosen, record))
     run_cli(body)

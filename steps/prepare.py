@@ -17,6 +17,9 @@ from titanic.inputs import fetch
 from titanic.names import OUT_PREPARED, PREPARED_DIR, PROFILE_FILE, TRAIN_FILE, VALID_FILE
 from titanic.passengers import read_passengers
 
+# Below this, one row more or less swings accuracy by 5 points or more: not a measurement.
+MIN_VALID_ROWS = 20
+
 
 def prepare(passengers: pd.DataFrame, test_size: float, seed: int
             ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -30,6 +33,10 @@ def prepare(passengers: pd.DataFrame, test_size: float, seed: int
     if train[TARGET].nunique() < 2:
         raise InputError(f"the training split holds only {TARGET}={train[TARGET].iloc[0]}: "
                          f"the data needs passengers who survived and who did not")
+    if len(valid) < MIN_VALID_ROWS:
+        raise InputError(f"test_size={test_size} of {len(passengers)} rows leaves {len(valid)} "
+                         f"validation row(s); metrics need at least {MIN_VALID_ROWS}: raise "
+                         f"test_size or use more rows")
     return train, valid
 
 

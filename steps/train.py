@@ -3,6 +3,7 @@ cross-validation on the training split and by accuracy on the validation split."
 
 from __future__ import annotations
 
+import logging
 import time
 import warnings
 from importlib.metadata import version
@@ -12,6 +13,7 @@ import mlflow
 import numpy as np
 import pandas as pd
 from mlflow.models import infer_signature
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.pipeline import Pipeline
 
 from titanic.cli import step_main
@@ -19,8 +21,8 @@ from titanic.errors import InputError
 from titanic.features import FEATURES, TARGET
 from titanic.inputs import fetch
 from titanic.models import build_pipeline, cross_validate
-from titanic.names import (CV_FILE, MODEL_NAME, OUT_MODEL, TAG_APPLIED, TRAIN_FILE,
-                           VALID_FILE)
+from titanic.names import (CV_FILE, MODEL_NAME, OUT_MODEL, TAG_APPLIED, TAG_WARNING,
+                           TRAIN_FILE, VALID_FILE)
 from titanic.params import FAMILY_PARAMS, PROJECT_DIR
 from titanic.passengers import read_passengers
 
@@ -29,6 +31,8 @@ MODEL_REQUIREMENTS = ("mlflow", "scikit-learn", "pandas", "numpy", "category-enc
                       "cloudpickle")
 # The model's own code (feature transformers) travels inside it.
 MODEL_CODE = PROJECT_DIR / "titanic"
+
+log = logging.getLogger("titanic")
 
 
 def check_folds(labels: pd.Series, folds: int) -> None:
@@ -67,9 +71,16 @@ def run(prepared: str, model: str, features: str, C: float, max_iter: int, solve
     valid_rows = read_passengers(folder / VALID_FILE, with_target=True, source="prepared valid split")
     mlflow.set_tag(TAG_APPLIED, ",".join(FAMILY_PARAMS[model]))
 
-    scores = cv_scores(train_rows, model, features, hp, seed, cv_folds, cv_repeats)
-    started = time.perf_counter()
-    pipeline = train(train_rows, model, features, hp, seed)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        scores = cv_scores(train_rows, model, features, hp, seed, cv_folds, cv_repeats)
+        started = time.perf_counter()
+        pipeline = train(train_rows, model, features, hp, seed)
+    if any(issubclass(w.category, ConvergenceWarning) for w in caught):
+        note = (f"the {solver} solver did not converge within max_iter={max_iter} iterations: "
+                f"raise max_iter or pick another solver")
+        mlflow.set_tag(TAG_WARNING, note)
+        log.warning("%s", note)
     mlflow.log_metrics({"cv_accuracy": float(scores.mean()),
                         "cv_accuracy_std": float(scores.std()),
                         "val_accuracy": accuracy(pipeline, valid_rows),

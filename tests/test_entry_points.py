@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import mlflow
 import pytest
 from mlflow.tracking import MlflowClient
 
@@ -35,8 +36,8 @@ def test_steps_alone_chain_by_uri_and_main_reuses_them(store: str) -> None:
     assert [r.info.status for r in alone.values()] == ["FINISHED"] * 3
     assert alone["train"].data.params == {
         "prepared": prepared_uri, "model": "logreg", "features": "engineered", "C": "0.5",
-        "max_iter": "1000", "solver": "lbfgs", "learning_rate": "0.03", "max_depth": "4",
-        "n_trees": "200", "min_samples_leaf": "5", "cv_folds": "5", "cv_repeats": "3",
+        "max_iter": "1000", "solver": "lbfgs", "learning_rate": "0.03", "max_depth": "3",
+        "n_trees": "200", "min_samples_leaf": "2", "cv_folds": "5", "cv_repeats": "3",
         "seed": "123"}
     assert alone["train"].data.tags["titanic.applied_params"] == "C,max_iter,solver"
     assert model_uri.startswith("models:/")
@@ -122,3 +123,75 @@ def test_main_rejects_bad_parameters_before_any_step(store: str, param: str, say
     (run,) = all_runs()  # the parent only: no step started
     assert run.info.status == "FAILED"
     assert run.data.params[param.split("=")[0]] == param.split("=", 1)[1]
+
+
+# Small forests and one pass of cross-validation: what is tested is the wiring, not quality.
+QUICK = ("-P", "n_trees=20", "-P", "cv_repeats=1")
+
+
+@pytest.mark.parametrize("model, applied", [
+    ("logreg", "C,max_iter,solver"),
+    ("hgb", "learning_rate,max_depth,n_trees,min_samples_leaf"),
+    ("rf", "max_depth,n_trees,min_samples_leaf"),
+    ("vote", "C,max_iter,solver,learning_rate,max_depth,n_trees,min_samples_leaf"),
+])
+def test_every_family_through_mlflow_run(store: str, model: str, applied: str) -> None:
+    features = "tutorial" if model == "rf" else "engineered"
+    result = mlflow_run("-P", f"model={model}", "-P", f"features={features}", *QUICK)
+    assert result.returncode == 0, result.stderr[-3000:]
+    (parent,) = parents()
+    train = next(r for r in all_runs() if r.info.run_name == "train")
+    assert parent.info.status == train.info.status == "FINISHED"
+    assert (train.data.params["model"], train.data.params["features"]) == (model, features)
+    assert train.data.tags["titanic.applied_params"] == applied
+    assert 0.7 < train.data.metrics["cv_accuracy"] < 0.95
+    assert 0 < train.data.metrics["cv_accuracy_std"] < 0.1
+    scores = mlflow.artifacts.load_dict(f"runs:/{train.info.run_id}/cv_scores.json")
+    assert (scores["folds"], scores["repeats"], len(scores["accuracy"])) == (5, 1, 5)
+    assert parent.data.metrics["cv_accuracy"] == train.data.metrics["cv_accuracy"]
+
+
+def test_a_family_ignores_and_the_cache_skips_hyperparameters_it_does_not_use(store: str
+                                                                             ) -> None:
+    first = mlflow_run("-P", "model=rf", *QUICK)
+    assert first.returncode == 0, first.stderr[-3000:]
+    again = mlflow_run("-P", "model=rf", "-P", "C=0.01", "-P", "solver=saga", *QUICK)
+    assert again.returncode == 0, again.stderr[-3000:]
+    other = mlflow_run("-P", "model=rf", "-P", "features=tutorial", *QUICK)
+    assert other.returncode == 0, other.stderr[-3000:]
+    runs = [r for r in all_runs() if r.info.run_name == "train"]
+    assert [r.data.params["C"] for r in runs] == ["1.5", "0.01", "1.5"]
+    assert "titanic.reused_from" not in runs[0].data.tags
+    assert runs[1].data.tags["titanic.reused_from"] == runs[0].info.run_id
+    assert "titanic.reused_from" not in runs[2].data.tags  # another feature set is new work
+
+
+@pytest.mark.parametrize("param, says", [
+    ("model=xgboost", "model must be one of logreg, hgb, rf, vote; got 'xgboost'"),
+    ("features=all", "features must be one of tutorial, engineered; got 'all'"),
+    ("learning_rate=2", "learning_rate must be a number in (0, 1], got '2'"),
+    ("max_depth=0", "max_depth must be a whole number from 1 to 100, got '0'"),
+    ("n_trees=-5", "n_trees must be a whole number from 1 to 5000, got '-5'"),
+    ("min_samples_leaf=x", "min_samples_leaf must be a whole number from 1 to 1000"),
+    ("cv_folds=1", "cv_folds must be a whole number >= 2, got '1': pass e.g. -P cv_folds=5"),
+    ("cv_repeats=0", "cv_repeats must be a whole number from 1 to 100, got '0'"),
+])
+def test_main_rejects_bad_model_parameters(store: str, param: str, says: str) -> None:
+    result = mlflow_run("-P", param)
+    assert result.returncode != 0
+    (line,) = error_lines(result)
+    assert says in line, line
+    assert [r.info.status for r in all_runs()] == ["FAILED"]
+
+
+def test_more_folds_than_the_smaller_class_fails_train(store: str) -> None:
+    result = mlflow_run("-P", "cv_folds=300")
+    assert result.returncode != 0
+    (line,) = error_lines(result)
+    assert re.search(r"step train failed: cv_folds=300 is more than the \d+ training rows of "
+                     r"the smaller class: pass -P cv_folds=<2 to \d+>", line), line
+    statuses = {("parent" if "mlflow.parentRunId" not in r.data.tags else r.info.run_name):
+                r.info.status for r in all_runs()}
+    assert statuses == {"parent": "FAILED", "prepare": "FINISHED", "train": "FAILED"}
+    train = next(r for r in all_runs() if r.info.run_name == "train")
+    assert not any(t.startswith("titanic.output.") for t in train.data.tags)

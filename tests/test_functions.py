@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import re
 import shutil
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -224,3 +228,31 @@ def test_sha256_files_sees_names_and_content(tmp_path: Path) -> None:
     first = sha256_files(tmp_path / "a")
     (tmp_path / "a" / "x.csv").rename(tmp_path / "a" / "y.csv")
     assert sha256_files(tmp_path / "a") != first
+
+
+# --- liveness and hostile files ---------------------------------------------------------------
+
+def test_why_dead_by_process_here_and_by_heartbeat_elsewhere() -> None:
+    from titanic import liveness
+    now = time.time()
+    alive_here = liveness.identity()
+    assert liveness.why_dead(alive_here, now) is None
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    dead_here = {**alive_here, "titanic.pid": str(gone.pid)}
+    assert re.fullmatch(rf"its process {gone.pid} on .* is gone", liveness.why_dead(dead_here, now))
+    elsewhere = {**alive_here, "titanic.host": "other-machine"}
+    assert liveness.why_dead({**elsewhere, "titanic.heartbeat": str(now - 60)}, now) is None
+    assert liveness.why_dead({**elsewhere, "titanic.heartbeat": str(now - 1000)}, now) == \
+        "no heartbeat from its process on other-machine for 1000 s"
+    assert liveness.why_dead({"mlflow.user": "x"}, now) is None  # not a run of ours
+
+
+def test_read_passengers_semicolons_decimal_commas_and_latin1(tmp_path: Path) -> None:
+    frame = passengers(6).assign(Name=["Bräund, Mr. A"] * 6, Fare=[7.25, 8.5, 9.0, 1.5, 2.0, 3.0])
+    path = tmp_path / "excel.csv"
+    path.write_bytes(frame.to_csv(index=False, sep=";", decimal=",").encode("latin-1"))
+    read = read_passengers(path, with_target=True, source="data")
+    assert read["Fare"].tolist() == [7.25, 8.5, 9.0, 1.5, 2.0, 3.0]
+    assert read["PassengerId"].tolist() == list(range(1, 7))
+    assert read["Name"].iloc[0] == "Bräund, Mr. A"

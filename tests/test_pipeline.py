@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -65,8 +66,10 @@ def test_main_records_a_parent_with_three_linked_steps(store: str) -> None:
     evaluate = steps["evaluate"]
     assert evaluate.data.params == {"model_uri": model_uri, "prepared": prepared_uri,
                                     "test_data": "data/titanic/test.csv"}
-    assert set(evaluate.data.metrics) == METRICS
-    assert parent.data.metrics == {**evaluate.data.metrics,
+    assert set(evaluate.data.metrics) == METRICS | {"unseen_values_valid", "unseen_values_test"}
+    assert evaluate.data.metrics["unseen_values_test"] == 0 and "titanic.warning" not in \
+        evaluate.data.tags
+    assert parent.data.metrics == {**{k: evaluate.data.metrics[k] for k in METRICS},
                                    **{k: train.data.metrics[k] for k in CV_METRICS}}
     assert 0.75 < evaluate.data.metrics["val_accuracy"] < 0.95
     assert {f.path for f in client.list_artifacts(evaluate.info.run_id)} == {
@@ -225,13 +228,15 @@ def test_run_from_a_git_url_at_a_branch_and_a_commit(store: str, project_copy: P
     git("checkout", "-q", "main")
     url = project_copy.as_uri()
 
-    ok(mlflow_run("--version", commit, "-P", "max_iter=500", project=url, cwd=tmp_path))
+    ok(mlflow_run("--version", commit, "-P", "max_iter=500", "-P", "features=tutorial",
+                  project=url, cwd=tmp_path))
     at_commit = parents()[-1]
     ok(mlflow_run("--version", "smaller-c", project=url, cwd=tmp_path))
     at_branch = parents()[-1]
 
     assert at_commit.data.tags["mlflow.source.git.commit"] == commit
     assert at_commit.data.params["C"] == "1.5" and at_commit.data.params["max_iter"] == "500"
+    assert children(at_commit)["train"].data.params["features"] == "tutorial"
     assert at_branch.data.params["C"] == "0.05"
     assert at_branch.data.tags["mlflow.source.git.branch"] == "smaller-c"
     for parent in (at_commit, at_branch):
@@ -283,3 +288,36 @@ def test_a_deleted_run_is_not_reused_nor_what_stood_for_it(store: str) -> None:
     assert "titanic.reused_from" not in latest["prepare"].data.tags
     assert latest["prepare"].data.tags["titanic.output.prepared"] == \
         f"runs:/{latest['prepare'].info.run_id}/prepared"
+
+
+LOAD_ELSEWHERE = """
+import sys, mlflow, pandas as pd
+model = mlflow.pyfunc.load_model(sys.argv[1])
+predicted = model.predict(pd.read_csv(sys.argv[2]))
+where = sys.modules["titanic.features"].__file__
+print(len(predicted), int(predicted.sum()), where)
+"""
+
+
+def test_model_loads_and_predicts_outside_the_project(store: str, tmp_path: Path) -> None:
+    """The engineered model holds the project's transformer classes: their code travels
+    with it, so a fresh process elsewhere, without the project on its path, can use it."""
+    ok(mlflow_run())
+    model_uri = parents()[-1].data.tags["titanic.model_uri"]
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = {k: v for k, v in run_env().items() if k != "PYTHONPATH"}
+    loaded = subprocess.run([sys.executable, "-c", LOAD_ELSEWHERE, model_uri, str(TEST_CSV)],
+                            cwd=elsewhere, env=env, capture_output=True, text=True, timeout=300)
+    assert loaded.returncode == 0, loaded.stderr[-3000:]
+    count, survivors, where = loaded.stdout.split()
+    assert int(count) == 418 and 100 < int(survivors) < 250
+    assert not where.startswith(str(PROJECT)) and "/code/titanic/features.py" in where
+
+    predictions = elsewhere / "predictions.json"
+    cli = subprocess.run(
+        [sys.executable, "-m", "mlflow", "models", "predict", "-m", model_uri, "-i",
+         str(TEST_CSV), "-t", "csv", "--env-manager", "local", "-o", str(predictions)],
+        cwd=elsewhere, env=env, capture_output=True, text=True, timeout=300)
+    assert cli.returncode == 0, cli.stderr[-3000:]
+    assert sum(json.loads(predictions.read_text())["predictions"]) == int(survivors)

@@ -48,7 +48,7 @@ def test_step_params_chain_outputs() -> None:
     assert step_params("train", chosen, {"prepared": "runs:/x/prepared"}) == {
         "prepared": "runs:/x/prepared", "model": "logreg", "features": "engineered",
         "C": "0.5", "max_iter": "1000", "solver": "lbfgs", "learning_rate": "0.03",
-        "max_depth": "4", "n_trees": "200", "min_samples_leaf": "5", "cv_folds": "5",
+        "max_depth": "3", "n_trees": "200", "min_samples_leaf": "2", "cv_folds": "5",
         "cv_repeats": "3", "seed": "123"}
     assert step_params("evaluate", chosen, {"prepared": "p", "model_uri": "models:/m"}) == {
         "model_uri": "models:/m", "prepared": "p", "test_data": "data/titanic/test.csv"}

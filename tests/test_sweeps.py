@@ -26,22 +26,22 @@ def shell(command: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[st
                           capture_output=True, timeout=900)
 
 
-def check_sweep(values: list[str]) -> None:
+def check_sweep(values: list[str], param: str = "C") -> None:
     """One FINISHED parent per value, each with its three steps; prepare computed once."""
     runs = parents()
-    assert sorted(r.data.params["C"] for r in runs) == sorted(values)
+    assert sorted(r.data.params[param] for r in runs) == sorted(values)
     assert all(r.info.status == "FINISHED" for r in runs)
     steps = [reused(r) for r in runs]
-    assert all(children(r)["train"].data.params["C"] == r.data.params["C"] for r in runs)
+    assert all(children(r)["train"].data.params[param] == r.data.params[param] for r in runs)
     assert [s["prepare"] for s in steps].count(None) == 1  # computed once, reused after
     assert all(s["train"] is None and s["evaluate"] is None for s in steps)
 
 
 def test_sequential_sweep_computes_prepare_once(store: str) -> None:
-    result = shell("for C in 0.1 1; do mlflow run . --env-manager local -P C=$C || exit 1; done",
-                   cwd=PROJECT)
+    result = shell("for m in logreg rf; do mlflow run . --env-manager local -P model=$m "
+                   "-P n_trees=20 -P cv_repeats=1 || exit 1; done", cwd=PROJECT)
     assert result.returncode == 0, result.stderr[-3000:]
-    check_sweep(["0.1", "1"])
+    check_sweep(["logreg", "rf"], param="model")
 
 
 def test_parallel_sweep_on_a_fresh_sqlite_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch

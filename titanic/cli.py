@@ -10,18 +10,33 @@ import os
 import sys
 from typing import Callable, NoReturn
 
+from mlflow.tracking import MlflowClient
+
 from titanic.cache import execute_step
 from titanic.errors import InputError
 from titanic.params import entry_point_defaults
-from titanic.runs import Interrupted, active_run, catch_interrupts, keep_killed_after_launcher
+from titanic.runs import (Interrupted, active_run, catch_interrupts, keep_killed_after_launcher,
+                          stop_when_launcher_exits)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise InputError(message)
 
 
 def parse_args(entry_point: str, argv: list[str] | None) -> dict[str, str]:
-    """The entry point's parameters from `--name value` arguments; defaults come from MLproject."""
-    parser = argparse.ArgumentParser(prog=f"python -m steps.{entry_point}")
-    for name, default in entry_point_defaults(entry_point).items():
+    """The entry point's parameters from `--name value` arguments; defaults come from MLproject.
+    `mlflow run` passes an unknown `-P name=value` on as `--name value`: named here."""
+    declared = entry_point_defaults(entry_point)
+    parser = _Parser(prog=f"python -m steps.{entry_point}", add_help=False)
+    for name, default in declared.items():
         parser.add_argument(f"--{name}", default=default, required=default is None)
-    return vars(parser.parse_args(argv))
+    known, unknown = parser.parse_known_args(argv)
+    names = [arg[2:].split("=")[0] for arg in unknown if arg.startswith("--")]
+    if unknown:
+        raise InputError(f"unknown parameter(s) {', '.join(names) or ' '.join(unknown)} for "
+                         f"{entry_point}: it takes {', '.join(declared)}")
+    return vars(known)
 
 
 def run_cli(body: Callable[[], None]) -> NoReturn:
@@ -36,6 +51,8 @@ def _run_body(body: Callable[[], None]) -> int:
     catch_interrupts()
     launched_as = os.environ.get("MLFLOW_RUN_ID")  # set by `mlflow run` for the run it made
     try:
+        if launched_as:
+            stop_when_launcher_exits()
         body()
     except InputError as err:
         print(f"titanic: error: {err}", file=sys.stderr)
@@ -60,11 +77,11 @@ def exit_now(code: int) -> NoReturn:
 
 def step_main(step: str, argv: list[str] | None = None) -> NoReturn:
     """`python -m steps.<step>`: the step alone, in the run `mlflow run` made (or a new one)."""
-    params = parse_args(step, argv)
-
     def body() -> None:
-        with active_run():
-            outputs = execute_step(step, params, cache=None)
+        with active_run() as run:
+            outputs = execute_step(step, parse_args(step, argv), cache=None)
         for name, uri in outputs.items():
             print(f"{name}: {uri}")
+        for name, value in sorted(MlflowClient().get_run(run.info.run_id).data.metrics.items()):
+            print(f"  {name:<22} {value:.4f}")
     run_cli(body)

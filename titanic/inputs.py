@@ -37,6 +37,10 @@ def local_file(path: str, param: str) -> Path:
     resolved = Path(path).expanduser()
     if not resolved.is_absolute():
         resolved = Path.cwd() / resolved
+    if resolved.is_dir():
+        csvs = sorted(p.name for p in resolved.glob("*.csv"))[:3]
+        raise InputError(f"{param} is a folder, not a file: {path}: pass the CSV inside it, "
+                         f"e.g. -P {param}={Path(path) / (csvs[0] if csvs else '<file>.csv')}")
     if not resolved.is_file():
         raise InputError(f"{param} file not found: {path} (relative paths are read from the "
                          f"project directory): pass -P {param}=<path to an existing CSV>")

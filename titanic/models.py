@@ -37,7 +37,9 @@ def tutorial_features() -> list[tuple[str, Any]]:
         [("mean", SimpleImputer(strategy="mean", keep_empty_features=True), ["Age", "Fare"]),
          ("mode", SimpleImputer(strategy="most_frequent", keep_empty_features=True),
           ["Embarked"]),
-         ("keep", "passthrough", ["Pclass", "Sex", "SibSp", "Parch"])],
+         # Never missing in Kaggle's files, but they may be in others: the mode, not an error.
+         ("keep", SimpleImputer(strategy="most_frequent", keep_empty_features=True),
+          ["Pclass", "Sex", "SibSp", "Parch"])],
         remainder="drop",  # PassengerId, Name, Ticket and Cabin
         verbose_feature_names_out=False,
     ).set_output(transform="pandas")

@@ -26,6 +26,8 @@ TAG_CODE_DIGEST = "titanic.code_digest"
 TAG_REUSED_FROM = "titanic.reused_from"
 TAG_MODEL_URI = "titanic.model_uri"  # on a main run: the model it ended with
 TAG_APPLIED = "titanic.applied_params"  # on train: the hyperparameters its family used
+TAG_ERROR = "titanic.error"  # on a FAILED run: the one-line reason
+TAG_WARNING = "titanic.warning"  # on a FINISHED run: what was odd about it
 OUTPUT_TAG = "titanic.output."
 NOTE_TAG = "mlflow.note.content"
 

@@ -3,10 +3,12 @@ after `mlflow run` has overwritten it."""
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,9 +16,12 @@ from typing import Iterator
 
 import mlflow
 from mlflow.entities import Metric, Run, RunTag
+from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from titanic.names import OUTPUT_TAG
+from titanic import liveness
+from titanic.errors import InputError
+from titanic.names import NOTE_TAG, OUTPUT_TAG, TAG_ERROR
 from titanic.params import PROJECT_DIR
 
 # Tags `mlflow run` puts on a project run; a step run inside `main` takes them from the parent.
@@ -24,6 +29,8 @@ PROJECT_TAGS = ("mlflow.user", "mlflow.source.name", "mlflow.source.type",
                 "mlflow.source.git.commit", "mlflow.source.git.branch",
                 "mlflow.source.git.repoURL", "mlflow.gitRepoURL", "mlflow.project.env",
                 "mlflow.project.backend")
+
+log = logging.getLogger("titanic")
 
 
 class Interrupted(BaseException):
@@ -59,18 +66,37 @@ def raise_if_interrupted() -> None:
 
 @contextmanager
 def active_run(**start_kwargs: object) -> Iterator[Run]:
-    """Start (or resume) a run and end it FINISHED, FAILED, or KILLED on SIGINT/SIGTERM."""
+    """Start (or resume) a run and end it FINISHED, FAILED, or KILLED on SIGINT/SIGTERM. The
+    run records its process while open; a command's top-level run first marks FAILED the
+    experiment's runs whose process died without ending them."""
     run = mlflow.start_run(**start_kwargs)
     status = "FAILED"
     try:
+        liveness.watch(run.info.run_id)
+        if not start_kwargs.get("nested"):
+            liveness.reap_dead_runs(run.info.experiment_id)
         yield run
         raise_if_interrupted()
         status = "FINISHED"
     except Interrupted:
         status = "KILLED"
         raise
+    except Exception as err:
+        record_failure(err)
+        raise
     finally:
+        liveness.unwatch(run.info.run_id)
         mlflow.end_run(status)
+
+
+def record_failure(err: Exception) -> None:
+    """Why a run failed, on the run itself (a tag, and its description in the UI)."""
+    reason = str(err) if isinstance(err, InputError) else f"{type(err).__name__}: {err}"
+    reason = reason.splitlines()[0] if reason.strip() else type(err).__name__
+    try:
+        mlflow.set_tags({TAG_ERROR: reason, NOTE_TAG: f"**Failed**: {reason}"})
+    except MlflowException as store_error:  # the store itself may be what failed
+        log.warning("could not record the failure on the run: %s", store_error)
 
 
 def log_batch(run_id: str, metrics: dict[str, float], tags: dict[str, str]) -> None:
@@ -96,6 +122,24 @@ def keep_killed_after_launcher(run_id: str) -> None:
         subprocess.Popen([sys.executable, "-m", "titanic.runs", run_id, str(launcher)],
                          cwd=PROJECT_DIR, start_new_session=True, stdin=subprocess.DEVNULL,
                          stdout=subprocess.DEVNULL)
+    elif Path("/proc/self").exists():  # `mlflow run` is gone already: nobody will overwrite it
+        MlflowClient().set_terminated(run_id, "KILLED")
+
+
+def stop_when_launcher_exits() -> None:
+    """SIGTERM to `mlflow run` alone (a scheduler, `timeout`) kills it without passing the
+    signal on: interrupt this process as if it had been, once `mlflow run` has gone."""
+    if not Path("/proc/self").exists():
+        return  # no way to tell here
+    launcher = _mlflow_run_pid()
+    if launcher is None:  # gone before this process got this far
+        raise Interrupted(signal.SIGTERM)
+
+    def poll() -> None:
+        while _running(launcher):
+            time.sleep(0.5)
+        os.kill(os.getpid(), signal.SIGTERM)
+    threading.Thread(target=poll, name="titanic-launcher-watch", daemon=True).start()
 
 
 def keep_killed(run_id: str, launcher: int, timeout: float = 120.0) -> None:

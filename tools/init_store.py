@@ -11,9 +11,12 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import sys
 
 import mlflow
+from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
+from sqlalchemy.exc import SQLAlchemyError
 
 log = logging.getLogger("titanic")
 
@@ -35,8 +38,25 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--experiment-name", default=os.environ.get("MLFLOW_EXPERIMENT_NAME"))
     args = parser.parse_args()
-    experiment_id = init_store(args.experiment_name)
-    log.info("Tracking store ready: %s (experiment %s)", mlflow.get_tracking_uri(), experiment_id)
+    uri = mlflow.get_tracking_uri()
+    try:
+        experiment_id = init_store(args.experiment_name)
+    except (MlflowException, SQLAlchemyError, OSError) as err:
+        sys.exit(f"titanic: error: {store_problem(uri, err)}")
+    log.info("Tracking store ready: %s (experiment %s)", uri, experiment_id)
+
+
+def store_problem(uri: str, err: Exception) -> str:
+    """One line for a store that cannot be opened or created, with what to do about it."""
+    reason = next((line.strip() for line in str(err).splitlines() if line.strip()),
+                  type(err).__name__)
+    if "not a database" in reason or "malformed" in reason:
+        path = uri.removeprefix("sqlite:///")
+        return (f"the tracking store {uri} is not a usable MLflow database ({reason}): move it "
+                f"aside (mv {path} {path}.broken) and run this again, or point "
+                f"MLFLOW_TRACKING_URI at another store")
+    return (f"cannot open or create the tracking store {uri} ({reason}): check that its folder "
+            f"can be created and written, or point MLFLOW_TRACKING_URI at another store")
 
 
 if __name__ == "__main__":

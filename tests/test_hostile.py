@@ -1,0 +1,254 @@
+"""Hostile input and faults through `mlflow run`: whatever comes in ends with one line that says
+what is wrong and how to fix it (or a clean run that records what was odd), no run left
+RUNNING, and nothing FINISHED for work that was interrupted."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import PROJECT, all_runs, error_lines, mlflow_run, parents, run_env
+
+TRAIN_CSV = PROJECT / "data" / "titanic" / "train.csv"
+QUICK = ("-P", "cv_repeats=1")
+
+
+def statuses() -> dict[str, str]:
+    """Final status of each run, the parent named `main`, the steps by name."""
+    return {("main" if "mlflow.parentRunId" not in r.data.tags else r.info.run_name):
+            r.info.status for r in all_runs()}
+
+
+def edited(change: Callable[[pd.DataFrame], pd.DataFrame]) -> Callable[[Path], Path]:
+    def make(folder: Path) -> Path:
+        path = folder / "passengers.csv"
+        change(pd.read_csv(TRAIN_CSV)).to_csv(path, index=False)
+        return path
+    return make
+
+
+def semicolons(folder: Path) -> Path:
+    """Excel's export in many locales: `;` between fields, decimal commas."""
+    path = folder / "passengers.csv"
+    pd.read_csv(TRAIN_CSV).to_csv(path, index=False, sep=";", decimal=",")
+    return path
+
+
+def latin1(folder: Path) -> Path:
+    path = folder / "passengers.csv"
+    path.write_bytes(TRAIN_CSV.read_text().replace("Braund", "Bräund").encode("latin-1"))
+    return path
+
+
+def folder_itself(folder: Path) -> Path:
+    (folder / "train.csv").write_bytes(TRAIN_CSV.read_bytes())
+    return folder
+
+
+def every_nth(column: str, value: object, step: int = 50) -> Callable[[Path], Path]:
+    def change(frame: pd.DataFrame) -> pd.DataFrame:
+        frame[column] = frame[column].astype(object)
+        frame.loc[frame.index[3::step], column] = value
+        return frame
+    return edited(change)
+
+
+def duplicated_ids(frame: pd.DataFrame) -> pd.DataFrame:
+    return pd.concat([frame, frame.iloc[[10, 20]]])
+
+
+# case: (make the data file, extra -P, the error line expected or None for a clean success)
+CASES: dict[str, tuple[Callable[[Path], Path], tuple[str, ...], str | None]] = {
+    "Embarked empty in every row": (edited(lambda f: f.assign(Embarked=None)), (), None),
+    "a few empty SibSp, Parch, Pclass": (edited(lambda f: f.assign(
+        SibSp=f["SibSp"].where(f.index % 97 != 5), Parch=f["Parch"].where(f.index % 89 != 7),
+        Pclass=f["Pclass"].where(f.index % 83 != 9))), (), None),
+    "semicolons and decimal commas": (semicolons, (), None),
+    "Latin-1 text": (latin1, (), None),
+    "Fare of inf": (every_nth("Fare", np.inf, 1000), (),
+                    r"column Fare holds an infinite value on line\(s\) 5; correct"),
+    "Age 'twenty'": (every_nth("Age", "twenty"), (),
+                     r"column Age must be numeric: found 'twenty' on line\(s\) 5, 55, 105 and "
+                     r"15 more; correct those cells or leave them empty"),
+    "a folder as data": (folder_itself, (),
+                         r"data is a folder, not a file: .*: pass the CSV inside it, e\.g\. "
+                         r"-P data=.*train\.csv"),
+    "4 rows": (edited(lambda f: f.head(4)), (),
+               r"test_size=0\.25 of 4 rows leaves 1 validation row\(s\); metrics need at least "
+               r"20: raise test_size or use more rows"),
+    "test_size=1e-9": (edited(lambda f: f), ("-P", "test_size=1e-9"),
+                       r"leaves 1 validation row\(s\); metrics need at least 20"),
+    "duplicated PassengerId": (edited(duplicated_ids), (),
+                               r"repeats PassengerId 11, 21 \(lines 12, 22, 893 and 1 more\): a "
+                               r"passenger in both splits inflates the metrics; remove the "
+                               r"duplicate rows"),
+    "columns of another file": (edited(lambda f: f[["PassengerId", "Name"]]), (),
+                                r"lacks required column\(s\) Survived, Pclass, Sex.*the columns "
+                                r"read were: PassengerId, Name"),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_hostile_data(store: str, tmp_path: Path, case: str) -> None:
+    make, extra, says = CASES[case]
+    result = mlflow_run("-P", f"data={make(tmp_path)}", *extra, *QUICK)
+    if says is None:
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert "Traceback" not in result.stderr
+        assert statuses() == {"main": "FINISHED", "prepare": "FINISHED", "train": "FINISHED",
+                              "evaluate": "FINISHED"}
+        (parent,) = parents()
+        assert parent.data.metrics["cv_accuracy"] > 0.75
+        return
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr, result.stderr[-3000:]
+    (line,) = error_lines(result)
+    assert re.search(f"step prepare failed: .*{says}", line), line
+    assert statuses() == {"main": "FAILED", "prepare": "FAILED"}
+    for run in all_runs():  # the reason is on each FAILED run, for the UI
+        assert re.search(says, run.data.tags["titanic.error"]), run.data.tags
+        assert run.data.tags["mlflow.note.content"].startswith("**Failed**: ")
+
+
+def test_an_unknown_parameter_names_the_ones_that_exist(store: str) -> None:
+    result = mlflow_run("-P", "foo=1")
+    assert result.returncode != 0
+    assert "usage:" not in result.stderr
+    (line,) = error_lines(result)
+    assert line.startswith("titanic: error: unknown parameter(s) foo for main: it takes data, "
+                           "test_size, seed, model, features, C,"), line
+    assert statuses() == {"main": "FAILED"}
+    assert "unknown parameter(s) foo" in all_runs()[0].data.tags["titanic.error"]
+
+
+def test_solver_that_does_not_converge_is_recorded(store: str) -> None:
+    result = mlflow_run("-P", "features=tutorial", "-P", "solver=saga", "-P", "max_iter=20",
+                        *QUICK)
+    assert result.returncode == 0, result.stderr[-3000:]
+    train = next(r for r in all_runs() if r.info.run_name == "train")
+    says = "the saga solver did not converge within max_iter=20 iterations: raise max_iter"
+    assert says in train.data.tags["titanic.warning"]
+    assert f"Warning (train): {says}" in result.stdout
+
+
+def test_categories_never_seen_in_training_are_counted(store: str, tmp_path: Path) -> None:
+    assert mlflow_run(*QUICK).returncode == 0
+    (parent,) = parents()
+    test_data = tmp_path / "test.csv"
+    odd = pd.read_csv(PROJECT / "data" / "titanic" / "test.csv")
+    odd.loc[:2, "Sex"] = "other"
+    odd.to_csv(test_data, index=False)
+    result = mlflow_run("-e", "evaluate", "-P", f"model_uri={parent.data.tags['titanic.model_uri']}",
+                        "-P", f"prepared={next(r for r in all_runs() if r.info.run_name == 'prepare').data.tags['titanic.output.prepared']}",
+                        "-P", f"test_data={test_data}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    evaluate = all_runs()[-1]
+    assert evaluate.data.metrics["unseen_values_test"] == 3
+    assert evaluate.data.metrics["unseen_values_valid"] == 0
+    assert "test rows hold values no training row has, scored as unknown: Sex='other' ×3" in \
+        evaluate.data.tags["titanic.warning"]
+    assert re.search(r"^  unseen_values_test +3\.0000$", result.stdout, re.M), result.stdout
+    assert re.search(r"^  val_accuracy +0\.\d{4}$", result.stdout, re.M)  # metrics printed
+
+
+# --- faults ---------------------------------------------------------------------------------
+
+def start_main(*args: str, new_session: bool = True) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "mlflow", "run", str(PROJECT), "--env-manager", "local",
+         "-P", "force=all", *args],
+        cwd=PROJECT, env=run_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=new_session)
+
+
+def running_step(proc: subprocess.Popen[str], name: str = "train") -> mlflow.entities.Run:
+    """Wait until the step `name` is RUNNING and has recorded its process."""
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline and proc.poll() is None:
+        for run in all_runs():
+            if run.info.run_name == name and run.info.status == "RUNNING" \
+                    and "titanic.pid" in run.data.tags:
+                return run
+        time.sleep(0.1)
+    raise AssertionError(f"{name} was not seen running: {proc.communicate()[1][-2000:]}")
+
+
+def settled(deadline_s: float = 60) -> dict[str, str]:
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline and "RUNNING" in statuses().values():
+        time.sleep(0.2)
+    return statuses()
+
+
+def test_kill_9_of_a_step_is_marked_failed_by_the_next_command(store: str) -> None:
+    proc = start_main()
+    train = running_step(proc)
+    os.kill(int(train.data.tags["titanic.pid"]), signal.SIGKILL)
+    proc.communicate(timeout=120)
+    assert statuses()["train"] == "RUNNING"  # nobody was left to end it
+
+    later = mlflow_run("-e", "prepare")
+    assert later.returncode == 0, later.stderr[-3000:]
+    dead = next(r for r in all_runs() if r.info.run_id == train.info.run_id)
+    assert dead.info.status == "FAILED"
+    assert re.search(r"marked FAILED by a later command: its process \d+ on .* is gone",
+                     dead.data.tags["titanic.error"])
+    assert "RUNNING" not in statuses().values()
+
+
+@pytest.mark.parametrize("how", ["SIGTERM to mlflow run alone", "timeout expiring"])
+def test_mlflow_run_terminated_alone_ends_the_runs_killed(store: str, how: str) -> None:
+    """A scheduler or `timeout` signals `mlflow run` alone; the step process must not carry
+    on and mark the work FINISHED after the caller has gone."""
+    if how == "timeout expiring":
+        proc = subprocess.Popen(
+            ["timeout", "600", sys.executable, "-m", "mlflow", "run", str(PROJECT),
+             "--env-manager", "local", "-P", "force=all"], cwd=PROJECT, env=run_env(),
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    else:
+        proc = start_main()
+    train = running_step(proc)
+    os.kill(proc.pid, signal.SIGTERM)  # `timeout` passes its TERM on to `mlflow run` only
+    proc.communicate(timeout=120)
+    final = settled()
+    assert final["main"] == "KILLED" and final["train"] == "KILLED", final
+    assert "evaluate" not in final and "RUNNING" not in final.values()
+    assert next(r for r in all_runs() if r.info.run_id == train.info.run_id).info.status == \
+        "KILLED"
+
+
+def test_timeout_during_start_up_leaves_nothing_finished(store: str) -> None:
+    """`timeout 3 mlflow run`: whenever the signal lands, no run is FINISHED or RUNNING."""
+    subprocess.run(["timeout", "3", sys.executable, "-m", "mlflow", "run", str(PROJECT),
+                    "--env-manager", "local"], cwd=PROJECT, env=run_env(),
+                   capture_output=True, timeout=120)
+    final = settled()
+    assert all(status == "KILLED" for status in final.values()), final
+
+
+def test_init_store_explains_a_corrupt_and_an_impossible_store(tmp_path: Path) -> None:
+    corrupt = tmp_path / "mlflow.db"
+    corrupt.write_text("not a database")
+    for uri, says in [
+        (f"sqlite:///{corrupt}", r"^titanic: error: the tracking store .* is not a usable MLflow "
+                                 r"database \(.*\): move it aside \(mv .*mlflow\.db .*\.broken\)"),
+        (f"sqlite:///{corrupt}/inner.db", r"^titanic: error: cannot open or create the tracking "
+                                          r"store .*: check that its folder can be created"),
+    ]:
+        result = subprocess.run([sys.executable, str(PROJECT / "tools" / "init_store.py")],
+                                env=run_env(MLFLOW_TRACKING_URI=uri), capture_output=True,
+                                text=True, cwd=tmp_path, timeout=120)
+        assert result.returncode != 0
+        lines = [line for line in result.stderr.splitlines() if "INFO" not in line]
+        assert len(lines) == 1 and re.search(says, lines[0]), result.stderr

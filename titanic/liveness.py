@@ -1,0 +1,120 @@
+"""Knowing whether a RUNNING run's process is still alive, on this machine or another.
+
+Every run this project starts records where its process runs (host, boot, pid and the
+process's start time) and a heartbeat refreshed while it runs. A process killed with
+`kill -9`, or a machine that went away, cannot end its runs; the next command against the
+experiment finds them and marks them FAILED, saying why. On the same machine a run is dead
+as soon as its process is; elsewhere, when its heartbeat is older than STALE_SECONDS.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from pathlib import Path
+
+from mlflow.entities import RunTag
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+
+from titanic.names import NOTE_TAG, TAG_ERROR
+
+TAG_HOST = "titanic.host"
+TAG_BOOT = "titanic.boot_id"
+TAG_PID = "titanic.pid"
+TAG_PID_START = "titanic.pid_start"
+TAG_HEARTBEAT = "titanic.heartbeat"  # seconds since the epoch, refreshed while running
+HEARTBEAT_SECONDS = 30.0
+STALE_SECONDS = 4 * HEARTBEAT_SECONDS
+
+log = logging.getLogger("titanic")
+_open_runs: set[str] = set()
+_lock = threading.Lock()
+
+
+def _boot_id() -> str:
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return ""
+
+
+def _start_time(pid: int) -> str:
+    """When a process started, in clock ticks since boot (Linux); '' where unknown. With the
+    pid it names one process, whatever reuses the pid later."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return ""
+
+
+def identity() -> dict[str, str]:
+    pid = os.getpid()
+    return {TAG_HOST: socket.gethostname(), TAG_BOOT: _boot_id(), TAG_PID: str(pid),
+            TAG_PID_START: _start_time(pid), TAG_HEARTBEAT: f"{time.time():.0f}"}
+
+
+def watch(run_id: str) -> None:
+    """Record this process on the run and keep its heartbeat while the run is open."""
+    MlflowClient().log_batch(run_id, tags=[RunTag(k, v) for k, v in identity().items()])
+    with _lock:
+        _open_runs.add(run_id)
+        if not any(t.name == "titanic-heartbeat" for t in threading.enumerate()):
+            threading.Thread(target=_beat, name="titanic-heartbeat", daemon=True).start()
+
+
+def unwatch(run_id: str) -> None:
+    with _lock:
+        _open_runs.discard(run_id)
+
+
+def _beat() -> None:
+    client = MlflowClient()
+    while True:
+        time.sleep(HEARTBEAT_SECONDS)
+        with _lock:
+            runs = list(_open_runs)
+        for run_id in runs:
+            try:
+                client.set_tag(run_id, TAG_HEARTBEAT, f"{time.time():.0f}")
+            except MlflowException as err:  # a store hiccup: the next beat tries again
+                log.warning("heartbeat of run %s not recorded: %s", run_id, err)
+
+
+def why_dead(tags: dict[str, str], now: float) -> str | None:
+    """Why a RUNNING run's process is known to be gone, or None while it may be alive."""
+    if TAG_HEARTBEAT not in tags:
+        return None
+    here = tags.get(TAG_HOST) == socket.gethostname() and tags.get(TAG_BOOT) == _boot_id()
+    if here:
+        pid = int(tags[TAG_PID])
+        if _start_time(pid) != tags.get(TAG_PID_START):
+            return f"its process {pid} on {tags[TAG_HOST]} is gone"
+        return None
+    age = now - float(tags[TAG_HEARTBEAT])
+    if age > STALE_SECONDS:
+        return f"no heartbeat from its process on {tags.get(TAG_HOST)} for {age:.0f} s"
+    return None
+
+
+def reap_dead_runs(experiment_id: str) -> list[str]:
+    """Mark FAILED the experiment's RUNNING runs whose process is gone; returns their ids."""
+    client = MlflowClient()
+    running = client.search_runs([experiment_id], "attributes.status = 'RUNNING'",
+                                 max_results=1000)
+    reaped = []
+    now = time.time()
+    for run in running:
+        reason = why_dead(run.data.tags, now)
+        if reason is None:
+            continue
+        message = f"marked FAILED by a later command: {reason}"
+        client.log_batch(run.info.run_id, tags=[RunTag(TAG_ERROR, message),
+                                                RunTag(NOTE_TAG, f"**Failed**: {message}")])
+        client.set_terminated(run.info.run_id, "FAILED")
+        log.warning("run %s was left RUNNING: %s", run.info.run_id, message)
+        reaped.append(run.info.run_id)
+    return reaped
