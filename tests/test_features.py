@@ -185,3 +185,20 @@ def test_cv_scores_are_per_fold_and_refuse_too_many_folds() -> None:
     with pytest.raises(InputError, match=f"cv_folds={smaller + 1} is more than the {smaller} "
                                          "training rows of the smaller class"):
         cv_scores(few, "logreg", "tutorial", HP, seed=0, folds=smaller + 1, repeats=1)
+
+
+def test_a_new_passenger_reusing_a_training_id_is_not_taken_for_it() -> None:
+    """A served row may carry any PassengerId: only the same id under the same ticket or
+    family is the training passenger itself."""
+    training = rows(*FAMILY)
+    stranger = rows({"Name": "Other, Mrs. Zoe", "Sex": "female", "Ticket": "J1"},
+                    {"Name": "Stray, Mr. Y", "Ticket": "NEW", "Fare": 7.0})
+    assert stranger["PassengerId"].tolist() == [1, 2]  # ids of Mrs and Miss Smith
+    tickets = TicketGroup().fit(training).transform(stranger)
+    assert tickets["TicketGroupSize"].tolist() == [2, 1]  # Miss Jones and herself; himself
+    assert np.isfinite(tickets["FarePerPerson"]).all()
+    group = GroupSurvival().fit(training, pd.Series([1, 0, 1, 0, 1])).transform(stranger)
+    assert group["GroupSurvival"].tolist() == pytest.approx([1.0, 0.6])  # Miss Jones lived
+    pipeline = train(pd.read_csv(DATA / "train.csv"), "logreg", "engineered", HP, seed=0)
+    single = rows({"Age": None, "Ticket": "x", "Fare": 7.0})  # PassengerId 1, a training id
+    assert pipeline.predict(single).tolist() == [0]

@@ -53,6 +53,12 @@ def surname_of(name: object) -> str:
     return name.split(",", 1)[0].strip().lower() if isinstance(name, str) and "," in name else ""
 
 
+def _is_itself(ids: pd.Series, keys: pd.Series, training_keys: dict) -> pd.Series:
+    """Rows that are a training passenger counted under this same key: the same id with the
+    same key (a new passenger may reuse an id, but then not the same ticket and name)."""
+    return (ids.map(training_keys) == keys) & keys.notna()
+
+
 class Title(_Added):
     """Title from Name: Mr, Mrs, Miss, Master or Rare (rare, unseen and missing titles)."""
 
@@ -84,13 +90,12 @@ class TicketGroup(_Added):
     def fit(self, X: pd.DataFrame, y: pd.Series | None = None) -> TicketGroup:
         tickets = X["Ticket"].where(X["Ticket"].notna())
         self.counts_ = tickets.value_counts()
-        self.ids_ = set(X[ID])
+        self.tickets_ = dict(zip(X[ID], tickets))
         return self
 
     def columns(self, X: pd.DataFrame) -> dict[str, pd.Series]:
         tickets = X["Ticket"].where(X["Ticket"].notna())
-        in_training = X[ID].isin(self.ids_) & tickets.notna()
-        size = tickets.map(self.counts_).fillna(0) - in_training + 1
+        size = tickets.map(self.counts_).fillna(0) - _is_itself(X[ID], tickets, self.tickets_) + 1
         return {"TicketGroupSize": size, "FarePerPerson": X["Fare"] / size}
 
 
@@ -128,6 +133,7 @@ class GroupSurvival(_Added):
             grouped = label[known].groupby(keys[known])
             self.tables_[kind] = (grouped.sum(), grouped.count())
         self.labels_ = dict(zip(X[ID], label))
+        self.keys_ = {kind: dict(zip(X[ID], keys)) for kind, keys in group_keys(X).items()}
         return self
 
     def columns(self, X: pd.DataFrame) -> dict[str, pd.Series]:
@@ -136,7 +142,7 @@ class GroupSurvival(_Added):
         mates = pd.Series(0.0, index=X.index)
         for kind, keys in group_keys(X).items():
             sums, counts = self.tables_[kind]
-            self_counted = own.notna() & keys.notna()
+            self_counted = _is_itself(X[ID], keys, self.keys_[kind])
             mates += keys.map(counts).fillna(0) - self_counted
             survived += keys.map(sums).fillna(0) - own.where(self_counted, 0.0)
         known = mates > 0
