@@ -9,7 +9,7 @@ import mlflow
 import pytest
 from mlflow.tracking import MlflowClient
 
-from conftest import PROJECT, all_runs, error_lines, mlflow_run, parents
+from conftest import PROJECT, QUICK, all_runs, error_lines, mlflow_run, parents
 
 STEP_TAGS = ("titanic.step", "titanic.cache_key", "titanic.code_digest",
              "mlflow.project.entryPoint", "mlflow.source.type", "mlflow.source.name")
@@ -126,7 +126,7 @@ def test_main_rejects_bad_parameters_before_any_step(store: str, param: str, say
 
 
 # Small forests and one pass of cross-validation: what is tested is the wiring, not quality.
-QUICK = ("-P", "n_trees=20", "-P", "cv_repeats=1")
+SMALL = ("-P", "n_trees=20", *QUICK)
 
 
 @pytest.mark.parametrize("model, applied", [
@@ -137,7 +137,7 @@ QUICK = ("-P", "n_trees=20", "-P", "cv_repeats=1")
 ])
 def test_every_family_through_mlflow_run(store: str, model: str, applied: str) -> None:
     features = "tutorial" if model == "rf" else "engineered"
-    result = mlflow_run("-P", f"model={model}", "-P", f"features={features}", *QUICK)
+    result = mlflow_run("-P", f"model={model}", "-P", f"features={features}", *SMALL)
     assert result.returncode == 0, result.stderr[-3000:]
     (parent,) = parents()
     train = next(r for r in all_runs() if r.info.run_name == "train")
@@ -153,11 +153,11 @@ def test_every_family_through_mlflow_run(store: str, model: str, applied: str) -
 
 def test_a_family_ignores_and_the_cache_skips_hyperparameters_it_does_not_use(store: str
                                                                              ) -> None:
-    first = mlflow_run("-P", "model=rf", *QUICK)
+    first = mlflow_run("-P", "model=rf", *SMALL)
     assert first.returncode == 0, first.stderr[-3000:]
-    again = mlflow_run("-P", "model=rf", "-P", "C=0.01", "-P", "solver=saga", *QUICK)
+    again = mlflow_run("-P", "model=rf", "-P", "C=0.01", "-P", "solver=saga", *SMALL)
     assert again.returncode == 0, again.stderr[-3000:]
-    other = mlflow_run("-P", "model=rf", "-P", "features=tutorial", *QUICK)
+    other = mlflow_run("-P", "model=rf", "-P", "features=tutorial", *SMALL)
     assert other.returncode == 0, other.stderr[-3000:]
     runs = [r for r in all_runs() if r.info.run_name == "train"]
     assert [r.data.params["C"] for r in runs] == ["1.5", "0.01", "1.5"]

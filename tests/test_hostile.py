@@ -18,10 +18,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import PROJECT, all_runs, error_lines, mlflow_run, parents, run_env
+from conftest import PROJECT, QUICK, all_runs, error_lines, mlflow_run, parents, run_env
 
 TRAIN_CSV = PROJECT / "data" / "titanic" / "train.csv"
-QUICK = ("-P", "cv_repeats=1")
 
 
 def statuses() -> dict[str, str]:

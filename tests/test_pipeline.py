@@ -15,8 +15,8 @@ import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
-from conftest import (MAIN_DEFAULTS, PROJECT, all_runs, children, error_lines, experiment_id, mlflow_run,
-                      parents, reused, run_env)
+from conftest import (MAIN_DEFAULTS, PROJECT, QUICK, all_runs, children, error_lines,
+                      experiment_id, mlflow_run, parents, reused, run_env)
 from titanic import cache
 
 TEST_CSV = PROJECT / "data" / "titanic" / "test.csv"
@@ -94,42 +94,42 @@ def test_main_records_a_parent_with_three_linked_steps(store: str) -> None:
 
 
 def test_cache_reuses_unchanged_steps_and_recomputes_from_the_change(store: str) -> None:
-    ok(mlflow_run())
+    ok(mlflow_run(*QUICK))
     first = parents()[-1]
     first_ids = {name: run.info.run_id for name, run in children(first).items()}
 
-    ok(mlflow_run())  # nothing changed: every step reused, its outputs and metrics carried
+    ok(mlflow_run(*QUICK))  # nothing changed: every step reused, its outputs and metrics carried
     again = parents()[-1]
     assert reused(again) == first_ids
     assert again.data.metrics == first.data.metrics
     assert again.data.tags["titanic.model_uri"] == first.data.tags["titanic.model_uri"]
     assert MlflowClient().list_artifacts(again.info.run_id)[0].path == "pipeline.json"
 
-    ok(mlflow_run("-P", "C=0.1"))  # a train parameter: prepare reused, the rest recomputed
+    ok(mlflow_run("-P", "C=0.1", *QUICK))  # a train parameter: prepare reused, the rest recomputed
     assert reused(parents()[-1]) == {"prepare": first_ids["prepare"], "train": None,
                                      "evaluate": None}
 
-    ok(mlflow_run("-P", "force=train"))  # forced from train on, though nothing changed
+    ok(mlflow_run("-P", "force=train", *QUICK))  # forced from train on, though nothing changed
     assert reused(parents()[-1]) == {"prepare": first_ids["prepare"], "train": None,
                                      "evaluate": None}
 
-    ok(mlflow_run("-P", "force=all"))
+    ok(mlflow_run("-P", "force=all", *QUICK))
     assert reused(parents()[-1]) == {"prepare": None, "train": None, "evaluate": None}
 
 
 def test_cache_sees_edited_code_and_changed_data(store: str, project_copy: Path) -> None:
-    ok(mlflow_run(project=project_copy))
+    ok(mlflow_run(*QUICK, project=project_copy))
     first = {name: run.info.run_id for name, run in children(parents()[-1]).items()}
 
     with open(project_copy / "steps" / "train.py", "a") as handle:
         handle.write("# an edit, not committed anywhere\n")
-    ok(mlflow_run(project=project_copy))
+    ok(mlflow_run(*QUICK, project=project_copy))
     assert reused(parents()[-1]) == {"prepare": first["prepare"], "train": None,
                                      "evaluate": None}
 
     data = project_copy / "data" / "titanic" / "train.csv"
     data.write_text("".join(data.read_text().splitlines(keepends=True)[:-1]))  # one row fewer
-    ok(mlflow_run(project=project_copy))
+    ok(mlflow_run(*QUICK, project=project_copy))
     latest = parents()[-1]
     assert reused(latest) == {"prepare": None, "train": None, "evaluate": None}
     assert children(latest)["prepare"].data.metrics["rows"] == 890
@@ -277,13 +277,13 @@ def test_plain_mlflow_run_with_the_default_env_manager(store: str, tmp_path: Pat
 
 
 def test_a_deleted_run_is_not_reused_nor_what_stood_for_it(store: str) -> None:
-    ok(mlflow_run())
+    ok(mlflow_run(*QUICK))
     first = children(parents()[-1])
-    ok(mlflow_run())
+    ok(mlflow_run(*QUICK))
     assert reused(parents()[-1])["prepare"] == first["prepare"].info.run_id
 
     MlflowClient().delete_run(first["prepare"].info.run_id)
-    ok(mlflow_run())
+    ok(mlflow_run(*QUICK))
     latest = children(parents()[-1])
     assert "titanic.reused_from" not in latest["prepare"].data.tags
     assert latest["prepare"].data.tags["titanic.output.prepared"] == \
@@ -302,7 +302,7 @@ print(len(predicted), int(predicted.sum()), where)
 def test_model_loads_and_predicts_outside_the_project(store: str, tmp_path: Path) -> None:
     """The engineered model holds the project's transformer classes: their code travels
     with it, so a fresh process elsewhere, without the project on its path, can use it."""
-    ok(mlflow_run())
+    ok(mlflow_run(*QUICK))
     model_uri = parents()[-1].data.tags["titanic.model_uri"]
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
