@@ -38,9 +38,6 @@ class _Added(BaseEstimator, TransformerMixin):
     def columns(self, X: pd.DataFrame) -> dict[str, pd.Series]:
         raise NotImplementedError
 
-    def set_output(self, *, transform: str | None = None) -> _Added:
-        return self  # always pandas in, pandas out
-
 
 def title_of(name: object) -> str:
     """The honorific in "Surname, Title. Given names", grouped into the common ones and Rare."""
