@@ -103,6 +103,11 @@ def test_cache_reuses_unchanged_steps_and_recomputes_from_the_change(store: str)
     assert reused(again) == first_ids
     assert again.data.metrics == first.data.metrics
     assert again.data.tags["titanic.model_uri"] == first.data.tags["titanic.model_uri"]
+    again_steps = children(again)
+    assert again_steps["train"].data.tags["titanic.applied_params"] == "C,max_iter,solver"
+    for step in again_steps.values():  # a reused step records its own process, not the source's
+        assert step.data.tags["titanic.pid"] == again.data.tags["titanic.pid"]
+        assert step.data.tags["titanic.pid"] != first.data.tags["titanic.pid"]
     assert MlflowClient().list_artifacts(again.info.run_id)[0].path == "pipeline.json"
 
     ok(mlflow_run("-P", "C=0.1", *QUICK))  # a train parameter: prepare reused, the rest recomputed

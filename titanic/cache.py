@@ -28,8 +28,8 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from titanic.inputs import fetch, sha256_files
-from titanic.names import (NOTE_TAG, OUTPUT_TAG, TAG_CACHE_KEY, TAG_CODE_DIGEST,
-                           TAG_REUSED_FROM, TAG_STEP)
+from titanic.names import (NOTE_TAG, OUTPUT_TAG, TAG_APPLIED, TAG_CACHE_KEY, TAG_CODE_DIGEST,
+                           TAG_REUSED_FROM, TAG_STEP, TAG_WARNING)
 from titanic.params import INPUT_PARAMS, PROJECT_DIR, applicable, parse_params, recorded
 from titanic.runs import log_batch, outputs_of, raise_if_interrupted
 
@@ -146,7 +146,9 @@ def execute_step(step: str, params: dict[str, str], *, cache: ExitStack | None) 
         return _compute(step, typed)
     origin = source.data.tags.get(TAG_REUSED_FROM, source.info.run_id)
     outputs = outputs_of(source)
-    described = {k: v for k, v in source.data.tags.items() if k.startswith("titanic.")}
+    # What the source computed and what was odd about it; not its process (host, pid, …).
+    described = {k: v for k, v in source.data.tags.items()
+                 if k.startswith(OUTPUT_TAG) or k in (TAG_APPLIED, TAG_WARNING)}
     tags = {**described, **identity, TAG_REUSED_FROM: origin,
             NOTE_TAG: f"Reused: inputs identical to run `{origin}`, whose outputs this run "
                       f"stands for: {json.dumps(outputs)}"}
