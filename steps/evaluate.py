@@ -87,11 +87,11 @@ def run(model_uri: str, prepared: str, test_data: str) -> dict[str, str]:
     except MlflowException as err:
         raise InputError(f"model_uri {model_uri!r} is not a scikit-learn model ({err}): "
                          f"pass the model URI that train printed") from None
-    valid = read_passengers(fetch(prepared, "prepared") / VALID_FILE, with_target=True,
-                            source="prepared valid split")
+    folder = fetch(prepared, "prepared")
+    valid = read_passengers(folder / VALID_FILE, with_target=True, source="prepared valid split")
     test = read_passengers(fetch(test_data, "test_data"), with_target=False, source="test_data")
 
-    training = read_passengers(fetch(prepared, "prepared") / TRAIN_FILE, with_target=True,
+    training = read_passengers(folder / TRAIN_FILE, with_target=True,
                                source="prepared train split")
     unseen = {"valid": unseen_values(training, valid), "test": unseen_values(training, test)}
     score = survival_score(pipeline, valid)

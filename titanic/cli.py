@@ -32,8 +32,8 @@ def parse_args(entry_point: str, argv: list[str] | None) -> dict[str, str]:
     for name, default in declared.items():
         parser.add_argument(f"--{name}", default=default, required=default is None)
     known, unknown = parser.parse_known_args(argv)
-    names = [arg[2:].split("=")[0] for arg in unknown if arg.startswith("--")]
     if unknown:
+        names = [arg[2:].split("=")[0] for arg in unknown if arg.startswith("--")]
         raise InputError(f"unknown parameter(s) {', '.join(names) or ' '.join(unknown)} for "
                          f"{entry_point}: it takes {', '.join(declared)}")
     return vars(known)

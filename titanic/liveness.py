@@ -20,7 +20,7 @@ from mlflow.entities import RunTag
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from titanic.names import NOTE_TAG, TAG_ERROR
+from titanic.errors import failure_tags
 
 TAG_HOST = "titanic.host"
 TAG_BOOT = "titanic.boot_id"
@@ -112,8 +112,8 @@ def reap_dead_runs(experiment_id: str) -> list[str]:
         if reason is None:
             continue
         message = f"marked FAILED by a later command: {reason}"
-        client.log_batch(run.info.run_id, tags=[RunTag(TAG_ERROR, message),
-                                                RunTag(NOTE_TAG, f"**Failed**: {message}")])
+        client.log_batch(run.info.run_id,
+                         tags=[RunTag(k, v) for k, v in failure_tags(message).items()])
         client.set_terminated(run.info.run_id, "FAILED")
         log.warning("run %s was left RUNNING: %s", run.info.run_id, message)
         reaped.append(run.info.run_id)

@@ -20,8 +20,8 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from titanic import liveness
-from titanic.errors import InputError
-from titanic.names import NOTE_TAG, OUTPUT_TAG, TAG_ERROR
+from titanic.errors import InputError, failure_tags
+from titanic.names import OUTPUT_TAG
 from titanic.params import PROJECT_DIR
 
 # Tags `mlflow run` puts on a project run; a step run inside `main` takes them from the parent.
@@ -94,7 +94,7 @@ def record_failure(err: Exception) -> None:
     reason = str(err) if isinstance(err, InputError) else f"{type(err).__name__}: {err}"
     reason = reason.splitlines()[0] if reason.strip() else type(err).__name__
     try:
-        mlflow.set_tags({TAG_ERROR: reason, NOTE_TAG: f"**Failed**: {reason}"})
+        mlflow.set_tags(failure_tags(reason))
     except MlflowException as store_error:  # the store itself may be what failed
         log.warning("could not record the failure on the run: %s", store_error)
 
