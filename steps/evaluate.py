@@ -11,28 +11,19 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 from mlflow.exceptions import MlflowException
+from mlflow.models import Model
 from sklearn import metrics
-from sklearn.pipeline import Pipeline
 
 from titanic.cli import step_main
 from titanic.errors import InputError
-from titanic.features import FEATURES, ID, TARGET
+from titanic.features import ID, TARGET
 from titanic.inputs import fetch
 from titanic.names import (CONFUSION_PNG, ROC_PNG, SUBMISSION_FILE, TAG_WARNING, TRAIN_FILE,
                            VALID_FILE)
-from titanic.passengers import read_passengers, unseen_values
+from titanic.passengers import dataset, read_passengers, unseen_values
+from titanic.survival import label, predictions, survival_score
 
 log = logging.getLogger("titanic")
-
-
-def survival_score(model: Pipeline, passengers: pd.DataFrame) -> np.ndarray:
-    """Predicted probability of survival for raw passenger rows."""
-    return model.predict_proba(passengers[list(FEATURES)])[:, 1]
-
-
-def label(score: np.ndarray) -> np.ndarray:
-    """Survived when p > 0.5, exactly as the model's own predict() decides."""
-    return (score > 0.5).astype(int)
 
 
 def evaluate(truth: pd.Series, score: np.ndarray) -> dict[str, float]:
@@ -46,12 +37,6 @@ def evaluate(truth: pd.Series, score: np.ndarray) -> dict[str, float]:
         "val_roc_auc": metrics.roc_auc_score(truth, score) if truth.nunique() == 2 else float("nan"),
         "val_log_loss": metrics.log_loss(truth, score, labels=[0, 1]),
     }
-
-
-def submission(model: Pipeline, passengers: pd.DataFrame) -> pd.DataFrame:
-    """Kaggle's format: one row per test passenger, PassengerId and the predicted label."""
-    return pd.DataFrame({ID: passengers[ID],
-                         TARGET: model.predict(passengers[list(FEATURES)]).astype(int)})
 
 
 def confusion_figure(truth: pd.Series, predicted: np.ndarray) -> Figure:
@@ -82,11 +67,13 @@ def roc_figure(truth: pd.Series, score: np.ndarray) -> Figure:
 
 
 def run(model_uri: str, prepared: str, test_data: str) -> dict[str, str]:
+    local = fetch(model_uri, "model_uri")
     try:
-        pipeline = mlflow.sklearn.load_model(str(fetch(model_uri, "model_uri")))
-    except MlflowException as err:
-        raise InputError(f"model_uri {model_uri!r} is not a scikit-learn model ({err}): "
-                         f"pass the model URI that train printed") from None
+        pipeline = mlflow.pyfunc.load_model(str(local)).unwrap_python_model().pipeline
+    except (MlflowException, AttributeError) as err:
+        raise InputError(f"model_uri {model_uri!r} is not a model this project's train logged "
+                         f"({err}): pass the model URI that train printed") from None
+    model_id = Model.load(local).model_id  # None for a model saved outside a tracking store
     folder = fetch(prepared, "prepared")
     valid = read_passengers(folder / VALID_FILE, with_target=True, source="prepared valid split")
     test = read_passengers(fetch(test_data, "test_data"), with_target=False, source="test_data")
@@ -95,9 +82,11 @@ def run(model_uri: str, prepared: str, test_data: str) -> dict[str, str]:
                                source="prepared train split")
     unseen = {"valid": unseen_values(training, valid), "test": unseen_values(training, test)}
     score = survival_score(pipeline, valid)
-    scores = evaluate(valid[TARGET], score)
-    mlflow.log_metrics({**scores, **{f"unseen_values_{split}": sum(found.values())
-                                     for split, found in unseen.items()}})
+    # Scores against the model and the validation data, so the model's own page shows them.
+    mlflow.log_metrics(evaluate(valid[TARGET], score), model_id=model_id,
+                       dataset=dataset(valid, prepared, VALID_FILE))
+    mlflow.log_metrics({f"unseen_values_{split}": sum(found.values())
+                        for split, found in unseen.items()})
     odd = [f"{split} rows hold values no training row has, scored as unknown: "
            + ", ".join(f"{value} ×{n}" for value, n in found.items())
            for split, found in unseen.items() if found]
@@ -108,7 +97,7 @@ def run(model_uri: str, prepared: str, test_data: str) -> dict[str, str]:
         out = Path(tmp)
         confusion_figure(valid[TARGET], label(score)).savefig(out / CONFUSION_PNG)
         roc_figure(valid[TARGET], score).savefig(out / ROC_PNG)
-        submission(pipeline, test).to_csv(out / SUBMISSION_FILE, index=False)
+        predictions(pipeline, test)[[ID, TARGET]].to_csv(out / SUBMISSION_FILE, index=False)
         mlflow.log_artifacts(tmp)
     return {}
 

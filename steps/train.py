@@ -12,7 +12,9 @@ from typing import Any
 import mlflow
 import numpy as np
 import pandas as pd
+from mlflow.entities import LoggedModelInput
 from mlflow.models import infer_signature
+from mlflow.models.model import ModelInfo
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.pipeline import Pipeline
 
@@ -24,7 +26,8 @@ from titanic.models import build_pipeline, cross_validate
 from titanic.names import (CV_FILE, MODEL_NAME, OUT_MODEL, TAG_APPLIED, TAG_WARNING,
                            TRAIN_FILE, VALID_FILE)
 from titanic.params import FAMILY_PARAMS, PROJECT_DIR
-from titanic.passengers import read_passengers
+from titanic.passengers import dataset, read_passengers
+from titanic.survival import SurvivalModel, predictions
 
 # What the logged model needs to load elsewhere; pinned to what fitted it.
 MODEL_REQUIREMENTS = ("mlflow", "scikit-learn", "pandas", "numpy", "category-encoders",
@@ -61,6 +64,30 @@ def accuracy(model: Pipeline, passengers: pd.DataFrame) -> float:
     return float(model.score(passengers[list(FEATURES)], passengers[TARGET]))
 
 
+def log_model(pipeline: Pipeline, rows: pd.DataFrame) -> ModelInfo:
+    """The pipeline as a pyfunc model that loads anywhere and answers label and probability."""
+    quiet = logging.getLogger("mlflow.pyfunc")
+    level = quiet.level
+    with warnings.catch_warnings():
+        # The schema comes from the whole training split, missing values included.
+        warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
+        # A fitted scikit-learn pipeline is saved by pickling, whichever way it is logged:
+        # MLflow's advice against pickled models cannot apply.
+        quiet.setLevel(logging.ERROR)
+        try:
+            return mlflow.pyfunc.log_model(
+                name=MODEL_NAME,
+                python_model=SurvivalModel(pipeline),
+                signature=infer_signature(rows, predictions(pipeline, rows)),
+                input_example=rows.head(5),
+                code_paths=[str(MODEL_CODE)],
+                # Listed rather than inferred: inference loads the model again in a subprocess.
+                pip_requirements=[f"{name}=={version(name)}" for name in MODEL_REQUIREMENTS],
+            )
+        finally:
+            quiet.setLevel(level)
+
+
 def run(prepared: str, model: str, features: str, C: float, max_iter: int, solver: str,
         learning_rate: float, max_depth: int, n_trees: int, min_samples_leaf: int,
         cv_folds: int, cv_repeats: int, seed: int) -> dict[str, str]:
@@ -76,34 +103,24 @@ def run(prepared: str, model: str, features: str, C: float, max_iter: int, solve
         scores = cv_scores(train_rows, model, features, hp, seed, cv_folds, cv_repeats)
         started = time.perf_counter()
         pipeline = train(train_rows, model, features, hp, seed)
+        fit_seconds = time.perf_counter() - started
     if any(issubclass(w.category, ConvergenceWarning) for w in caught):
         note = (f"the {solver} solver did not converge within max_iter={max_iter} iterations: "
                 f"raise max_iter or pick another solver")
         mlflow.set_tag(TAG_WARNING, note)
         log.warning("%s", note)
+    info = log_model(pipeline, train_rows[list(FEATURES)])
+    # The model's own page lists the data it learned from and its cross-validated score;
+    # evaluate adds its validation scores.
+    training = dataset(train_rows, prepared, TRAIN_FILE)
+    mlflow.log_input(training, context="training", model=LoggedModelInput(info.model_id))
     mlflow.log_metrics({"cv_accuracy": float(scores.mean()),
-                        "cv_accuracy_std": float(scores.std()),
-                        "val_accuracy": accuracy(pipeline, valid_rows),
-                        "fit_seconds": time.perf_counter() - started})
+                        "cv_accuracy_std": float(scores.std())},
+                       model_id=info.model_id, dataset=training)
+    mlflow.log_metrics({"val_accuracy": accuracy(pipeline, valid_rows),
+                        "fit_seconds": fit_seconds})
     mlflow.log_dict({"folds": cv_folds, "repeats": cv_repeats, "accuracy": scores.tolist()},
                     CV_FILE)
-
-    rows = train_rows[list(FEATURES)]
-    with warnings.catch_warnings():
-        # The schema comes from the whole training split, missing values included.
-        warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
-        signature = infer_signature(rows, pipeline.predict(rows))
-    info = mlflow.sklearn.log_model(
-        pipeline,
-        name=MODEL_NAME,
-        signature=signature,
-        input_example=rows.head(5),
-        # category-encoders objects cannot be saved as skops.
-        serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_CLOUDPICKLE,
-        code_paths=[str(MODEL_CODE)],
-        # Listed rather than inferred: inference loads the model again in a subprocess.
-        pip_requirements=[f"{name}=={version(name)}" for name in MODEL_REQUIREMENTS],
-    )
     return {OUT_MODEL: info.model_uri}
 
 

@@ -12,17 +12,20 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from mlflow.exceptions import MlflowException
 from sklearn.model_selection import train_test_split
 
-from steps.evaluate import confusion_figure, evaluate, label, roc_figure, submission, survival_score
+from steps.evaluate import confusion_figure, evaluate, roc_figure
 from steps.prepare import prepare, profile
 from steps.train import accuracy, train
 from titanic import cache, inputs
 from titanic.errors import InputError
 from titanic.features import FEATURES
 from titanic.inputs import sha256_files
-from titanic.params import parse_params
+from titanic.params import describe, parse_params
+from titanic.registry import becomes_champion
 from titanic.passengers import read_passengers
+from titanic.survival import SurvivalModel, label, survival_score
 
 LOGREG = {"C": 1.0, "max_iter": 200, "solver": "lbfgs"}
 
@@ -171,12 +174,21 @@ def test_label_agrees_with_model_predict() -> None:
                                   model.predict(rows[list(FEATURES)]))
 
 
-def test_submission_has_kaggle_format() -> None:
-    rows = passengers(40)
-    model = train(rows, "logreg", "tutorial", LOGREG, seed=0)
-    result = submission(model, rows.drop(columns="Survived"))
-    assert list(result.columns) == ["PassengerId", "Survived"]
+def test_shipped_model_answers_id_label_and_probability() -> None:
+    rows = passengers(40).drop(columns="Survived")
+    pipeline = train(passengers(40), "logreg", "tutorial", LOGREG, seed=0)
+    result = SurvivalModel(pipeline).predict(None, rows)
+    assert list(result.columns) == ["PassengerId", "Survived", "probability"]
     assert result["PassengerId"].tolist() == list(range(1, 41))
+    np.testing.assert_array_equal(result["Survived"], pipeline.predict(rows[list(FEATURES)]))
+    np.testing.assert_allclose(result["probability"],
+                               pipeline.predict_proba(rows[list(FEATURES)])[:, 1])
+
+
+def test_shipped_model_names_missing_columns() -> None:
+    pipeline = train(passengers(40), "logreg", "tutorial", LOGREG, seed=0)
+    with pytest.raises(MlflowException, match="lack the column.*Sex, Age"):
+        SurvivalModel(pipeline).predict(None, passengers(5).drop(columns=["Sex", "Age"]))
 
 
 def test_figures_render(tmp_path: Path) -> None:
@@ -236,16 +248,28 @@ def test_why_dead_by_process_here_and_by_heartbeat_elsewhere() -> None:
     from titanic import liveness
     now = time.time()
     alive_here = liveness.identity()
-    assert liveness.why_dead(alive_here, now) is None
+    assert liveness.why_dead(alive_here, now, now) is None
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()
     dead_here = {**alive_here, "titanic.pid": str(gone.pid)}
-    assert re.fullmatch(rf"its process {gone.pid} on .* is gone", liveness.why_dead(dead_here, now))
+    assert re.fullmatch(rf"its process {gone.pid} on .* is gone",
+                        liveness.why_dead(dead_here, now, now))
     elsewhere = {**alive_here, "titanic.host": "other-machine"}
-    assert liveness.why_dead({**elsewhere, "titanic.heartbeat": str(now - 60)}, now) is None
-    assert liveness.why_dead({**elsewhere, "titanic.heartbeat": str(now - 1000)}, now) == \
+    assert liveness.why_dead({**elsewhere, "titanic.heartbeat": str(now - 60)}, now, now) is None
+    assert liveness.why_dead({**elsewhere, "titanic.heartbeat": str(now - 1000)}, now, now) == \
         "no heartbeat from its process on other-machine for 1000 s"
-    assert liveness.why_dead({"mlflow.user": "x"}, now) is None  # not a run of ours
+    assert liveness.why_dead({"mlflow.user": "x"}, now - 10**6, now) is None  # not a project run
+
+
+def test_a_project_run_whose_entry_point_never_started_is_dead_after_a_grace() -> None:
+    from titanic import liveness
+    now = time.time()
+    local = {"mlflow.project.env": "local"}
+    assert liveness.why_dead(local, now - 60, now) is None  # may still be starting
+    assert liveness.why_dead(local, now - 200, now).startswith(
+        "its entry point never started: `mlflow run` created it 200 s ago")
+    # A virtualenv may take minutes to build before the entry point starts.
+    assert liveness.why_dead({"mlflow.project.env": "virtualenv"}, now - 200, now) is None
 
 
 def test_read_passengers_semicolons_decimal_commas_and_latin1(tmp_path: Path) -> None:
@@ -256,3 +280,68 @@ def test_read_passengers_semicolons_decimal_commas_and_latin1(tmp_path: Path) ->
     assert read["Fare"].tolist() == [7.25, 8.5, 9.0, 1.5, 2.0, 3.0]
     assert read["PassengerId"].tolist() == list(range(1, 7))
     assert read["Name"].iloc[0] == "Bräund, Mr. A"
+
+
+# --- naming and promotion -------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("given", "name"), [
+    ({}, "logreg C=1.5"),
+    ({"C": "0.3", "features": "tutorial"}, "logreg features=tutorial C=0.3"),
+    # A tree family: its headline parameter, and no logistic-regression ones.
+    ({"model": "hgb", "C": "9", "max_depth": "5"}, "hgb learning_rate=0.03 max_depth=5"),
+    ({"model": "vote", "force": "all", "promote": "true"}, "vote"),
+])
+def test_run_names_say_what_ran(given: dict[str, str], name: str) -> None:
+    from titanic.params import entry_point_defaults
+    assert describe({**entry_point_defaults("main"), **given}) == name
+
+
+@pytest.mark.parametrize(("score", "champion", "force", "expected"), [
+    (0.80, None, False, True),    # the first promotion always wins
+    (0.84, 0.83, False, True),
+    (0.83, 0.83, False, False),   # a tie keeps the champion
+    (0.82, 0.83, False, False),
+    (0.82, 0.83, True, True),
+])
+def test_only_a_better_model_becomes_champion(score: float, champion: float | None, force: bool,
+                                              expected: bool) -> None:
+    assert becomes_champion(score, champion, force) is expected
+
+
+def test_promote_parameters_are_checked() -> None:
+    assert parse_params({"force": "true"}, "promote") == {"force": "true"}
+    with pytest.raises(InputError, match="force must be one of false, true"):
+        parse_params({"force": "all"}, "promote")
+    assert parse_params({"force": "all"}) == {"force": "all"}  # main's meaning elsewhere
+    for bad in ("my/model", "a@b", "", "x" * 101):
+        with pytest.raises(InputError, match="registered_model .* is not allowed"):
+            parse_params({"registered_model": bad})
+
+
+# --- sweep grids ----------------------------------------------------------------------------------
+
+def test_grid_is_the_product_of_the_lists_named_by_what_varies() -> None:
+    from titanic.grid import expand, label, varied
+    chosen = {"model": "logreg,hgb", "C": "0.1,1", "seed": "1"}
+    configs = expand(chosen, max_configs=10)
+    # hgb does not use C: its two combinations are one configuration.
+    assert configs == [{"model": "logreg", "C": "0.1", "seed": "1"},
+                       {"model": "logreg", "C": "1", "seed": "1"},
+                       {"model": "hgb", "C": "0.1", "seed": "1"}]
+    names = varied(configs)
+    assert names == ["model", "C"]
+    assert [label(c, names) for c in configs] == ["model=logreg C=0.1", "model=logreg C=1",
+                                                  "model=hgb"]
+    assert label({"C": "1"}, []) == "default"
+
+
+@pytest.mark.parametrize(("chosen", "message"), [
+    ({"C": "0.1,abc"}, "C=0.1,abc: C must be a number > 0, got 'abc'"),
+    ({"C": ""}, "holds an empty value"),
+    ({"model": "logreg,,hgb"}, "holds an empty value"),
+    ({"C": "1,2,3", "seed": "1,2"}, "has 6 configurations (3 C x 2 seed), more than max_configs=5"),
+])
+def test_grid_refuses_bad_lists(chosen: dict[str, str], message: str) -> None:
+    from titanic.grid import expand
+    with pytest.raises(InputError, match=re.escape(message)):
+        expand(chosen, max_configs=5)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -17,6 +18,7 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
+from mlflow.tracking import MlflowClient
 
 from conftest import PROJECT, QUICK, all_runs, error_lines, mlflow_run, parents, run_env
 
@@ -228,12 +230,26 @@ def test_mlflow_run_terminated_alone_ends_the_runs_killed(store: str, how: str) 
 
 
 def test_timeout_during_start_up_leaves_nothing_finished(store: str) -> None:
-    """`timeout 3 mlflow run`: whenever the signal lands, no run is FINISHED or RUNNING."""
+    """`timeout 3 mlflow run`: whenever the signal lands, no run is FINISHED. If it lands
+    after MLflow created the run but before the entry point started, nothing of the project
+    ran to end it: the next command marks it FAILED once the start-up grace has passed."""
     subprocess.run(["timeout", "3", sys.executable, "-m", "mlflow", "run", str(PROJECT),
                     "--env-manager", "local"], cwd=PROJECT, env=run_env(),
                    capture_output=True, timeout=120)
-    final = settled()
-    assert all(status == "KILLED" for status in final.values()), final
+    final = settled(deadline_s=15)  # a process that did start ends its run within that
+    assert "FINISHED" not in final.values(), final
+    never_started = [r for r in all_runs() if r.info.status == "RUNNING"]
+    assert all("titanic.pid" not in r.data.tags for r in never_started)
+    # Three minutes later (the store's clock moved back rather than waiting for it).
+    with sqlite3.connect(store.removeprefix("sqlite:///")) as db:
+        db.execute("UPDATE runs SET start_time = start_time - 180000 WHERE status = 'RUNNING'")
+    later = mlflow_run("-e", "prepare", "-P", "test_size=0.3")
+    assert later.returncode == 0, later.stderr[-3000:]
+    for run in never_started:
+        reaped = MlflowClient().get_run(run.info.run_id)
+        assert reaped.info.status == "FAILED"
+        assert "its entry point never started" in reaped.data.tags["titanic.error"]
+    assert "RUNNING" not in statuses().values()
 
 
 def test_init_store_explains_a_corrupt_and_an_impossible_store(tmp_path: Path) -> None:

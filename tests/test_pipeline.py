@@ -89,8 +89,9 @@ def test_main_records_a_parent_with_three_linked_steps(store: str) -> None:
     assert metric_lines[0] == "cv_accuracy" and set(metric_lines) == METRICS | CV_METRICS
     assert "model=logreg features=engineered C=1.5" in result.stdout
     predictions = mlflow.pyfunc.load_model(model_uri).predict(pd.read_csv(TEST_CSV))
-    assert len(predictions) == 418 and set(predictions) == {0, 1}
-    assert (predictions == submission["Survived"].to_numpy()).all()
+    assert list(predictions.columns) == ["PassengerId", "Survived", "probability"]
+    pd.testing.assert_frame_equal(predictions[["PassengerId", "Survived"]], submission,
+                                  check_dtype=False)
 
 
 def test_cache_reuses_unchanged_steps_and_recomputes_from_the_change(store: str) -> None:
@@ -296,33 +297,40 @@ def test_a_deleted_run_is_not_reused_nor_what_stood_for_it(store: str) -> None:
 
 
 LOAD_ELSEWHERE = """
-import sys, mlflow, pandas as pd
-model = mlflow.pyfunc.load_model(sys.argv[1])
-predicted = model.predict(pd.read_csv(sys.argv[2]))
+import sys, pandas as pd
+{load_line}
+predicted = model.predict(pd.read_csv(sys.argv[1]))
 where = sys.modules["titanic.features"].__file__
-print(len(predicted), int(predicted.sum()), where)
+print(len(predicted), int(predicted["Survived"].sum()), where)
 """
 
 
 def test_model_loads_and_predicts_outside_the_project(store: str, tmp_path: Path) -> None:
     """The engineered model holds the project's transformer classes: their code travels
-    with it, so a fresh process elsewhere, without the project on its path, can use it."""
-    ok(mlflow_run(*QUICK))
+    with it, so a fresh process elsewhere, without the project on its path, can use it; the
+    load line main prints names the store, so it works pasted into another folder."""
+    result = ok(mlflow_run(*QUICK))
     model_uri = parents()[-1].data.tags["titanic.model_uri"]
+    (load_line,) = [line.removeprefix("Load it: ") for line in result.stdout.splitlines()
+                    if line.startswith("Load it: ")]
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    env = {k: v for k, v in run_env().items() if k != "PYTHONPATH"}
-    loaded = subprocess.run([sys.executable, "-c", LOAD_ELSEWHERE, model_uri, str(TEST_CSV)],
-                            cwd=elsewhere, env=env, capture_output=True, text=True, timeout=300)
+    env = {k: v for k, v in run_env().items() if k not in ("PYTHONPATH", "MLFLOW_TRACKING_URI")}
+    loaded = subprocess.run(
+        [sys.executable, "-c", LOAD_ELSEWHERE.format(load_line=load_line), str(TEST_CSV)],
+        cwd=elsewhere, env=env, capture_output=True, text=True, timeout=300)
     assert loaded.returncode == 0, loaded.stderr[-3000:]
     count, survivors, where = loaded.stdout.split()
     assert int(count) == 418 and 100 < int(survivors) < 250
     assert not where.startswith(str(PROJECT)) and "/code/titanic/features.py" in where
+    assert list(elsewhere.iterdir()) == []  # no stray store left where it ran
 
     predictions = elsewhere / "predictions.json"
     cli = subprocess.run(
         [sys.executable, "-m", "mlflow", "models", "predict", "-m", model_uri, "-i",
          str(TEST_CSV), "-t", "csv", "--env-manager", "local", "-o", str(predictions)],
-        cwd=elsewhere, env=env, capture_output=True, text=True, timeout=300)
+        cwd=elsewhere, env={**env, "MLFLOW_TRACKING_URI": store}, capture_output=True,
+        text=True, timeout=300)
     assert cli.returncode == 0, cli.stderr[-3000:]
-    assert sum(json.loads(predictions.read_text())["predictions"]) == int(survivors)
+    answers = json.loads(predictions.read_text())["predictions"]
+    assert sum(answer["Survived"] for answer in answers) == int(survivors)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import yaml
 
-from steps.main import forced, step_params
+from titanic.pipeline import forced, step_params
 from titanic.cli import parse_args
 from titanic.names import STEPS
-from titanic.params import PARSERS, entry_point_defaults
+from titanic.params import ENTRY_POINT_PARSERS, PARSERS, entry_point_defaults
 
 from conftest import MAIN_DEFAULTS, PROJECT
 
@@ -29,13 +29,13 @@ def test_conda_and_python_env_install_the_same_things() -> None:
 
 def test_every_parameter_has_a_check_and_main_uses_step_defaults() -> None:
     spec = yaml.safe_load((PROJECT / "MLproject").read_text())["entry_points"]
-    assert set(spec) == {"main", *STEPS}
+    assert set(spec) == {"main", *STEPS, "promote", "sweep", "tune"}
     for entry_point in spec:
         assert set(spec[entry_point]["parameters"]) <= set(PARSERS)
     main = entry_point_defaults("main")
-    for step in STEPS:
+    for step in (*STEPS, "promote"):
         for name, default in entry_point_defaults(step).items():
-            if name in main:
+            if name in main and name not in ENTRY_POINT_PARSERS.get(step, {}):
                 assert main[name] == default, name
 
 

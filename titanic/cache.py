@@ -81,7 +81,10 @@ def cache_key(step: str, params: dict[str, str], code: str) -> str:
     the content of its input data and the package versions."""
     payload = {
         "step": step,
-        "params": recorded(applicable(params)),
+        # Inputs count by content, not by the URI naming them: identical data reached
+        # through another run's URI (a step chained by hand) is the same work.
+        "params": recorded(applicable({k: v for k, v in params.items()
+                                       if k not in INPUT_PARAMS})),
         "code": code,
         "inputs": {name: sha256_files(fetch(value, name))
                    for name, value in params.items() if name in INPUT_PARAMS},

@@ -29,6 +29,12 @@ TAG_PID_START = "titanic.pid_start"
 TAG_HEARTBEAT = "titanic.heartbeat"  # seconds since the epoch, refreshed while running
 HEARTBEAT_SECONDS = 30.0
 STALE_SECONDS = 4 * HEARTBEAT_SECONDS
+# `mlflow run` creates its run, then builds the environment (none with `--env-manager local`,
+# minutes for a new virtualenv) and starts the entry point, which records its process. A run
+# with no process recorded after this long never got one: its `mlflow run` was stopped first.
+NEVER_STARTED_SECONDS = {"local": 120.0}
+NEVER_STARTED_DEFAULT = 3600.0
+PROJECT_ENV_TAG = "mlflow.project.env"
 
 log = logging.getLogger("titanic")
 _open_runs: set[str] = set()
@@ -84,9 +90,17 @@ def _beat() -> None:
                 log.warning("heartbeat of run %s not recorded: %s", run_id, err)
 
 
-def why_dead(tags: dict[str, str], now: float) -> str | None:
-    """Why a RUNNING run's process is known to be gone, or None while it may be alive."""
+def why_dead(tags: dict[str, str], started: float, now: float) -> str | None:
+    """Why a RUNNING run's process is known to be gone, or None while it may be alive
+    (`started`, `now`: seconds since the epoch)."""
     if TAG_HEARTBEAT not in tags:
+        env = tags.get(PROJECT_ENV_TAG)
+        if env is None:  # not started by `mlflow run`: nothing to go by
+            return None
+        waited = now - started
+        if waited > NEVER_STARTED_SECONDS.get(env, NEVER_STARTED_DEFAULT):
+            return (f"its entry point never started: `mlflow run` created it {waited:.0f} s "
+                    f"ago and was stopped before starting it")
         return None
     here = tags.get(TAG_HOST) == socket.gethostname() and tags.get(TAG_BOOT) == _boot_id()
     if here:
@@ -108,7 +122,7 @@ def reap_dead_runs(experiment_id: str) -> list[str]:
     reaped = []
     now = time.time()
     for run in running:
-        reason = why_dead(run.data.tags, now)
+        reason = why_dead(run.data.tags, run.info.start_time / 1000, now)
         if reason is None:
             continue
         message = f"marked FAILED by a later command: {reason}"

@@ -13,6 +13,8 @@ CONFUSION_PNG = "confusion_matrix.png"
 ROC_PNG = "roc_curve.png"
 SUBMISSION_FILE = "submission.csv"
 PIPELINE_FILE = "pipeline.json"
+RESULTS_FILE = "results.csv"  # on a sweep or tuning run: every configuration, ranked
+SEARCH_PLOT = "cv_accuracy_by_parameter.png"
 
 # Outputs a step hands to the next one, by the name of the parameter that takes them
 # (recorded on the run as `titanic.output.<name>`).
@@ -25,11 +27,19 @@ TAG_CACHE_KEY = "titanic.cache_key"
 TAG_CODE_DIGEST = "titanic.code_digest"
 TAG_REUSED_FROM = "titanic.reused_from"
 TAG_MODEL_URI = "titanic.model_uri"  # on a main run: the model it ended with
+TAG_REUSED_STEPS = "titanic.reused_steps"  # on a main run: the steps it reused, comma-separated
 TAG_APPLIED = "titanic.applied_params"  # on train: the hyperparameters its family used
 TAG_ERROR = "titanic.error"  # on a FAILED run: the one-line reason
 TAG_WARNING = "titanic.warning"  # on a FINISHED run: what was odd about it
+TAG_BEST_RUN = "titanic.best_run"  # on a sweep or tuning run: its best configuration's run
+TAG_BEST_MODEL_URI = "titanic.best_model_uri"  # ... and that run's model
+TAG_STUDY = "titanic.study"  # on a tuning run: the Optuna study and its storage
+TAG_PROMOTED = "titanic.promoted"  # on a promote (or main) run: the version and its alias
 OUTPUT_TAG = "titanic.output."
 NOTE_TAG = "mlflow.note.content"
+# On an experiment: what the MLflow UI opens it on (its runs, not its GenAI views).
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+EXPERIMENT_KIND = "custom_model_development"
 
 # The metric runs are ranked by, and the order a summary lists metrics in.
 RANKING_METRIC = "cv_accuracy"

@@ -8,6 +8,8 @@ where every step is reused and nothing heavy is needed.
 from __future__ import annotations
 
 import functools
+import os
+import re
 import shlex
 from pathlib import Path
 from typing import Any, Callable
@@ -55,6 +57,22 @@ def _choice(options: tuple[str, ...]) -> Callable[[str, str], str]:
     return parse
 
 
+def _registered_name(name: str, raw: str) -> str:
+    # What every MLflow store accepts and a `models:/<name>@<alias>` URI can carry.
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}", raw):
+        raise InputError(f"{name} {raw!r} is not allowed: use letters, digits, '_', '.' or '-' "
+                         f"(at most 100), e.g. -P {name}=titanic")
+    return raw
+
+
+def _jobs(name: str, raw: str) -> int:
+    """Worker processes: `auto` is one per core."""
+    if raw == "auto":
+        return os.cpu_count() or 1
+    return _number(int, "a whole number >= 1, or auto (one per core)", lambda v: v >= 1,
+                   "2")(name, raw)
+
+
 def _text(name: str, raw: str) -> str:
     if not raw.strip():
         raise InputError(f"{name} must not be empty")
@@ -81,15 +99,34 @@ PARSERS: dict[str, Callable[[str, str], Any]] = {
     "model_uri": _text,
     "test_data": _text,
     "force": _choice(FORCE_CHOICES),
+    "promote": _choice(("false", "true")),
+    "registered_model": _registered_name,
+    "run": _text,
+    "jobs": _jobs,
+    "max_configs": _number(int, "a whole number >= 1", lambda v: v >= 1, "500"),
+    "trials": _number(int, "a whole number from 1 to 10000", lambda v: 1 <= v <= 10000, "40"),
+    "storage": _text,
+    "study": _text,
 }
+# Where an issue's interface gives a name another meaning in one entry point: `promote`'s
+# `force` overrides the champion rule rather than naming steps to recompute.
+ENTRY_POINT_PARSERS: dict[str, dict[str, Callable[[str, str], Any]]] = {
+    "promote": {"force": _choice(("false", "true"))},
+}
+# `main` parameters that say what to do with the result, not what to compute.
+PIPELINE_ONLY = ("force", "promote", "registered_model")
+# Parameters of a search (sweep, tune) itself rather than of its configurations.
+SEARCH_SETTINGS = ("jobs", "max_configs", "trials", "storage", "study", "promote",
+                   "registered_model")
 
 # Parameters whose value names data: their content is part of a step's cache key.
 INPUT_PARAMS = ("data", "prepared", "model_uri", "test_data")
 
 
-def parse_params(raw: dict[str, str]) -> dict[str, Any]:
+def parse_params(raw: dict[str, str], entry_point: str | None = None) -> dict[str, Any]:
     """Typed values for an entry point's string parameters; InputError on the first bad one."""
-    return {name: PARSERS[name](name, value) for name, value in raw.items()}
+    parsers = {**PARSERS, **ENTRY_POINT_PARSERS.get(entry_point or "", {})}
+    return {name: parsers[name](name, value) for name, value in raw.items()}
 
 
 def applicable(params: dict[str, str]) -> dict[str, str]:
@@ -114,3 +151,18 @@ def entry_point_defaults(entry_point: str) -> dict[str, str | None]:
 def recorded(params: dict[str, Any]) -> dict[str, str]:
     """Parameter values written the way `mlflow run` logs them."""
     return {name: shlex.quote(str(value)) for name, value in params.items()}
+
+
+# The parameter each family is best known by, named in a run's name even at its default.
+HEADLINE = {"logreg": ("C",), "hgb": ("learning_rate",), "rf": ("n_trees",), "vote": ()}
+
+
+def describe(params: dict[str, str]) -> str:
+    """A run name that says what a pipeline computed: the family, its headline parameter and
+    every other computed-on value that is not the default, e.g. `hgb learning_rate=0.1`."""
+    defaults = entry_point_defaults("main")
+    model = params.get("model", defaults["model"])
+    shown = [f"{k}={v}" for k, v in applicable(params).items()
+             if k != "model" and k not in PIPELINE_ONLY
+             and (k in HEADLINE.get(model, ()) or v != defaults.get(k))]
+    return " ".join([model, *shown])

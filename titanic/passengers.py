@@ -8,11 +8,17 @@ passenger rows is an InputError that names the column, the values and their line
 from __future__ import annotations
 
 import logging
+import warnings
 from io import StringIO
 from pathlib import Path
 
+import mlflow.data
 import numpy as np
 import pandas as pd
+from mlflow.data.dataset_source_registry import resolve_dataset_source
+from mlflow.data.pandas_dataset import PandasDataset
+from mlflow.exceptions import MlflowException
+from mlflow.store.artifact.runs_artifact_repo import RunsArtifactRepository
 
 from titanic.errors import InputError
 from titanic.features import FEATURES, ID, TARGET
@@ -121,3 +127,21 @@ def read_passengers(path: Path, *, with_target: bool, source: str) -> pd.DataFra
                              f"on line(s) {_lines(bad)}")
         frame[TARGET] = target.astype(int)
     return frame
+
+
+def dataset(passengers: pd.DataFrame, prepared: str, name: str) -> PandasDataset:
+    """A split as an MLflow dataset (name, content digest, where it came from)."""
+    source: str | None = f"{prepared.rstrip('/')}/{name}"
+    if source.startswith("runs:/"):  # MLflow records datasets by where the file really is
+        source = RunsArtifactRepository.get_underlying_uri(source)
+    try:
+        resolve_dataset_source(source)
+    except MlflowException:  # a scheme MLflow has no dataset source for (mlflow-artifacts:)
+        source = None  # the run's `prepared` parameter still says where the data came from
+    with warnings.catch_warnings():
+        # MLflow registers its local-file source twice and asks which one; either is right.
+        warnings.filterwarnings("ignore", message="The specified dataset source can be")
+        # Integer columns are what the file holds; the logged model's schema is its own.
+        warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
+        return mlflow.data.from_pandas(passengers, source=source, targets=TARGET,
+                                       name=Path(name).stem)

@@ -18,10 +18,11 @@ import mlflow
 from mlflow.entities import Metric, Run, RunTag
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
+from mlflow.utils.name_utils import _GENERATOR_NOUNS, _GENERATOR_PREDICATES
 
 from titanic import liveness
 from titanic.errors import InputError, failure_tags
-from titanic.names import OUTPUT_TAG
+from titanic.names import EXPERIMENT_KIND, EXPERIMENT_KIND_TAG, OUTPUT_TAG
 from titanic.params import PROJECT_DIR
 
 # Tags `mlflow run` puts on a project run; a step run inside `main` takes them from the parent.
@@ -73,7 +74,8 @@ def active_run(**start_kwargs: object) -> Iterator[Run]:
     status = "FAILED"
     try:
         liveness.watch(run.info.run_id)
-        if not start_kwargs.get("nested"):
+        if not start_kwargs.get("nested") and not start_kwargs.get("parent_run_id"):
+            open_on_training_runs(run.info.experiment_id)
             liveness.reap_dead_runs(run.info.experiment_id)
         yield run
         raise_if_interrupted()
@@ -87,6 +89,14 @@ def active_run(**start_kwargs: object) -> Iterator[Run]:
     finally:
         liveness.unwatch(run.info.run_id)
         mlflow.end_run(status)
+
+
+def open_on_training_runs(experiment_id: str) -> None:
+    """Record the experiment's kind, unless someone did already: without it the MLflow 3 UI
+    opens an experiment on its GenAI views rather than on its runs."""
+    client = MlflowClient()
+    if EXPERIMENT_KIND_TAG not in client.get_experiment(experiment_id).tags:
+        client.set_experiment_tag(experiment_id, EXPERIMENT_KIND_TAG, EXPERIMENT_KIND)
 
 
 def record_failure(err: Exception) -> None:
@@ -104,6 +114,16 @@ def log_batch(run_id: str, metrics: dict[str, float], tags: dict[str, str]) -> N
     now = int(time.time() * 1000)
     MlflowClient().log_batch(run_id, metrics=[Metric(k, v, now, 0) for k, v in metrics.items()],
                              tags=[RunTag(k, v) for k, v in tags.items()])
+
+
+def name_unless_named(run: Run, name: str) -> None:
+    """Give a run a name that says what it did, unless its user chose one: MLflow names an
+    unnamed run `<adjective>-<animal>-<number>` from its own word lists."""
+    words = run.info.run_name.split("-")
+    generated = (len(words) == 3 and words[0] in _GENERATOR_PREDICATES
+                 and words[1] in _GENERATOR_NOUNS and words[2].isdigit())
+    if generated:
+        MlflowClient().update_run(run.info.run_id, name=name)
 
 
 def outputs_of(run: Run) -> dict[str, str]:

@@ -12,11 +12,15 @@ import argparse
 import logging
 import os
 import sys
+from pathlib import Path
 
 import mlflow
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from sqlalchemy.exc import SQLAlchemyError
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from titanic.runs import open_on_training_runs  # noqa: E402
 
 log = logging.getLogger("titanic")
 
@@ -25,12 +29,11 @@ def init_store(experiment_name: str | None) -> str:
     """Make the store's schema exist; returns the id of the experiment runs will land in."""
     client = MlflowClient()
     client.search_experiments(max_results=1)  # opening a SQL store creates its tables
-    if not experiment_name:
-        return client.get_experiment_by_name("Default").experiment_id
-    experiment = client.get_experiment_by_name(experiment_name)
-    if experiment is not None:
-        return experiment.experiment_id
-    return client.create_experiment(experiment_name)
+    experiment = client.get_experiment_by_name(experiment_name or "Default")
+    experiment_id = (experiment.experiment_id if experiment is not None
+                     else client.create_experiment(experiment_name))
+    open_on_training_runs(experiment_id)
+    return experiment_id
 
 
 def main() -> None:

@@ -1,0 +1,31 @@
+"""promote: register a run's model as a new version of a registered model, and move the
+`champion` alias to it only if it beats the current champion on the ranking metric."""
+
+from __future__ import annotations
+
+from typing import NoReturn
+
+from mlflow.tracking import MlflowClient
+
+from titanic.cli import parse_args, run_cli
+from titanic.params import parse_params
+from titanic.registry import candidate, promote, record_promotion
+from titanic.runs import active_run
+
+
+def main(argv: list[str] | None = None) -> NoReturn:
+    def body() -> None:
+        with active_run() as run:
+            chosen = parse_params(parse_args("promote", argv), "promote")
+            client = MlflowClient()
+            source = candidate(client, chosen["run"], run.info.experiment_id)
+            print(f"Promoting run {source.info.run_id} ({source.info.run_name})")
+            promotion = promote(client, source, chosen["registered_model"],
+                                force=chosen["force"] == "true")
+            record_promotion(promotion)
+        print(promotion.summary())
+    run_cli(body)
+
+
+if __name__ == "__main__":
+    main()

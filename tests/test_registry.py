@@ -1,0 +1,317 @@
+"""Naming, lineage, the registry champion, the leaderboard, batch prediction and serving, on
+one store holding three pipeline runs (each test registers under its own model name)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Iterator
+
+import mlflow
+import pandas as pd
+import pytest
+from mlflow.entities import Run
+from mlflow.tracking import MlflowClient
+
+from conftest import EXPERIMENT, PROJECT, QUICK, children, error_lines, mlflow_run, run_env
+from titanic import leaderboard
+from titanic.errors import InputError
+from titanic.registry import candidate, promote
+
+pytestmark = pytest.mark.xdist_group("registry")  # one worker builds the shared store
+
+TEST_CSV = PROJECT / "data" / "titanic" / "test.csv"
+# Three configurations, by how they rank on cv_accuracy (one pass of cross-validation).
+CONFIGS = {"default": (), "better": ("-P", "C=0.3"), "worse": ("-P", "features=tutorial")}
+ROW = {"PassengerId": 892, "Pclass": 3, "Name": "Kelly, Mr. James", "Sex": "male", "Age": 34.5,
+       "SibSp": 0, "Parch": 0, "Ticket": "330911", "Fare": 7.8292, "Cabin": "C85",
+       "Embarked": "Q"}
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory, store_template: Path
+         ) -> Iterator[dict[str, Run]]:
+    """Three finished `main` runs on a store of this module's own."""
+    folder = tmp_path_factory.mktemp("registry")
+    shutil.copy(store_template, folder / "mlflow.db")
+    uri = f"sqlite:///{folder / 'mlflow.db'}"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_URI", uri)
+        patch.setenv("MLFLOW_EXPERIMENT_NAME", EXPERIMENT)
+        mlflow.set_tracking_uri(uri)
+        client = MlflowClient()
+        experiment = client.create_experiment(EXPERIMENT,
+                                              artifact_location=(folder / "artifacts").as_uri())
+        found = {}
+        for label, args in CONFIGS.items():
+            result = mlflow_run(*QUICK, *args)
+            assert result.returncode == 0, result.stderr[-3000:]
+            (found[label],) = client.search_runs(
+                [experiment], "tags.`titanic.model_uri` LIKE 'models:/%'",
+                order_by=["attributes.start_time DESC"], max_results=1)
+        yield found
+
+
+def model_uri(run: Run) -> str:
+    return run.data.tags["titanic.model_uri"]
+
+
+def score(run: Run) -> float:
+    return run.data.metrics["cv_accuracy"]
+
+
+def test_the_configurations_rank_as_the_tests_assume(runs: dict[str, Run]) -> None:
+    assert score(runs["better"]) > score(runs["default"]) > score(runs["worse"])
+
+
+def test_runs_are_named_after_what_they_ran(runs: dict[str, Run]) -> None:
+    assert {label: run.info.run_name for label, run in runs.items()} == {
+        "default": "logreg C=1.5 cv_repeats=1", "better": "logreg C=0.3 cv_repeats=1",
+        "worse": "logreg features=tutorial C=1.5 cv_repeats=1"}
+    # A name the user chose stays.
+    result = mlflow_run("--run-name", "my try", *QUICK)
+    assert result.returncode == 0, result.stderr[-3000:]
+    latest = MlflowClient().search_runs([runs["default"].info.experiment_id],
+                                        "attributes.run_name = 'my try'")
+    assert len(latest) == 1
+    # The experiment opens on its training runs in the MLflow UI.
+    experiment = MlflowClient().get_experiment(runs["default"].info.experiment_id)
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
+
+
+def test_the_logged_model_shows_its_data_and_scores(runs: dict[str, Run]) -> None:
+    client = MlflowClient()
+    model_id = runs["default"].data.tags["titanic.model_uri"].removeprefix("models:/")
+    model = client.get_logged_model(model_id)
+    by_dataset = {(m.key, m.dataset_name) for m in model.metrics}
+    assert {("cv_accuracy", "train"), ("cv_accuracy_std", "train"),
+            ("val_accuracy", "valid"), ("val_roc_auc", "valid")} <= by_dataset
+    steps = children(runs["default"])
+    assert {m.run_id for m in model.metrics if m.dataset_name == "valid"} == \
+        {steps["evaluate"].info.run_id}
+    trained_by = client.get_run(model.source_run_id)
+    assert trained_by.info.run_id == steps["train"].info.run_id
+    assert [(d.dataset.name, d.dataset.digest) for d in trained_by.inputs.dataset_inputs] == \
+        [("train", model.metrics[0].dataset_digest)]
+    assert [m.model_id for m in trained_by.inputs.model_inputs] == [model_id]
+
+
+def test_only_a_better_model_takes_the_champion_alias(runs: dict[str, Run]) -> None:
+    client = MlflowClient()
+    name = "rules"
+
+    first = promote(client, runs["worse"], name, force=False)
+    assert (first.version, first.alias, first.created) == ("1", "champion", True)
+    assert "(first champion)" in first.summary()
+
+    better = promote(client, runs["default"], name, force=False)
+    assert (better.version, better.alias) == ("2", "champion")
+
+    # The worse model again: its version already exists, and it falls short.
+    again = promote(client, runs["worse"], name, force=False)
+    assert (again.version, again.alias, again.created) == ("1", "challenger", False)
+    short = score(runs["default"]) - score(runs["worse"])
+    assert f"falls {short:.4f} short of the champion, version 2" in again.summary()
+    assert str(client.get_model_version_by_alias(name, "champion").version) == "2"
+
+    forced = promote(client, runs["worse"], name, force=True)
+    assert (forced.version, forced.alias) == ("1", "champion")
+
+    best = promote(client, runs["better"], name, force=False)
+    assert (best.version, best.alias) == ("3", "champion")
+    versions = client.search_model_versions(f"name='{name}'")
+    assert len(versions) == 3  # promoting a model twice did not register it twice
+
+    tags = client.get_model_version(name, "3").tags
+    run = runs["better"]
+    assert float(tags["metric.cv_accuracy"]) == pytest.approx(score(run), abs=1e-5)
+    assert tags["param.C"] == "0.3" and tags["param.model"] == "logreg"
+    assert tags["source_run"] == run.info.run_id
+    assert len(tags["data_digest"]) >= 8
+    assert tags["code_digest"] == children(run)["train"].data.tags["titanic.code_digest"]
+    assert "git_commit" in tags
+
+
+def test_promote_entry_point_picks_the_best_run(runs: dict[str, Run]) -> None:
+    result = mlflow_run("-e", "promote", "-P", "run=best", "-P", "registered_model=best-of")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f"Promoting run {runs['better'].info.run_id}" in result.stdout
+    assert "Use it: models:/best-of@champion" in result.stdout
+    client = MlflowClient()
+    assert client.get_model_version_by_alias("best-of", "champion").tags["source_run"] == \
+        runs["better"].info.run_id
+    (promote_run,) = client.search_runs([runs["better"].info.experiment_id],
+                                        "tags.`titanic.promoted` LIKE 'best-of%'")
+    assert promote_run.data.tags["titanic.promoted"] == "best-of version 1 (champion)"
+    assert promote_run.info.status == "FINISHED"
+
+
+@pytest.mark.parametrize(("which", "name", "message"), [
+    ("0123456789abcdef0123456789abcdef", "bad-input", "no run '0123456789abcdef0123456789abcdef'"),
+    ("prepare", "bad-input", "has no model: pass a main"),
+    ("default", "bad/name", "registered_model 'bad/name' is not allowed"),
+])
+def test_promote_refuses_bad_input(runs: dict[str, Run], which: str, name: str,
+                                   message: str) -> None:
+    run_id = (children(runs["default"])["prepare"].info.run_id if which == "prepare"
+              else runs[which].info.run_id if which in runs else which)
+    result = mlflow_run("-e", "promote", "-P", f"run={run_id}", "-P", f"registered_model={name}")
+    assert result.returncode != 0
+    (line,) = error_lines(result)
+    assert message in line
+    client = MlflowClient()
+    failed = client.search_runs([runs["default"].info.experiment_id],
+                                "tags.`mlflow.project.entryPoint` = 'promote' and "
+                                "attributes.status = 'FAILED'",
+                                order_by=["attributes.start_time DESC"])
+    assert message in failed[0].data.tags["titanic.error"]
+    assert client.search_registered_models(f"name = '{name}'") == []  # nothing half-registered
+
+
+def test_a_failed_run_is_not_promoted(runs: dict[str, Run]) -> None:
+    client = MlflowClient()
+    failed = client.create_run(runs["default"].info.experiment_id,
+                               tags={"titanic.model_uri": model_uri(runs["default"])})
+    client.set_terminated(failed.info.run_id, "FAILED")
+    with pytest.raises(InputError, match="is FAILED, not FINISHED"):
+        candidate(client, failed.info.run_id, failed.info.experiment_id)
+
+
+def test_main_can_promote_at_the_end(runs: dict[str, Run]) -> None:
+    result = mlflow_run(*QUICK, "-P", "promote=true", "-P", "registered_model=from-main")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "alias 'champion' (first champion)" in result.stdout
+    version = MlflowClient().get_model_version_by_alias("from-main", "champion")
+    assert version.source == runs["default"].data.tags["titanic.model_uri"]  # all steps reused
+
+
+def champion_server(port: int, env: dict[str, str], cwd: Path) -> subprocess.Popen[bytes]:
+    server = subprocess.Popen(
+        [sys.executable, "-m", "mlflow", "models", "serve", "-m", "models:/served@champion",
+         "--env-manager", "local", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        start_new_session=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=2):
+                return server
+        except OSError:
+            assert server.poll() is None, server.stderr.read().decode()[-3000:]
+            time.sleep(0.5)
+    raise AssertionError("the model server did not answer /ping within 120 s")
+
+
+def post(port: int, records: list[dict[str, object]]) -> tuple[int, dict[str, object]]:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/invocations",
+        data=json.dumps({"dataframe_records": records}).encode(),
+        headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read())
+
+
+LOAD_CHAMPION = """
+import mlflow, pandas as pd, sys
+predicted = mlflow.pyfunc.load_model("models:/served@champion").predict(pd.read_csv(sys.argv[1]))
+print(list(predicted.columns), len(predicted), int(predicted["Survived"].sum()))
+"""
+
+
+def test_the_champion_loads_predicts_and_serves_anywhere(runs: dict[str, Run],
+                                                         tmp_path: Path) -> None:
+    promote(MlflowClient(), runs["default"], "served", force=False)
+    env = {k: v for k, v in run_env().items() if k != "PYTHONPATH"}
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+
+    loaded = subprocess.run([sys.executable, "-c", LOAD_CHAMPION, str(TEST_CSV)], cwd=elsewhere,
+                            env=env, capture_output=True, text=True, timeout=300)
+    assert loaded.returncode == 0, loaded.stderr[-3000:]
+    columns, count, survivors = loaded.stdout.rsplit(" ", 2)
+    assert columns == "['PassengerId', 'Survived', 'probability']" and count == "418"
+
+    out = elsewhere / "predictions.json"
+    batch = subprocess.run(
+        [sys.executable, "-m", "mlflow", "models", "predict", "-m", "models:/served@champion",
+         "-i", str(TEST_CSV), "-t", "csv", "--env-manager", "local", "-o", str(out)],
+        cwd=elsewhere, env=env, capture_output=True, text=True, timeout=300)
+    assert batch.returncode == 0, batch.stderr[-3000:]
+    predicted = pd.DataFrame(json.loads(out.read_text())["predictions"])
+    assert predicted["Survived"].sum() == int(survivors)
+    assert ((predicted["probability"] > 0.5) == (predicted["Survived"] == 1)).all()
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = champion_server(port, env, elsewhere)
+    try:
+        status, body = post(port, [ROW, {**ROW, "PassengerId": 893, "Sex": "female",
+                                          "Age": None, "Cabin": None, "Embarked": None}])
+        assert status == 200, body
+        assert [p["PassengerId"] for p in body["predictions"]] == [892, 893]
+        assert all(0 <= p["probability"] <= 1 and p["Survived"] in (0, 1)
+                   for p in body["predictions"])
+
+        missing = {k: v for k, v in ROW.items() if k != "Sex"}
+        status, body = post(port, [missing])
+        assert status == 400 and "missing inputs ['Sex']" in body["message"]
+        status, body = post(port, [{**ROW, "Age": "abc"}])
+        assert status == 400 and "Age" in body["message"] and "abc" in body["message"]
+
+        status, body = post(port, [ROW])  # still up
+        assert status == 200 and len(body["predictions"]) == 1
+    finally:
+        os.killpg(server.pid, 15)
+        server.wait(timeout=30)
+
+
+def test_leaderboard_in_each_format(runs: dict[str, Run], capsys: pytest.CaptureFixture[str]
+                                    ) -> None:
+    promote(MlflowClient(), runs["better"], "board", force=False)
+    table = subprocess.run([sys.executable, "-m", "titanic.leaderboard",
+                            "--registered_model", "board"], cwd=PROJECT, env=run_env(),
+                           capture_output=True, text=True, timeout=120)
+    assert table.returncode == 0, table.stderr
+    header, *lines = table.stdout.splitlines()
+    assert header.split()[:6] == ["when", "run_name", "features", "C", "cv_accuracy",
+                                  "val_accuracy"]
+    assert runs["better"].info.run_id in lines[0] and lines[0].split()[-2:] == ["1", "champion"]
+
+    leaderboard.main(["--format", "json", "--registered_model", "board", "--limit", "2"])
+    rows = json.loads(capsys.readouterr().out)
+    assert len(rows) == 2 and rows[0]["run_id"] == runs["better"].info.run_id
+    assert rows[0]["C"] == "0.3" and (rows[0]["version"], rows[0]["alias"]) == ("1", "champion")
+    assert rows[0]["cv_accuracy"] == pytest.approx(score(runs["better"]))
+    assert rows[0]["steps"] == "reused prepare"  # the second main of the store
+    assert rows[1]["cv_accuracy"] == pytest.approx(score(runs["default"]))
+
+    leaderboard.main(["--format", "csv", "--filter", "params.features = 'tutorial'"])
+    csv_lines = capsys.readouterr().out.splitlines()
+    assert csv_lines[0].startswith("when,run_name,cv_accuracy,val_accuracy,steps,run_id")
+    assert len(csv_lines) == 2 and runs["worse"].info.run_id in csv_lines[1]
+
+    leaderboard.main(["--format", "markdown", "--limit", "1"])
+    markdown = capsys.readouterr().out.splitlines()
+    assert markdown[1].startswith("|---|") and len(markdown) == 3
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--experiment", "nope"], "no experiment named 'nope'"),
+    (["--filter", "params.C = '99'"], "has no finished pipeline run matching the filter"),
+    (["--filter", "params.C ~ 3"], "is not one MLflow accepts"),
+])
+def test_leaderboard_bad_input(runs: dict[str, Run], args: list[str], message: str) -> None:
+    with pytest.raises(SystemExit, match=message):
+        leaderboard.main(args)

@@ -1,0 +1,183 @@
+"""The `sweep` and `tune` entry points: one parent run, a child per configuration holding its
+three steps, a ranked report, failures and interrupts; judged by what MLflow recorded."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import mlflow
+import optuna
+import pandas as pd
+import pytest
+from mlflow.entities import Run
+from mlflow.tracking import MlflowClient
+
+from conftest import PROJECT, QUICK, all_runs, children, error_lines, mlflow_run, run_env
+
+
+def ok(result: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
+def searches() -> list[Run]:
+    return [r for r in all_runs() if "mlflow.parentRunId" not in r.data.tags]
+
+
+def configurations(search: Run) -> dict[str, Run]:
+    """A search's children by run name, each finished one checked to hold the three steps."""
+    kids = {r.info.run_name: r for r in all_runs()
+            if r.data.tags.get("mlflow.parentRunId") == search.info.run_id}
+    for kid in kids.values():
+        if kid.info.status == "FINISHED":
+            children(kid)
+    return kids
+
+
+def test_sweep_on_a_new_store_runs_every_configuration(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """No set-up step: the sweep's own run creates the store before any worker starts."""
+    uri = f"sqlite:///{tmp_path / 'new' / 'mlflow.db'}"
+    (tmp_path / "new").mkdir()
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.delenv("MLFLOW_EXPERIMENT_NAME", raising=False)
+    mlflow.set_tracking_uri(uri)
+    result = ok(mlflow_run("-e", "sweep", "-P", "C=0.03,0.1,0.3,1",
+                           "-P", "features=tutorial,engineered",
+                           "-P", "jobs=4", *QUICK, cwd=tmp_path))
+    (sweep,) = searches()
+    assert sweep.info.status == "FINISHED"
+    kids = configurations(sweep)
+    assert len(kids) == 8 and all(k.info.status == "FINISHED" for k in kids.values())
+    assert "features=tutorial C=0.03" in kids
+    assert kids["features=tutorial C=0.03"].data.params["C"] == "0.03"
+    steps = [children(k) for k in kids.values()]
+    computed = [s["prepare"] for s in steps if "titanic.reused_from" not in s["prepare"].data.tags]
+    assert len(computed) == 1  # prepare once per sweep
+
+    # The parent: ranked results, a plot, the best child, its metrics and parameters.
+    client = MlflowClient()
+    artifacts = {f.path for f in client.list_artifacts(sweep.info.run_id)}
+    assert {"results.csv", "cv_accuracy_by_parameter.png"} <= artifacts
+    results = pd.read_csv(mlflow.artifacts.download_artifacts(
+        run_id=sweep.info.run_id, artifact_path="results.csv"))
+    assert len(results) == 8 and results["cv_accuracy"].is_monotonic_decreasing
+    best = max(kids.values(), key=lambda k: k.data.metrics["cv_accuracy"])
+    assert results["run_id"][0] == best.info.run_id == sweep.data.tags["titanic.best_run"]
+    assert sweep.data.tags["titanic.best_model_uri"] == best.data.tags["titanic.model_uri"]
+    assert sweep.data.metrics["cv_accuracy"] == best.data.metrics["cv_accuracy"]
+    assert sweep.data.params["best.C"] == best.data.params["C"]
+    assert "| configuration | features | C | cv_accuracy |" in \
+        sweep.data.tags["mlflow.note.content"]
+    assert sweep.info.run_name == "sweep features=tutorial,engineered C=0.03,0.1,0.3,1"
+    assert f'mlflow.pyfunc.load_model("{best.data.tags["titanic.model_uri"]}")' in result.stdout
+
+
+def test_a_failing_configuration_fails_the_sweep_and_a_rerun_does_only_it(store: str) -> None:
+    # cv_folds=1000 is a valid number but more than the smaller class has rows.
+    args = ("-e", "sweep", "-P", "cv_folds=2,1000", "-P", "jobs=2", *QUICK)
+    first = mlflow_run(*args)
+    assert first.returncode != 0
+    (line,) = error_lines(first)
+    assert "1 of 2 configurations did not finish: cv_folds=1000 (step train failed: " \
+           "cv_folds=1000 is more than the 258 training rows" in line
+    (sweep,) = searches()
+    assert sweep.info.status == "FAILED" and sweep.data.tags["titanic.error"] in line
+    kids = configurations(sweep)
+    assert kids["cv_folds=2"].info.status == "FINISHED"
+    assert kids["cv_folds=1000"].info.status == "FAILED"
+    assert "cv_folds=2" in first.stdout  # the table still printed
+
+    again = mlflow_run(*args)
+    assert again.returncode != 0
+    rerun = searches()[-1]
+    steps = children(configurations(rerun)["cv_folds=2"])
+    assert all("titanic.reused_from" in run.data.tags for run in steps.values())
+    assert "RUNNING" not in {r.info.status for r in all_runs()}
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("-P", "C=0.1,abc"), "C=0.1,abc: C must be a number > 0, got 'abc'"),
+    (("-P", "C=0.1,,1"), "C='0.1,,1' holds an empty value"),
+    (("-P", "C=" + ",".join(str(i + 1) for i in range(30)),
+      "-P", "n_trees=" + ",".join(str(i + 1) for i in range(20)), "-P", "model=vote"),
+     "has 600 configurations (30 C x 20 n_trees), more than max_configs=500"),
+    (("-P", "jobs=0"), "jobs must be a whole number >= 1, or auto"),
+])
+def test_sweep_refuses_bad_input_before_any_child(store: str, args: tuple[str, ...],
+                                                  message: str) -> None:
+    result = mlflow_run("-e", "sweep", *args)
+    assert result.returncode != 0
+    (line,) = error_lines(result)
+    assert message in line
+    (sweep,) = searches()
+    assert sweep.info.status == "FAILED" and len(all_runs()) == 1
+
+
+def test_an_interrupted_sweep_leaves_nothing_running(store: str) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mlflow", "run", str(PROJECT), "--env-manager", "local",
+         "-e", "sweep", "-P", "C=0.1,1,10,100", "-P", "jobs=2", "-P", "force=all"],
+        cwd=PROJECT, env=run_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True)
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline and proc.poll() is None:
+        if any(r.info.run_name == "train" and r.info.status == "RUNNING" for r in all_runs()):
+            break
+        time.sleep(0.1)
+    os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C: the whole foreground group
+    proc.communicate(timeout=180)
+    assert proc.returncode != 0
+    statuses = {r.info.status for r in all_runs()}
+    assert "RUNNING" not in statuses and "KILLED" in statuses
+    (sweep,) = searches()
+    assert sweep.info.status == "KILLED"
+    assert "KILLED" in {k.info.status for k in configurations(sweep).values()}
+
+
+def test_tune_runs_trials_as_children_and_two_commands_share_a_study(store: str,
+                                                                     tmp_path: Path) -> None:
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    command = [sys.executable, "-m", "mlflow", "run", str(PROJECT), "--env-manager", "local",
+               "-e", "tune", "-P", "trials=3", "-P", "jobs=1", "-P", f"storage={storage}",
+               "-P", "study=shared", *QUICK]
+    both = [subprocess.Popen(command, cwd=PROJECT, env=run_env(), stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    for proc in both:
+        out, err = proc.communicate(timeout=600)
+        assert proc.returncode == 0, err[-3000:]
+        assert "Best model: models:/" in out
+    tunes = searches()
+    assert len(tunes) == 2 and all(t.info.status == "FINISHED" for t in tunes)
+    for tune in tunes:
+        kids = configurations(tune)
+        assert len(kids) == 3 and all(k.info.status == "FINISHED" for k in kids.values())
+        assert all(name.startswith("trial ") for name in kids)
+        assert tune.data.tags["titanic.study"] == f"shared in {storage}"
+        best = max(kids.values(), key=lambda k: k.data.metrics["cv_accuracy"])
+        assert tune.data.tags["titanic.best_run"] == best.info.run_id
+    study = optuna.load_study(study_name="shared", storage=storage)
+    assert len(study.trials) == 6
+    assert all(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
+    assert len({t.number for t in study.trials}) == 6
+    ids = {t.user_attrs["mlflow_run_id"] for t in study.trials}
+    assert ids == {k.info.run_id for t in tunes for k in configurations(t).values()}
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("-P", "trials=0"), "trials must be a whole number from 1 to 10000"),
+    (("-P", "storage=postgresql://nobody@127.0.0.1:1/none"), "cannot open the Optuna storage"),
+])
+def test_tune_refuses_bad_input_before_any_trial(store: str, args: tuple[str, ...],
+                                                 message: str) -> None:
+    result = mlflow_run("-e", "tune", *args)
+    assert result.returncode != 0
+    (line,) = error_lines(result)
+    assert message in line
+    (tune,) = searches()
+    assert tune.info.status == "FAILED" and len(all_runs()) == 1

@@ -1,0 +1,140 @@
+"""The best pipeline runs of an experiment, best first, with their registered versions.
+
+    python -m titanic.leaderboard [--experiment NAME] [--limit 10] [--filter "params.model = 'hgb'"]
+                                  [--format table|markdown|csv|json] [--registered_model titanic]
+
+Reads the tracking store (MLFLOW_TRACKING_URI) and creates no run: one `search_runs` call for
+the runs and one registry search for their versions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import os
+import sys
+from datetime import datetime
+from typing import Any
+
+import mlflow
+from mlflow.entities import Run
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+
+from titanic.errors import InputError
+from titanic.names import RANKING_METRIC, TAG_REUSED_STEPS, STEPS
+from titanic.params import PARSERS, PIPELINE_ONLY, applicable, entry_point_defaults
+from titanic.registry import PIPELINE_FILTER, model_uri_of
+
+FORMATS = ("table", "markdown", "csv", "json")
+VALIDATION_METRIC = "val_accuracy"
+
+
+def fetch(client: MlflowClient, experiment: str, limit: int, filter_string: str,
+          registered_model: str) -> tuple[list[Run], dict[str, tuple[str, list[str]]]]:
+    """The top runs and, by model id, the registered versions of their models."""
+    found = client.get_experiment_by_name(experiment)
+    if found is None:
+        names = ", ".join(e.name for e in client.search_experiments(max_results=20))
+        raise InputError(f"no experiment named {experiment!r} in {mlflow.get_tracking_uri()}: "
+                         f"pass --experiment with one of: {names}")
+    where = PIPELINE_FILTER + (f" and {filter_string}" if filter_string.strip() else "")
+    try:
+        runs = client.search_runs([found.experiment_id], filter_string=where,
+                                  order_by=[f"metrics.{RANKING_METRIC} DESC",
+                                            "attributes.start_time DESC"], max_results=limit)
+    except MlflowException as err:
+        raise InputError(f"the filter {filter_string!r} is not one MLflow accepts "
+                         f"({err.message.splitlines()[0]}): e.g. --filter \"params.model = 'hgb'\""
+                         ) from None
+    if not runs:
+        raise InputError(f"experiment {experiment!r} has no finished pipeline run"
+                         f"{' matching the filter' if filter_string.strip() else ''}: run "
+                         f"`mlflow run .` first (or loosen --filter)")
+    return runs, registered_versions(client, registered_model)
+
+
+def registered_versions(client: MlflowClient, name: str) -> dict[str, tuple[str, list[str]]]:
+    """By model URI: the version registered from it and the aliases that version holds."""
+    found = client.search_registered_models(f"name = '{name}'", max_results=1)
+    if not found:
+        return {}
+    aliases: dict[str, list[str]] = {}
+    for alias, version in found[0].aliases.items():
+        aliases.setdefault(str(version), []).append(alias)
+    return {v.source: (str(v.version), sorted(aliases.get(str(v.version), [])))
+            for v in client.search_model_versions(f"name='{name}'")}
+
+
+def rows(runs: list[Run], versions: dict[str, tuple[str, list[str]]]) -> list[dict[str, Any]]:
+    """One row per run: when, name, the parameters that differ between the rows (blank where
+    the run's model family does not use one), the metrics, and what it became."""
+    used = [applicable({k: v for k, v in r.data.params.items() if k in PARSERS
+                        and k not in PIPELINE_ONLY}) for r in runs]
+    varying = [k for k in entry_point_defaults("main") if len({u.get(k) for u in used}) > 1]
+    table = []
+    for run, params in zip(runs, used):
+        model_uri = model_uri_of(run) or ""
+        version, aliases = versions.get(model_uri, ("", []))
+        reused = [s for s in run.data.tags.get(TAG_REUSED_STEPS, "").split(",") if s]
+        table.append({
+            "when": datetime.fromtimestamp(run.info.start_time / 1000).strftime("%Y-%m-%d %H:%M"),
+            "run_name": run.info.run_name,
+            **{k: params.get(k, "") for k in varying},
+            RANKING_METRIC: run.data.metrics.get(RANKING_METRIC),
+            VALIDATION_METRIC: run.data.metrics.get(VALIDATION_METRIC),
+            "steps": "computed" if not reused else (
+                "all reused" if len(reused) == len(STEPS) else "reused " + ",".join(reused)),
+            "run_id": run.info.run_id,
+            "model_uri": model_uri,
+            "version": version,
+            "alias": ",".join(aliases),
+        })
+    return table
+
+
+def render(table: list[dict[str, Any]], fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps(table, indent=2)
+    text = [{k: ("" if v is None else f"{v:.4f}" if isinstance(v, float) else str(v))
+             for k, v in row.items()} for row in table]
+    columns = list(table[0])
+    if fmt == "csv":
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(text)
+        return out.getvalue().rstrip("\n")
+    if fmt == "markdown":
+        return "\n".join(["| " + " | ".join(columns) + " |",
+                          "|" + "---|" * len(columns),
+                          *("| " + " | ".join(r[c] for c in columns) + " |" for r in text)])
+    width = {c: max(len(c), *(len(r[c]) for r in text)) for c in columns}
+    return "\n".join("  ".join(r[c].ljust(width[c]) for c in columns).rstrip()
+                     for r in [dict(zip(columns, columns)), *text])
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m titanic.leaderboard",
+                                     description=__doc__.splitlines()[0])
+    parser.add_argument("--experiment", default=os.environ.get("MLFLOW_EXPERIMENT_NAME",
+                                                                "Default"))
+    parser.add_argument("--limit", type=int, default=10)
+    parser.add_argument("--filter", default="", help="an MLflow search filter, ANDed")
+    parser.add_argument("--format", choices=FORMATS, default="table")
+    parser.add_argument("--registered_model", default="titanic")
+    args = parser.parse_args(argv)
+    try:
+        if not 1 <= args.limit <= 50000:
+            raise InputError(f"--limit must be from 1 to 50000, got {args.limit}")
+        runs, versions = fetch(MlflowClient(), args.experiment, args.limit, args.filter,
+                               args.registered_model)
+    except InputError as err:
+        sys.exit(f"titanic: error: {err}")
+    print(render(rows(runs, versions), args.format))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,81 @@
+"""The pipeline: prepare -> train -> evaluate as nested runs of the active run, reusing
+unchanged steps; what `main` runs, and what each configuration of a sweep or tuning study runs.
+
+Steps run in this process (one interpreter start, one set of imports) rather than as one
+`mlflow run` each; every child run still records what `mlflow run . -e <step>` would.
+"""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+
+import mlflow
+from mlflow.tracking import MlflowClient
+from mlflow.utils.mlflow_tags import MLFLOW_PROJECT_ENTRY_POINT
+
+from titanic.cache import execute_step
+from titanic.errors import InputError
+from titanic.names import (METRIC_ORDER, NOTE_TAG, OUT_MODEL, PIPELINE_FILE, STEPS,
+                           TAG_MODEL_URI, TAG_REUSED_FROM, TAG_REUSED_STEPS, TAG_WARNING)
+from titanic.params import entry_point_defaults, parse_params, recorded
+from titanic.runs import PROJECT_TAGS, active_run, log_batch, outputs_of, raise_if_interrupted
+
+
+def step_params(step: str, chosen: dict[str, str], outputs: dict[str, str]) -> dict[str, str]:
+    """A step's parameters: main's value, else an upstream output, else the step's default."""
+    return {name: chosen.get(name, outputs.get(name, default))
+            for name, default in entry_point_defaults(step).items()}
+
+
+def forced(step: str, force: str) -> bool:
+    """`force` names the first step to recompute (`all`: every step, `none`: reuse freely)."""
+    return force == "all" or (force in STEPS and STEPS.index(step) >= STEPS.index(force))
+
+
+def run_pipeline(chosen: dict[str, str]) -> list[dict[str, object]]:
+    """Run the steps as children of the active run; returns what each child did."""
+    force = parse_params(chosen)["force"]  # every value checked before any step starts
+    parent = mlflow.active_run()
+    given = recorded(chosen)
+    # `mlflow run` has logged them already; a direct `python -m steps.main` has not.
+    mlflow.log_params({k: v for k, v in given.items() if k not in parent.data.params})
+    inherited = {k: v for k, v in parent.data.tags.items() if k in PROJECT_TAGS}
+    client = MlflowClient()
+    outputs: dict[str, str] = {}
+    record = []
+    for step in STEPS:
+        raise_if_interrupted()
+        params = step_params(step, chosen, outputs)
+        with ExitStack() as cache, active_run(
+                nested=True, run_name=step,
+                tags={**inherited, MLFLOW_PROJECT_ENTRY_POINT: step}) as child:
+            mlflow.log_params(recorded(params))
+            try:
+                outputs.update(execute_step(step, params,
+                                            cache=None if forced(step, force) else cache))
+            except InputError as err:
+                raise InputError(f"step {step} failed: {err}") from None
+        done = client.get_run(child.info.run_id)
+        record.append({"step": step, "run_id": done.info.run_id,
+                       "reused_from": done.data.tags.get(TAG_REUSED_FROM),
+                       "warning": done.data.tags.get(TAG_WARNING),
+                       "outputs": outputs_of(done), "metrics": done.data.metrics})
+
+    rows = [f"| {r['step']} | `{r['run_id']}` | "
+            f"{'reused from `' + r['reused_from'] + '`' if r['reused_from'] else 'computed'} |"
+            for r in record]
+    note = "\n".join(["| step | run | |", "|---|---|---|", *rows, "",
+                      f"Model: `{outputs[OUT_MODEL]}`"])
+    reused_steps = ",".join(r["step"] for r in record if r["reused_from"])
+    log_batch(parent.info.run_id, pipeline_metrics(record),
+              {TAG_MODEL_URI: outputs[OUT_MODEL], TAG_REUSED_STEPS: reused_steps, NOTE_TAG: note})
+    mlflow.log_dict({"steps": record}, PIPELINE_FILE)
+    return record
+
+
+def pipeline_metrics(record: list[dict[str, object]]) -> dict[str, float]:
+    """What the parent run shows: the ranking metrics (cross-validation, from train) first,
+    then the validation-split metrics (from evaluate)."""
+    found = {name: value for r in record for name, value in r["metrics"].items()
+             if name in METRIC_ORDER}
+    return {name: found[name] for name in METRIC_ORDER if name in found}

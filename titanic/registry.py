@@ -1,0 +1,189 @@
+"""The model registry: which run's model to register, what a version records about where it
+came from, and the `champion` alias that only a better model takes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import mlflow
+from mlflow.entities import Run
+from mlflow.entities.model_registry import ModelVersion
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+
+from titanic.errors import InputError
+from titanic.names import (METRIC_ORDER, OUT_MODEL, OUTPUT_TAG, RANKING_METRIC, TAG_BEST_RUN,
+                           TAG_CODE_DIGEST, TAG_MODEL_URI, TAG_PROMOTED)
+from titanic.params import PIPELINE_ONLY
+
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+# Tags on a model version (metrics as `metric.<name>`, parameters as `param.<name>`).
+VERSION_SOURCE_RUN = "source_run"
+VERSION_DATA_DIGEST = "data_digest"
+VERSION_CODE_DIGEST = "code_digest"
+VERSION_GIT_COMMIT = "git_commit"
+METRIC_PREFIX = "metric."
+PARAM_PREFIX = "param."
+
+# Runs whose model can be promoted and ranked: finished pipeline runs (`main`, a sweep's
+# configuration), which name their model in a tag.
+PIPELINE_FILTER = f"tags.`{TAG_MODEL_URI}` LIKE 'models:/%' and attributes.status = 'FINISHED'"
+
+
+def model_uri_of(run: Run) -> str | None:
+    """The model a pipeline run ended with, or the one a train run logged."""
+    tags = run.data.tags
+    return tags.get(TAG_MODEL_URI) or tags.get(OUTPUT_TAG + OUT_MODEL)
+
+
+def load_line(model_uri: str) -> str:
+    """Python that loads the model wherever it is pasted: it names the store the model is in
+    (MLflow's default store is a file in the current folder)."""
+    return (f"Load it: import mlflow; mlflow.set_tracking_uri(\"{mlflow.get_tracking_uri()}\"); "
+            f"model = mlflow.pyfunc.load_model(\"{model_uri}\")")
+
+
+def best_run(client: MlflowClient, experiment_id: str) -> Run:
+    runs = client.search_runs([experiment_id], filter_string=PIPELINE_FILTER,
+                              order_by=[f"metrics.{RANKING_METRIC} DESC",
+                                        "attributes.start_time ASC"], max_results=1)
+    if not runs:
+        raise InputError(f"experiment {experiment_id} has no finished pipeline run to promote: "
+                         f"run `mlflow run .` first, or pass -P run=<run id> from another one")
+    return runs[0]
+
+
+def candidate(client: MlflowClient, which: str, experiment_id: str) -> Run:
+    """The run `-P run=` names (`best`: the experiment's best pipeline run), checked."""
+    if which == "best":
+        run = best_run(client, experiment_id)
+    else:
+        try:
+            run = client.get_run(which)
+        except MlflowException:
+            raise InputError(f"no run {which!r} in this tracking store: pass a run id the "
+                             f"leaderboard lists (python -m titanic.leaderboard), or run=best"
+                             ) from None
+    if TAG_BEST_RUN in run.data.tags:  # a sweep or tuning run: its best configuration
+        run = client.get_run(run.data.tags[TAG_BEST_RUN])
+    run_id = run.info.run_id
+    if run.info.status != "FINISHED":
+        raise InputError(f"run {run_id} is {run.info.status}, not FINISHED: promote a finished "
+                         f"run (python -m titanic.leaderboard lists them)")
+    if not (model_uri_of(run) or "").startswith("models:/"):
+        raise InputError(f"run {run_id} has no model: pass a main, sweep configuration or "
+                         f"train run")
+    if RANKING_METRIC not in run.data.metrics:
+        raise InputError(f"run {run_id} has no {RANKING_METRIC} to rank it by: promote a run "
+                         f"of this version of the project")
+    return run
+
+
+def becomes_champion(score: float, champion_score: float | None, force: bool) -> bool:
+    """Only a strictly better model takes the alias, unless forced."""
+    return force or champion_score is None or score > champion_score
+
+
+def version_tags(client: MlflowClient, run: Run, model_id: str) -> dict[str, str]:
+    """What a version records: the run's metrics and parameters, the digests of the data the
+    model learned from and of the code that trained it, the git commit and the source run."""
+    logged = client.get_logged_model(model_id)
+    trained_by = client.get_run(logged.source_run_id)
+    digests = [d.dataset.digest for d in trained_by.inputs.dataset_inputs
+               if d.dataset.name == "train"]
+    tags = {f"{METRIC_PREFIX}{k}": f"{v:.6g}" for k, v in run.data.metrics.items()
+            if k in METRIC_ORDER}
+    tags |= {f"{PARAM_PREFIX}{k}": v for k, v in run.data.params.items() if k not in PIPELINE_ONLY}
+    tags |= {VERSION_SOURCE_RUN: run.info.run_id,
+             VERSION_DATA_DIGEST: digests[0] if digests else "",
+             VERSION_CODE_DIGEST: trained_by.data.tags.get(TAG_CODE_DIGEST, ""),
+             VERSION_GIT_COMMIT: run.data.tags.get("mlflow.source.git.commit", "")}
+    return tags
+
+
+def current_champion(client: MlflowClient, name: str) -> ModelVersion | None:
+    try:
+        return client.get_model_version_by_alias(name, CHAMPION)
+    except MlflowException:  # no such model, or no champion yet
+        return None
+
+
+def score_of(version: ModelVersion | None) -> float | None:
+    """A version's ranking metric; None for no version, or one registered by hand without it."""
+    value = None if version is None else version.tags.get(METRIC_PREFIX + RANKING_METRIC)
+    return None if value is None else float(value)
+
+
+@dataclass(frozen=True)
+class Promotion:
+    name: str
+    version: str
+    alias: str
+    score: float
+    champion: ModelVersion | None  # the champion before this promotion
+    created: bool  # False: the run's model already was this version
+
+    def summary(self) -> str:
+        was = self.champion
+        head = (f"{'Registered' if self.created else 'Already registered:'} {self.name} "
+                f"version {self.version} ({RANKING_METRIC} {self.score:.4f})")
+        if self.alias == CHALLENGER:
+            short = score_of(was) - self.score
+            return (f"{head}; alias '{CHALLENGER}': it falls {short:.4f} short of the champion, "
+                    f"version {was.version} ({RANKING_METRIC} {score_of(was):.4f}); "
+                    f"-P force=true makes it the champion anyway")
+        before = (" (first champion)" if was is None else
+                  " (was already the champion)" if was.version == self.version else
+                  f" (was version {was.version}, {RANKING_METRIC} {score_of(was):.4f})"
+                  if score_of(was) is not None else f" (was version {was.version}, unscored)")
+        return f"{head}; alias '{CHAMPION}'{before}\nUse it: models:/{self.name}@{CHAMPION}"
+
+
+def record_promotion(promotion: Promotion) -> None:
+    """On the active run: the version the promotion made and its alias."""
+    mlflow.set_tag(TAG_PROMOTED, f"{promotion.name} version {promotion.version} "
+                                 f"({promotion.alias})")
+
+
+def promote(client: MlflowClient, run: Run, name: str, force: bool) -> Promotion:
+    """Register the run's model (once: a model already registered under `name` keeps its
+    version) and give it `champion` if it beats the current one, else `challenger`."""
+    model_uri = model_uri_of(run)
+    model_id = model_uri.removeprefix("models:/")
+    try:
+        tags = version_tags(client, run, model_id)
+    except MlflowException:
+        raise InputError(f"the model {model_uri} of run {run.info.run_id} is gone from the "
+                         f"store (deleted?): run the pipeline again and promote the new run"
+                         ) from None
+    score = run.data.metrics[RANKING_METRIC]
+    champion = current_champion(client, name)
+    existing = [v for v in client.search_model_versions(f"name='{name}'")
+                if v.source == model_uri]
+    version = existing[0] if existing else _register(client, name, model_uri, model_id, tags)
+    same = champion is not None and champion.version == version.version
+    alias = (CHAMPION if same or becomes_champion(score, score_of(champion), force)
+             else CHALLENGER)
+    client.set_registered_model_alias(name, alias, version.version)
+    return Promotion(name, str(version.version), alias, score, champion, created=not existing)
+
+
+def _register(client: MlflowClient, name: str, model_uri: str, model_id: str,
+              tags: dict[str, str]) -> ModelVersion:
+    """A new version; a registered model created for it is removed again if the version
+    cannot be made, so a failure leaves nothing half-registered."""
+    created = False
+    try:
+        client.get_registered_model(name)
+    except MlflowException:
+        client.create_registered_model(
+            name, description="Titanic survival models; `champion` is the best promoted one.")
+        created = True
+    try:
+        return client.create_model_version(name, source=model_uri, tags=tags,
+                                           run_id=tags[VERSION_SOURCE_RUN], model_id=model_id)
+    except BaseException:
+        if created:
+            client.delete_registered_model(name)
+        raise

@@ -1,0 +1,123 @@
+"""What a search run (sweep or tuning study) shows when it ends: the configurations ranked by
+the ranking metric, as `results.csv` and in its description; a plot of the metric against each
+varied parameter; and its best child, named in tags, with that child's metrics and parameters."""
+
+from __future__ import annotations
+
+import math
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import mlflow
+from mlflow.entities import Run
+from mlflow.tracking import MlflowClient
+import pandas as pd
+from matplotlib.figure import Figure
+
+from titanic.names import (METRIC_ORDER, NOTE_TAG, RANKING_METRIC, RESULTS_FILE, SEARCH_PLOT,
+                           TAG_BEST_MODEL_URI, TAG_BEST_RUN)
+from titanic.params import applicable
+from titanic.pool import Outcome, failed_line
+from titanic.registry import candidate, load_line, promote, record_promotion
+from titanic.runs import log_batch
+
+BEST_PARAM_PREFIX = "best."
+SHOWN_ROWS = 50  # rows of the table in the run's description and the printed summary
+
+
+def ranked(outcomes: list[Outcome], names: list[str]) -> pd.DataFrame:
+    """One row per configuration, best first; unfinished ones last."""
+    rows = [{"configuration": o.label, **{n: applicable(o.config).get(n, "") for n in names},
+             RANKING_METRIC: o.score, "val_accuracy": o.metrics.get("val_accuracy"),
+             "status": o.status, "steps": "reused " + o.reused if o.reused else "computed",
+             "run_id": o.run_id or "", "model_uri": o.model_uri or "", "error": o.error or ""}
+            for o in outcomes]
+    table = pd.DataFrame(rows)
+    return table.sort_values(RANKING_METRIC, ascending=False, na_position="last",
+                             kind="stable").reset_index(drop=True)
+
+
+def markdown(table: pd.DataFrame) -> str:
+    shown = table.drop(columns=["model_uri", "error"]).head(SHOWN_ROWS)
+    cells = shown.map(lambda v: f"{v:.4f}" if isinstance(v, float) and not math.isnan(v)
+                      else "" if v is None or (isinstance(v, float) and math.isnan(v))
+                      else str(v))
+    lines = ["| " + " | ".join(shown.columns) + " |", "|" + "---|" * len(shown.columns)]
+    lines += ["| " + " | ".join(row) + " |" for row in cells.itertuples(index=False)]
+    if len(table) > SHOWN_ROWS:
+        lines.append(f"\n{len(table) - SHOWN_ROWS} more rows in {RESULTS_FILE}")
+    return "\n".join(lines)
+
+
+def plot(table: pd.DataFrame, names: list[str]) -> Figure:
+    """The ranking metric against each varied parameter, one panel each."""
+    done = table[table["status"] == "FINISHED"]
+    panels = names or ["configuration"]
+    fig = Figure(figsize=(4 * len(panels), 3.5))
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    for ax, name in zip(axes, panels):
+        shown = done[done[name].astype(str) != ""]  # configurations whose family uses it
+        values = pd.to_numeric(shown[name], errors="coerce")
+        if values.notna().all() and len(values):
+            ax.scatter(values, shown[RANKING_METRIC])
+            if values.min() > 0 and values.max() / values.min() >= 100:
+                ax.set_xscale("log")
+        else:
+            categories = sorted(shown[name].astype(str).unique())
+            ax.scatter([categories.index(v) for v in shown[name].astype(str)],
+                       shown[RANKING_METRIC])
+            ax.set_xticks(range(len(categories)), categories, rotation=30, ha="right")
+        ax.set(xlabel=name, ylabel=RANKING_METRIC)
+    fig.suptitle(f"{RANKING_METRIC} by parameter ({len(done)} finished configurations)")
+    fig.tight_layout()
+    return fig
+
+
+def record(run_id: str, outcomes: list[Outcome], names: list[str]) -> pd.DataFrame:
+    """Write the report on the search run; returns the ranked table."""
+    table = ranked(outcomes, names)
+    best = next((o for o in sorted(outcomes, key=lambda o: -(o.score or -1.0))
+                 if o.score is not None), None)
+    with tempfile.TemporaryDirectory() as tmp:
+        table.to_csv(Path(tmp) / RESULTS_FILE, index=False)
+        plot(table, names).savefig(Path(tmp) / SEARCH_PLOT)
+        mlflow.log_artifacts(tmp)
+    tags = {NOTE_TAG: markdown(table)}
+    metrics: dict[str, float] = {}
+    if best is not None:
+        tags |= {TAG_BEST_RUN: best.run_id, TAG_BEST_MODEL_URI: best.model_uri}
+        metrics = {k: best.metrics[k] for k in METRIC_ORDER if k in best.metrics}
+        mlflow.log_params({BEST_PARAM_PREFIX + k: v for k, v in best.config.items()})
+    log_batch(run_id, metrics, tags)
+    return table
+
+
+def summary(table: pd.DataFrame, best_uri: str | None, load_line: str) -> str:
+    shown = table[["configuration", RANKING_METRIC, "val_accuracy", "status", "steps",
+                   "run_id"]].head(SHOWN_ROWS)
+    lines = [shown.to_string(index=False, na_rep="", float_format=lambda v: f"{v:.4f}")]
+    if len(table) > SHOWN_ROWS:
+        lines.append(f"… {len(table) - SHOWN_ROWS} more in {RESULTS_FILE}")
+    if best_uri:
+        lines += [f"Best model: {best_uri}", load_line]
+    return "\n".join(lines)
+
+
+def finish(run: Run, outcomes: list[Outcome], names: list[str], settings: dict[str, Any]
+           ) -> None:
+    """End a search: the report on its run, the ranked table printed with the line that loads
+    the best model, the best model promoted if asked; an error naming what did not finish."""
+    table = record(run.info.run_id, outcomes, names)
+    best = MlflowClient().get_run(run.info.run_id).data.tags.get(TAG_BEST_MODEL_URI)
+    print(f"{len(outcomes)} configurations under run {run.info.run_id}, best first:")
+    print(summary(table, best, load_line(best) if best else ""))
+    if best and settings.get("promote") == "true":
+        client = MlflowClient()
+        promotion = promote(client, candidate(client, run.info.run_id, run.info.experiment_id),
+                            settings["registered_model"], force=False)
+        record_promotion(promotion)
+        print(promotion.summary())
+    error = failed_line(outcomes)
+    if error:
+        raise error
