@@ -44,11 +44,14 @@ def build_store(uri: str) -> None:
     experiment = client.get_experiment_by_name("Default").experiment_id
     defaults = entry_point_defaults("main")
     now = int(time.time() * 1000)
+    uris: list[str] = []
     for i in range(PIPELINES):
         params = {**defaults, "C": str(round(0.01 * (1 + i % 300), 2)),
                   "model": ("logreg", "hgb", "rf", "vote")[i % 4]}
         parent = client.create_run(experiment, run_name=f"run {i}")
         run_id = parent.info.run_id
+        model = client.create_logged_model(experiment, name="model", source_run_id=run_id)
+        uris.append(f"models:/{model.model_id}")
         client.log_batch(
             run_id,
             metrics=[Metric(name, 0.7 + (i * 7919 % 1000) / 10000, now, 0)
@@ -56,7 +59,7 @@ def build_store(uri: str) -> None:
                                   "val_precision", "val_recall", "val_f1", "val_roc_auc",
                                   "val_log_loss")],
             params=[Param(k, v) for k, v in params.items()],
-            tags=[RunTag(TAG_MODEL_URI, f"models:/m-{i:032x}"),
+            tags=[RunTag(TAG_MODEL_URI, uris[-1]),
                   RunTag(TAG_REUSED_STEPS, "prepare" if i % 2 else "")])
         for step in STEPS:
             child = client.create_run(experiment, run_name=step,
@@ -65,7 +68,9 @@ def build_store(uri: str) -> None:
         client.set_terminated(run_id)
     client.create_registered_model("titanic")
     for i in range(VERSIONS):
-        client.create_model_version("titanic", source=f"models:/m-{i * 20:032x}")
+        source = uris[i * (PIPELINES // VERSIONS)]
+        client.create_model_version("titanic", source=source,
+                                    model_id=source.removeprefix("models:/"))
     client.set_registered_model_alias("titanic", "champion", "1")
 
 

@@ -68,24 +68,21 @@ def log_model(pipeline: Pipeline, rows: pd.DataFrame) -> ModelInfo:
     """The pipeline as a pyfunc model that loads anywhere and answers label and probability."""
     quiet = logging.getLogger("mlflow.pyfunc")
     level = quiet.level
-    with warnings.catch_warnings():
-        # The schema comes from the whole training split, missing values included.
-        warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
-        # A fitted scikit-learn pipeline is saved by pickling, whichever way it is logged:
-        # MLflow's advice against pickled models cannot apply.
-        quiet.setLevel(logging.ERROR)
-        try:
-            return mlflow.pyfunc.log_model(
-                name=MODEL_NAME,
-                python_model=SurvivalModel(pipeline),
-                signature=infer_signature(rows, predictions(pipeline, rows)),
-                input_example=rows.head(5),
-                code_paths=[str(MODEL_CODE)],
-                # Listed rather than inferred: inference loads the model again in a subprocess.
-                pip_requirements=[f"{name}=={version(name)}" for name in MODEL_REQUIREMENTS],
-            )
-        finally:
-            quiet.setLevel(level)
+    # A fitted scikit-learn pipeline is saved by pickling, whichever way it is logged: MLflow's
+    # advice against pickled models cannot apply.
+    quiet.setLevel(logging.ERROR)
+    try:
+        return mlflow.pyfunc.log_model(
+            name=MODEL_NAME,
+            python_model=SurvivalModel(pipeline),
+            signature=infer_signature(rows, predictions(pipeline, rows)),
+            input_example=rows.head(5),
+            code_paths=[str(MODEL_CODE)],
+            # Listed rather than inferred: inference loads the model again in a subprocess.
+            pip_requirements=[f"{name}=={version(name)}" for name in MODEL_REQUIREMENTS],
+        )
+    finally:
+        quiet.setLevel(level)
 
 
 def run(prepared: str, model: str, features: str, C: float, max_iter: int, solver: str,

@@ -40,8 +40,8 @@ def suggest(trial: optuna.Trial) -> dict[str, str]:
     if "learning_rate" in used:
         chosen["learning_rate"] = f"{trial.suggest_float('learning_rate', 0.01, 0.3, log=True):.3g}"
     if "max_depth" in used:
-        chosen["max_depth"] = str(trial.suggest_int("max_depth", 2, 8))
-        chosen["n_trees"] = str(trial.suggest_int("n_trees", 50, 400, log=True))
+        chosen["max_depth"] = str(trial.suggest_int("max_depth", 2, 6))
+        chosen["n_trees"] = str(trial.suggest_int("n_trees", 50, 300, log=True))
         chosen["min_samples_leaf"] = str(trial.suggest_int("min_samples_leaf", 1, 20, log=True))
     return chosen
 

@@ -264,12 +264,12 @@ def test_why_dead_by_process_here_and_by_heartbeat_elsewhere() -> None:
 def test_a_project_run_whose_entry_point_never_started_is_dead_after_a_grace() -> None:
     from titanic import liveness
     now = time.time()
-    local = {"mlflow.project.env": "local"}
+    local = {"mlflow.project.entryPoint": "main"}  # `--env-manager local` adds no env tag
     assert liveness.why_dead(local, now - 60, now) is None  # may still be starting
     assert liveness.why_dead(local, now - 200, now).startswith(
         "its entry point never started: `mlflow run` created it 200 s ago")
     # A virtualenv may take minutes to build before the entry point starts.
-    assert liveness.why_dead({"mlflow.project.env": "virtualenv"}, now - 200, now) is None
+    assert liveness.why_dead({**local, "mlflow.project.env": "virtualenv"}, now - 200, now) is None
 
 
 def test_read_passengers_semicolons_decimal_commas_and_latin1(tmp_path: Path) -> None:

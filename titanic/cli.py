@@ -8,6 +8,7 @@ import gc
 import logging
 import os
 import sys
+import warnings
 from typing import Callable, NoReturn
 
 from mlflow.tracking import MlflowClient
@@ -44,9 +45,19 @@ def run_cli(body: Callable[[], None]) -> NoReturn:
     exit_now(_run_body(body))
 
 
+def quiet_known_warnings() -> None:
+    """MLflow warnings that do not apply to this project's data and models."""
+    # Integer columns are what the passenger files hold; logged models take their schema from
+    # whole training splits, missing values included.
+    warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
+    # MLflow registers its local-file dataset source twice and asks which one: either is right.
+    warnings.filterwarnings("ignore", message="The specified dataset source can be")
+
+
 def _run_body(body: Callable[[], None]) -> int:
     # What the imports made lives until exit: keep it out of every garbage collection.
     gc.freeze()
+    quiet_known_warnings()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     catch_interrupts()
     launched_as = os.environ.get("MLFLOW_RUN_ID")  # set by `mlflow run` for the run it made

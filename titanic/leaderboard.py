@@ -73,7 +73,8 @@ def rows(runs: list[Run], versions: dict[str, tuple[str, list[str]]]) -> list[di
     the run's model family does not use one), the metrics, and what it became."""
     used = [applicable({k: v for k, v in r.data.params.items() if k in PARSERS
                         and k not in PIPELINE_ONLY}) for r in runs]
-    varying = [k for k in entry_point_defaults("main") if len({u.get(k) for u in used}) > 1]
+    # Varying: different values among the rows whose family uses the parameter.
+    varying = [k for k in entry_point_defaults("main") if len({u[k] for u in used if k in u}) > 1]
     table = []
     for run, params in zip(runs, used):
         model_uri = model_uri_of(run) or ""

@@ -35,6 +35,7 @@ STALE_SECONDS = 4 * HEARTBEAT_SECONDS
 NEVER_STARTED_SECONDS = {"local": 120.0}
 NEVER_STARTED_DEFAULT = 3600.0
 PROJECT_ENV_TAG = "mlflow.project.env"
+PROJECT_ENTRY_TAG = "mlflow.project.entryPoint"
 
 log = logging.getLogger("titanic")
 _open_runs: set[str] = set()
@@ -94,9 +95,9 @@ def why_dead(tags: dict[str, str], started: float, now: float) -> str | None:
     """Why a RUNNING run's process is known to be gone, or None while it may be alive
     (`started`, `now`: seconds since the epoch)."""
     if TAG_HEARTBEAT not in tags:
-        env = tags.get(PROJECT_ENV_TAG)
-        if env is None:  # not started by `mlflow run`: nothing to go by
+        if PROJECT_ENTRY_TAG not in tags:  # not started by `mlflow run`: nothing to go by
             return None
+        env = tags.get(PROJECT_ENV_TAG, "local")  # MLflow tags every env manager but local
         waited = now - started
         if waited > NEVER_STARTED_SECONDS.get(env, NEVER_STARTED_DEFAULT):
             return (f"its entry point never started: `mlflow run` created it {waited:.0f} s "

@@ -8,7 +8,6 @@ passenger rows is an InputError that names the column, the values and their line
 from __future__ import annotations
 
 import logging
-import warnings
 from io import StringIO
 from pathlib import Path
 
@@ -138,10 +137,5 @@ def dataset(passengers: pd.DataFrame, prepared: str, name: str) -> PandasDataset
         resolve_dataset_source(source)
     except MlflowException:  # a scheme MLflow has no dataset source for (mlflow-artifacts:)
         source = None  # the run's `prepared` parameter still says where the data came from
-    with warnings.catch_warnings():
-        # MLflow registers its local-file source twice and asks which one; either is right.
-        warnings.filterwarnings("ignore", message="The specified dataset source can be")
-        # Integer columns are what the file holds; the logged model's schema is its own.
-        warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
-        return mlflow.data.from_pandas(passengers, source=source, targets=TARGET,
-                                       name=Path(name).stem)
+    return mlflow.data.from_pandas(passengers, source=source, targets=TARGET,
+                                   name=Path(name).stem)

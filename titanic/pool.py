@@ -14,7 +14,6 @@ import multiprocessing
 import os
 import signal
 import time
-import warnings
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -22,9 +21,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from mlflow.entities import Run
+from threadpoolctl import threadpool_limits
 from mlflow.tracking import MlflowClient
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_PROJECT_ENTRY_POINT
 
+from titanic.cli import quiet_known_warnings
 from titanic.errors import InputError, failure_tags
 from titanic.names import (RANKING_METRIC, STEPS, TAG_ERROR, TAG_MODEL_URI,
                            TAG_REUSED_STEPS)
@@ -56,8 +57,10 @@ def _start_worker() -> None:
     os.environ.pop("MLFLOW_RUN_ID", None)
     # Interleaved progress bars of parallel downloads say nothing.
     os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"
-    # The logged model's schema comes from whole training splits (see steps/train.py).
-    warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
+    quiet_known_warnings()
+    # One thread each: workers are as many as the cores, and OpenMP models (hgb) spreading
+    # over every core from every worker slow each other down many times over.
+    threadpool_limits(1)
     catch_interrupts()
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")

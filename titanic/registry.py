@@ -134,7 +134,7 @@ class Promotion:
                     f"version {was.version} ({RANKING_METRIC} {score_of(was):.4f}); "
                     f"-P force=true makes it the champion anyway")
         before = (" (first champion)" if was is None else
-                  " (was already the champion)" if was.version == self.version else
+                  " (was already the champion)" if str(was.version) == self.version else
                   f" (was version {was.version}, {RANKING_METRIC} {score_of(was):.4f})"
                   if score_of(was) is not None else f" (was version {was.version}, unscored)")
         return f"{head}; alias '{CHAMPION}'{before}\nUse it: models:/{self.name}@{CHAMPION}"

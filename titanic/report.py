@@ -74,11 +74,12 @@ def plot(table: pd.DataFrame, names: list[str]) -> Figure:
     return fig
 
 
-def record(run_id: str, outcomes: list[Outcome], names: list[str]) -> pd.DataFrame:
-    """Write the report on the search run; returns the ranked table."""
+def record(run_id: str, outcomes: list[Outcome], names: list[str]
+           ) -> tuple[pd.DataFrame, Outcome | None]:
+    """Write the report on the search run; returns the ranked table and the best outcome."""
     table = ranked(outcomes, names)
-    best = next((o for o in sorted(outcomes, key=lambda o: -(o.score or -1.0))
-                 if o.score is not None), None)
+    best = max((o for o in outcomes if o.score is not None), key=lambda o: o.score,
+               default=None)
     with tempfile.TemporaryDirectory() as tmp:
         table.to_csv(Path(tmp) / RESULTS_FILE, index=False)
         plot(table, names).savefig(Path(tmp) / SEARCH_PLOT)
@@ -90,7 +91,7 @@ def record(run_id: str, outcomes: list[Outcome], names: list[str]) -> pd.DataFra
         metrics = {k: best.metrics[k] for k in METRIC_ORDER if k in best.metrics}
         mlflow.log_params({BEST_PARAM_PREFIX + k: v for k, v in best.config.items()})
     log_batch(run_id, metrics, tags)
-    return table
+    return table, best
 
 
 def summary(table: pd.DataFrame, best_uri: str | None, load_line: str) -> str:
@@ -108,10 +109,10 @@ def finish(run: Run, outcomes: list[Outcome], names: list[str], settings: dict[s
            ) -> None:
     """End a search: the report on its run, the ranked table printed with the line that loads
     the best model, the best model promoted if asked; an error naming what did not finish."""
-    table = record(run.info.run_id, outcomes, names)
-    best = MlflowClient().get_run(run.info.run_id).data.tags.get(TAG_BEST_MODEL_URI)
+    table, best = record(run.info.run_id, outcomes, names)
     print(f"{len(outcomes)} configurations under run {run.info.run_id}, best first:")
-    print(summary(table, best, load_line(best) if best else ""))
+    print(summary(table, best.model_uri if best else None,
+                  load_line(best.model_uri) if best else ""))
     if best and settings.get("promote") == "true":
         client = MlflowClient()
         promotion = promote(client, candidate(client, run.info.run_id, run.info.experiment_id),
