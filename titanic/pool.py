@@ -21,14 +21,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from mlflow.entities import Run
-from threadpoolctl import threadpool_limits
 from mlflow.tracking import MlflowClient
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_PROJECT_ENTRY_POINT
+from threadpoolctl import threadpool_limits
 
 from titanic.cli import quiet_known_warnings
 from titanic.errors import InputError, failure_tags
-from titanic.names import (RANKING_METRIC, STEPS, TAG_ERROR, TAG_MODEL_URI,
-                           TAG_REUSED_STEPS)
+from titanic.names import RANKING_METRIC, STEPS, TAG_ERROR, TAG_MODEL_URI, TAG_REUSED_STEPS
 from titanic.pipeline import run_pipeline
 from titanic.runs import PROJECT_TAGS, Interrupted, active_run, catch_interrupts
 
@@ -80,9 +79,12 @@ def run_configuration(parent_id: str, config: dict[str, str], label: str) -> Out
             outcome.run_id = run.info.run_id
             run_pipeline(config)
     except Interrupted:
-        pass
-    except Exception as err:  # recorded on the child run by active_run; the others go on
+        pass  # the run is KILLED; the search stops its other workers
+    # Recorded on the child run by active_run; the other configurations go on.
+    except InputError as err:
         log.error("configuration %s failed: %s", label, err)
+    except Exception:
+        log.exception("configuration %s failed", label)
     if outcome.run_id:
         done = client.get_run(outcome.run_id)
         outcome.status = done.info.status
