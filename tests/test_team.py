@@ -6,6 +6,7 @@ TITANIC_REQUIRE_POSTGRES=1 (set by CI), where that is a failure."""
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -14,6 +15,7 @@ import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Callable
 
 import mlflow
 import optuna
@@ -21,7 +23,8 @@ import psycopg
 import pytest
 from mlflow.tracking import MlflowClient
 
-from conftest import PROJECT, QUICK, children, mlflow_run, parents, reused, run_env
+from conftest import (PROJECT, QUICK, children, experiment_id, mlflow_run, parents, reused,
+                      run_env)
 
 POSTGRES = os.environ.get("TITANIC_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
 
@@ -131,3 +134,72 @@ def test_sweep_and_tune_through_the_server(team_server: str, database: str,
         assert [t.state.name for t in study.trials] == ["COMPLETE", "COMPLETE"]
     finally:
         drop(study_database)
+
+
+# --- several machines, one cache ------------------------------------------------------------------
+
+def machine(tmp_path: Path, name: str, *args: str) -> subprocess.Popen[str]:
+    """`mlflow run` as another machine would: its own folder and temporary files (so no lock
+    file is shared), nothing in common but the server."""
+    folder = tmp_path / name
+    (folder / "tmp").mkdir(parents=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "mlflow", "run", str(PROJECT), "--env-manager", "local", *args],
+        cwd=folder, env=run_env(TMPDIR=str(folder / "tmp")), stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, start_new_session=True)
+
+
+def computed_steps(runs: list[mlflow.entities.Run]) -> dict[str, int]:
+    """How many times each step was computed (not reused) among these pipeline runs."""
+    return {step: sum(reused(run)[step] is None for run in runs)
+            for step in ("prepare", "train", "evaluate")}
+
+
+def test_two_machines_racing_compute_each_step_once(team_server: str, tmp_path: Path) -> None:
+    racing = [machine(tmp_path, f"machine-{i}", *QUICK) for i in range(2)]
+    for proc in racing:
+        _, err = proc.communicate(timeout=600)
+        assert proc.returncode == 0, err[-3000:]
+    runs = parents()
+    assert len(runs) == 2 and all(run.info.status == "FINISHED" for run in runs)
+    assert computed_steps(runs) == {"prepare": 1, "train": 1, "evaluate": 1}
+
+
+def wait_for(predicate: Callable[[], mlflow.entities.Run | None], what: str
+             ) -> mlflow.entities.Run:
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        found = predicate()
+        if found is not None:
+            return found
+        time.sleep(0.2)
+    raise AssertionError(f"{what} not seen within 180 s")
+
+
+def test_a_dead_claimant_is_failed_and_another_machine_takes_over(team_server: str,
+                                                                  tmp_path: Path) -> None:
+    client = MlflowClient()
+
+    def trains() -> list[mlflow.entities.Run]:
+        return client.search_runs([experiment_id()], "attributes.run_name = 'train'")
+
+    slow = ("-P", "model=hgb", "-P", "cv_repeats=10")  # a train step that lasts a while
+    first = machine(tmp_path, "first", *slow)
+    claimant = wait_for(lambda: next((r for r in trains() if r.info.status == "RUNNING"
+                                      and "titanic.pid" in r.data.tags), None),
+                        "the first machine's train")
+    second = machine(tmp_path, "second", *slow)
+    wait_for(lambda: next((r for r in trains() if r.info.run_id != claimant.info.run_id
+                           and "titanic.cache_key" in r.data.tags), None),
+             "the second machine's claim on train")
+    os.kill(int(claimant.data.tags["titanic.pid"]), signal.SIGKILL)  # mid-step
+    first.communicate(timeout=120)
+    _, err = second.communicate(timeout=600)
+    assert second.returncode == 0, err[-3000:]
+
+    dead = client.get_run(claimant.info.run_id)
+    assert dead.info.status == "FAILED" and "is gone" in dead.data.tags["titanic.error"]
+    finished = [r for r in parents() if r.info.status == "FINISHED"]
+    assert len(finished) == 1 and reused(finished[0])["train"] is None  # it took over
+    assert "RUNNING" not in {r.info.status for r in client.search_runs(
+        [dead.info.experiment_id], "")}

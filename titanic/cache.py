@@ -27,6 +27,7 @@ from mlflow.entities import Run
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
+from titanic.claims import claim, shared_store
 from titanic.inputs import fetch, sha256_files
 from titanic.names import (NOTE_TAG, OUTPUT_TAG, TAG_APPLIED, TAG_CACHE_KEY, TAG_CODE_DIGEST,
                            TAG_REUSED_FROM, TAG_STEP, TAG_WARNING)
@@ -141,8 +142,10 @@ def execute_step(step: str, params: dict[str, str], *, cache: ExitStack | None) 
     identity = {TAG_STEP: step, TAG_CACHE_KEY: key, TAG_CODE_DIGEST: code}
     source = None
     if cache is not None:
-        cache.enter_context(step_lock(key))
+        cache.enter_context(step_lock(key))  # this machine
         source = find_reusable(run.info.experiment_id, key)
+        if source is None and shared_store():  # other machines on the same server
+            source = claim(run, key, lambda k: find_reusable(run.info.experiment_id, k))
     raise_if_interrupted()
     if source is None:
         mlflow.set_tags(identity)
