@@ -14,6 +14,7 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable
 
@@ -54,37 +55,49 @@ def database() -> Iterator[str]:
         drop(name)
 
 
-@pytest.fixture
-def team_server(database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-                ) -> Iterator[str]:
-    """The README's team server on a new database; the test's commands point at its URL."""
+@contextmanager
+def running_server(database: str, folder: Path, host: str) -> Iterator[int]:
+    """`tools/team_server.py` on `database`, listening on `host`; yields its port."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     server = subprocess.Popen(
         [sys.executable, str(PROJECT / "tools" / "team_server.py"), "--database-url",
-         f"{POSTGRES}/{database}", "--artifacts", str(tmp_path / "server-artifacts"),
-         "--port", str(port), "--workers", "1"],
-        cwd=tmp_path, env=run_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+         f"{POSTGRES}/{database}", "--artifacts", str(folder / "server-artifacts"),
+         "--host", host, "--port", str(port), "--workers", "1"],
+        cwd=folder, env=run_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120
         while True:
             try:
-                urllib.request.urlopen(f"{url}/health", timeout=2)
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2)
                 break
             except OSError:
                 assert server.poll() is None, server.stderr.read().decode()[-3000:]
                 assert time.monotonic() < deadline, "the team server did not start in 120 s"
                 time.sleep(0.5)
-        monkeypatch.setenv("MLFLOW_TRACKING_URI", url)
-        monkeypatch.delenv("MLFLOW_EXPERIMENT_NAME", raising=False)
-        mlflow.set_tracking_uri(url)
-        yield url
+        yield port
     finally:
         os.killpg(server.pid, 15)
         server.wait(timeout=30)
+
+
+def use_server(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Point this test and the commands it starts at the server."""
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", url)
+    monkeypatch.delenv("MLFLOW_EXPERIMENT_NAME", raising=False)
+    mlflow.set_tracking_uri(url)
+
+
+@pytest.fixture
+def team_server(database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                ) -> Iterator[str]:
+    """The README's team server on a new database, on loopback."""
+    with running_server(database, tmp_path, "127.0.0.1") as port:
+        url = f"http://127.0.0.1:{port}"
+        use_server(url, monkeypatch)
+        yield url
 
 
 def test_pipeline_registry_and_leaderboard_through_the_server(team_server: str,
@@ -203,3 +216,69 @@ def test_a_dead_claimant_is_failed_and_another_machine_takes_over(team_server: s
     assert len(finished) == 1 and reused(finished[0])["train"] is None  # it took over
     assert "RUNNING" not in {r.info.status for r in client.search_runs(
         [dead.info.experiment_id], "")}
+
+
+@contextmanager
+def namespaces(count: int) -> Iterator[list[tuple[str, str]]]:
+    """`count` network namespaces, each linked to this one by a veth pair: (namespace, the
+    address of this side of its link). Skips the test where the platform does not allow it."""
+    made: list[tuple[str, str]] = []
+    tag = uuid.uuid4().hex[:6]
+    try:
+        for i in range(count):
+            name, veth = f"titanic-{tag}-{i}", f"tt{tag}{i}"
+            here, there = f"10.231.{i}.1", f"10.231.{i}.2"
+            commands = [
+                ["ip", "netns", "add", name],
+                ["ip", "link", "add", f"{veth}a", "type", "veth", "peer", "name", f"{veth}b"],
+                ["ip", "link", "set", f"{veth}b", "netns", name],
+                ["ip", "addr", "add", f"{here}/30", "dev", f"{veth}a"],
+                ["ip", "link", "set", f"{veth}a", "up"],
+                ["ip", "netns", "exec", name, "ip", "addr", "add", f"{there}/30", "dev",
+                 f"{veth}b"],
+                ["ip", "netns", "exec", name, "ip", "link", "set", f"{veth}b", "up"],
+                ["ip", "netns", "exec", name, "ip", "link", "set", "lo", "up"],
+            ]
+            for command in commands:
+                done = subprocess.run(command, capture_output=True, text=True)
+                if done.returncode != 0:
+                    if not made and command[:3] == ["ip", "netns", "add"]:
+                        pytest.skip(f"network namespaces not allowed here: {done.stderr}")
+                    raise AssertionError(f"{' '.join(command)}: {done.stderr}")
+                if command[:3] == ["ip", "netns", "add"]:
+                    made.append((name, here))
+        yield made
+    finally:
+        for name, _ in made:
+            subprocess.run(["ip", "netns", "del", name], capture_output=True)
+
+
+def test_machines_in_separate_network_namespaces_share_one_cache(
+        database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two "machines" in network namespaces of their own, which reach the server only over
+    their virtual link (not the server's loopback, nor PostgreSQL): each step computed once."""
+    with namespaces(2) as nets, running_server(database, tmp_path, "0.0.0.0") as port:
+        use_server(f"http://127.0.0.1:{port}", monkeypatch)
+        racing = []
+        for i, (name, address) in enumerate(nets):
+            folder = tmp_path / f"machine-{i}"
+            (folder / "tmp").mkdir(parents=True)
+            env = run_env(TMPDIR=str(folder / "tmp"),
+                          MLFLOW_TRACKING_URI=f"http://{address}:{port}")
+            racing.append(subprocess.Popen(
+                ["ip", "netns", "exec", name, sys.executable, "-m", "mlflow", "run",
+                 str(PROJECT), "--env-manager", "local", *QUICK],
+                cwd=folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                text=True))
+        for proc in racing:
+            _, err = proc.communicate(timeout=600)
+            assert proc.returncode == 0, err[-3000:]
+        runs = parents()
+        assert len(runs) == 2 and all(run.info.status == "FINISHED" for run in runs)
+        assert computed_steps(runs) == {"prepare": 1, "train": 1, "evaluate": 1}
+        # Inside a namespace, this machine's loopback services are out of reach.
+        probe = subprocess.run(
+            ["ip", "netns", "exec", nets[0][0], sys.executable, "-c",
+             f"import urllib.request; urllib.request.urlopen('http://127.0.0.1:{port}/health',"
+             f" timeout=3)"], capture_output=True, text=True)
+        assert probe.returncode != 0
