@@ -16,13 +16,14 @@ from typing import Callable
 from urllib.parse import urlsplit
 
 import mlflow
-from mlflow.entities import Run
+from mlflow.entities import Run, RunTag
 from mlflow.tracking import MlflowClient
 
 from titanic.liveness import reap_dead_runs
 from titanic.names import TAG_CACHE_KEY
 from titanic.runs import raise_if_interrupted
 
+TAG_CLAIMED_AT = "titanic.claimed_at"  # seconds since the epoch, on the claiming machine
 # Longer than it takes a tag written elsewhere to become visible through the server.
 SETTLE_SECONDS = 1.0
 POLL_SECONDS = 1.0
@@ -42,18 +43,28 @@ def _live_claims(client: MlflowClient, experiment_id: str, key: str) -> list[Run
         max_results=1000)
 
 
+def _claim_order(run: Run) -> tuple[float, str]:
+    """Earliest claim first; a run computing without a claim (forced) counts from its start."""
+    claimed = run.data.tags.get(TAG_CLAIMED_AT)
+    return (float(claimed) if claimed else run.info.start_time / 1000, run.info.run_id)
+
+
 def claim(run: Run, key: str, finished: Callable[[str], Run | None]) -> Run | None:
     """Claim the work of `key` for `run`. Returns None when this run is to compute it, or the
     finished run (from `finished(key)`) of an earlier claimant, once there is one."""
     client = MlflowClient()
     run_id, experiment_id = run.info.run_id, run.info.experiment_id
-    client.set_tag(run_id, TAG_CACHE_KEY, key)
+    # When the claim is made, not when the run started: a run started earlier may claim later,
+    # after another one has looked and begun.
+    client.log_batch(run_id, tags=[RunTag(TAG_CACHE_KEY, key),
+                                   RunTag(TAG_CLAIMED_AT, f"{time.time():.6f}")])
     time.sleep(SETTLE_SECONDS)
     while True:
         claims = _live_claims(client, experiment_id, key)
-        first = min(claims, key=lambda c: (c.info.start_time, c.info.run_id), default=None)
+        first = min(claims, key=_claim_order, default=None)
         if first is None or first.info.run_id == run_id:
-            return None
+            # First among the running claims; but the work may have finished meanwhile.
+            return finished(key)
         log.info("waiting for run %s, which is computing the same step", first.info.run_id)
         while client.get_run(first.info.run_id).info.status == "RUNNING":
             raise_if_interrupted()

@@ -172,18 +172,29 @@ def promote(client: MlflowClient, run: Run, name: str, force: bool) -> Promotion
 def _register(client: MlflowClient, name: str, model_uri: str, model_id: str,
               tags: dict[str, str]) -> ModelVersion:
     """A new version; a registered model created for it is removed again if the version
-    cannot be made, so a failure leaves nothing half-registered."""
+    cannot be made, so a failure leaves nothing half-registered. Promotions of the same model
+    racing from several machines end with one version: the lowest-numbered one stays."""
     created = False
     try:
         client.get_registered_model(name)
     except MlflowException:
-        client.create_registered_model(
-            name, description="Titanic survival models; `champion` is the best promoted one.")
-        created = True
+        try:
+            client.create_registered_model(
+                name, description="Titanic survival models; `champion` is the best promoted one.")
+            created = True
+        except MlflowException as err:
+            if err.error_code != "RESOURCE_ALREADY_EXISTS":  # else: another machine made it
+                raise
     try:
-        return client.create_model_version(name, source=model_uri, tags=tags,
-                                           run_id=tags[VERSION_SOURCE_RUN], model_id=model_id)
+        version = client.create_model_version(name, source=model_uri, tags=tags,
+                                              run_id=tags[VERSION_SOURCE_RUN], model_id=model_id)
     except BaseException:
         if created:
             client.delete_registered_model(name)
         raise
+    same = sorted((v for v in client.search_model_versions(f"name='{name}'")
+                   if v.source == model_uri), key=lambda v: int(v.version))
+    if str(same[0].version) != str(version.version):
+        client.delete_model_version(name, str(version.version))  # registered first elsewhere
+        return same[0]
+    return version
