@@ -224,10 +224,11 @@ def namespaces(count: int) -> Iterator[list[tuple[str, str]]]:
     address of this side of its link). Skips the test where the platform does not allow it."""
     made: list[tuple[str, str]] = []
     tag = uuid.uuid4().hex[:6]
+    subnet = 1 + int(tag, 16) % 60  # links of their own, whatever else runs here
     try:
         for i in range(count):
             name, veth = f"titanic-{tag}-{i}", f"tt{tag}{i}"
-            here, there = f"10.231.{i}.1", f"10.231.{i}.2"
+            here, there = f"10.231.{subnet * 4 + i}.1", f"10.231.{subnet * 4 + i}.2"
             commands = [
                 ["ip", "netns", "add", name],
                 ["ip", "link", "add", f"{veth}a", "type", "veth", "peer", "name", f"{veth}b"],
@@ -269,10 +270,15 @@ def test_machines_in_separate_network_namespaces_share_one_cache(
                 ["ip", "netns", "exec", name, sys.executable, "-m", "mlflow", "run",
                  str(PROJECT), "--env-manager", "local", *QUICK],
                 cwd=folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                text=True))
-        for proc in racing:
-            _, err = proc.communicate(timeout=600)
-            assert proc.returncode == 0, err[-3000:]
+                text=True, start_new_session=True))
+        try:
+            for proc in racing:
+                _, err = proc.communicate(timeout=600)
+                assert proc.returncode == 0, err[-3000:]
+        finally:  # a machine left running would keep its namespace (and link) alive
+            for proc in racing:
+                if proc.poll() is None:
+                    os.killpg(proc.pid, signal.SIGKILL)
         runs = parents()
         assert len(runs) == 2 and all(run.info.status == "FINISHED" for run in runs)
         assert computed_steps(runs) == {"prepare": 1, "train": 1, "evaluate": 1}
