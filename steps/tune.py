@@ -21,7 +21,7 @@ from titanic.errors import InputError
 from titanic.names import TAG_STUDY
 from titanic.params import (FAMILIES, FAMILY_PARAMS, FEATURE_SETS, SEARCH_SETTINGS, describe,
                             entry_point_defaults, parse_params)
-from titanic.pool import Outcome, end_unfinished, result, submit, workers
+from titanic.pool import Outcome, ending_children, result, submit, workers
 from titanic.report import finish
 from titanic.runs import Interrupted, active_run, name_unless_named
 
@@ -82,7 +82,7 @@ def run_trials(parent: Run, study: optuna.Study, trials: int, jobs: int,
     running: dict[Future[Outcome], tuple[optuna.trial.Trial, dict[str, str], str]] = {}
     asked = 0
     try:
-        with workers(min(jobs, trials)) as pool:
+        with ending_children(parent), workers(min(jobs, trials)) as pool:
             while asked < trials or running:
                 while asked < trials and len(running) < jobs:
                     trial = study.ask()
@@ -105,11 +105,7 @@ def run_trials(parent: Run, study: optuna.Study, trials: int, jobs: int,
     except Interrupted:
         for trial, _, _ in running.values():
             study.tell(trial, state=TrialState.FAIL)
-        end_unfinished(parent.info.run_id, parent.info.experiment_id, "KILLED",
-                       "stopped by an interrupt of the search")
         raise
-    end_unfinished(parent.info.run_id, parent.info.experiment_id, "FAILED",
-                   "its worker process died")
     return outcomes
 
 

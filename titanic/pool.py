@@ -153,21 +153,27 @@ def result(future: Future[Outcome], config: dict[str, str], label: str) -> Outco
         return Outcome(label, config, error=f"its worker process died ({err})")
 
 
-def run_all(parent: Run, labelled: list[tuple[dict[str, str], str]], jobs: int
-            ) -> list[Outcome]:
-    """Every configuration as a child of `parent`, `jobs` at a time, in the order given."""
+@contextmanager
+def ending_children(parent: Run) -> Iterator[None]:
+    """Around a search's workers: children (and their steps) left RUNNING end KILLED after an
+    interrupt, FAILED where their worker died."""
     try:
-        with workers(min(jobs, len(labelled))) as pool:
-            futures = [submit(pool, parent.info.run_id, config, label)
-                       for config, label in labelled]
-            outcomes = [result(f, config, label) for f, (config, label) in zip(futures, labelled)]
+        yield
     except Interrupted:
         end_unfinished(parent.info.run_id, parent.info.experiment_id, "KILLED",
                        "stopped by an interrupt of the search")
         raise
     end_unfinished(parent.info.run_id, parent.info.experiment_id, "FAILED",
                    "its worker process died")
-    return outcomes
+
+
+def run_all(parent: Run, labelled: list[tuple[dict[str, str], str]], jobs: int
+            ) -> list[Outcome]:
+    """Every configuration as a child of `parent`, `jobs` at a time, in the order given."""
+    with ending_children(parent), workers(min(jobs, len(labelled))) as pool:
+        futures = [submit(pool, parent.info.run_id, config, label)
+                   for config, label in labelled]
+        return [result(f, config, label) for f, (config, label) in zip(futures, labelled)]
 
 
 def failed_line(outcomes: list[Outcome]) -> InputError | None:
