@@ -5,7 +5,7 @@ a registered model with versions, side by side with the floor of any command her
     python bench/leaderboard.py --markdown bench/LEADERBOARD.md
 
 Figures: the leaderboard's own work (its queries and the table) in a warm process, and the
-whole command `python -m titanic.leaderboard` against `python -c "import mlflow"` (what any
+whole command `python -m orchestration.leaderboard` against `python -c "import mlflow"` (what any
 command that uses MLflow pays before it does anything).
 """
 
@@ -36,8 +36,8 @@ def build_store(uri: str) -> None:
     from mlflow.entities import Metric, Param, RunTag
     from mlflow.tracking import MlflowClient
 
-    from titanic.names import STEPS, TAG_MODEL_URI, TAG_REUSED_STEPS
-    from titanic.params import entry_point_defaults
+    from orchestration.mlproject import entry_point_defaults
+    from orchestration.names import STEPS, TAG_MODEL_URI, TAG_REUSED_STEPS
 
     mlflow.set_tracking_uri(uri)
     client = MlflowClient()
@@ -75,7 +75,7 @@ def build_store(uri: str) -> None:
 
 
 def warm_seconds(limit: int) -> list[float]:
-    from titanic import leaderboard
+    from orchestration import leaderboard
     times = []
     for _ in range(REPEATS):
         started = time.perf_counter()
@@ -109,8 +109,8 @@ def main() -> None:
         figures = {
             "leaderboard, warm process, top 10": warm_seconds(10),
             f"leaderboard, warm process, all {PIPELINES}": warm_seconds(PIPELINES),
-            "`python -m titanic.leaderboard` (whole command)":
-                command_seconds([sys.executable, "-m", "titanic.leaderboard"], env),
+            "`python -m orchestration.leaderboard` (whole command)":
+                command_seconds([sys.executable, "-m", "orchestration.leaderboard"], env),
             "`python -c \"import mlflow\"` (floor)":
                 command_seconds([sys.executable, "-c", "import mlflow"], env),
         }

@@ -24,10 +24,11 @@ from typing import Any
 PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))
 
+from orchestration.mlproject import entry_point_defaults  # noqa: E402
+from orchestration.params import parse_params  # noqa: E402
 from steps.prepare import prepare  # noqa: E402
 from steps.train import accuracy, cv_scores, train  # noqa: E402
-from titanic.params import (FAMILIES, FEATURE_SETS, HYPERPARAMETERS, entry_point_defaults,  # noqa: E402
-                            parse_params)
+from titanic.families import FAMILIES, FEATURE_SETS, HYPERPARAMETERS  # noqa: E402
 from titanic.passengers import read_passengers  # noqa: E402
 
 # Candidates (engineered features; other hyperparameters at their defaults), each grid scored

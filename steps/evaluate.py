@@ -14,13 +14,13 @@ from mlflow.exceptions import MlflowException
 from mlflow.models import Model
 from sklearn import metrics
 
-from titanic.cli import step_main
+from orchestration.cli import step_main
+from orchestration.datasets import dataset, log_with_dataset
+from orchestration.inputs import fetch
+from orchestration.names import (CONFUSION_PNG, ROC_PNG, SUBMISSION_FILE, TAG_WARNING,
+                                 TRAIN_FILE, VALID_FILE)
 from titanic.errors import InputError
-from titanic.features import ID, TARGET
-from titanic.inputs import fetch
-from titanic.names import (CONFUSION_PNG, ROC_PNG, SUBMISSION_FILE, TAG_WARNING, TRAIN_FILE,
-                           VALID_FILE)
-from titanic.passengers import dataset, read_passengers, unseen_values
+from titanic.passengers import ID, TARGET, read_passengers, unseen_values
 from titanic.survival import label, predictions, survival_score
 
 log = logging.getLogger("titanic")
@@ -83,8 +83,9 @@ def run(model_uri: str, prepared: str, test_data: str) -> dict[str, str]:
     unseen = {"valid": unseen_values(training, valid), "test": unseen_values(training, test)}
     score = survival_score(pipeline, valid)
     # Scores against the model and the validation data, so the model's own page shows them.
-    mlflow.log_metrics(evaluate(valid[TARGET], score), model_id=model_id,
-                       dataset=dataset(valid, prepared, VALID_FILE))
+    scores = evaluate(valid[TARGET], score)
+    validation = dataset(valid, prepared, VALID_FILE)
+    log_with_dataset(lambda: mlflow.log_metrics(scores, model_id=model_id, dataset=validation))
     mlflow.log_metrics({f"unseen_values_{split}": sum(found.values())
                         for split, found in unseen.items()})
     odd = [f"{split} rows hold values no training row has, scored as unknown: "

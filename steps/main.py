@@ -7,12 +7,13 @@ from typing import NoReturn
 
 from mlflow.tracking import MlflowClient
 
-from titanic.cli import parse_args, run_cli
-from titanic.names import OUT_MODEL
-from titanic.params import PIPELINE_ONLY, applicable, describe
-from titanic.pipeline import pipeline_metrics, run_pipeline
-from titanic.registry import load_line, promote, record_promotion
-from titanic.runs import active_run, name_unless_named
+from orchestration.cli import parse_args, run_cli
+from orchestration.naming import describe, name_unless_named
+from orchestration.names import OUT_MODEL
+from orchestration.params import PIPELINE_ONLY, applicable
+from orchestration.pipeline import pipeline_metrics, run_pipeline
+from orchestration.registry import load_line, ship
+from orchestration.runs import active_run
 
 
 def summary(parent_id: str, chosen: dict[str, str], record: list[dict[str, object]]) -> str:
@@ -39,10 +40,8 @@ def main(argv: list[str] | None = None) -> NoReturn:
             name_unless_named(parent, describe(chosen))
             record = run_pipeline(chosen)
             if chosen["promote"] == "true":
-                client = MlflowClient()
-                promotion = promote(client, client.get_run(parent.info.run_id),
-                                    chosen["registered_model"], force=False)
-                record_promotion(promotion)
+                promotion = ship(MlflowClient().get_run(parent.info.run_id),
+                                 chosen["registered_model"])
         print(summary(parent.info.run_id, chosen, record))
         if promotion:
             print(promotion.summary())

@@ -7,22 +7,20 @@ from typing import NoReturn
 
 from mlflow.tracking import MlflowClient
 
-from titanic.cli import parse_args, run_cli
-from titanic.params import parse_params
-from titanic.registry import candidate, promote, record_promotion
-from titanic.runs import active_run
+from orchestration.cli import parse_args, run_cli
+from orchestration.params import parse_params
+from orchestration.registry import candidate, ship
+from orchestration.runs import active_run
 
 
 def main(argv: list[str] | None = None) -> NoReturn:
     def body() -> None:
         with active_run() as run:
-            chosen = parse_params(parse_args("promote", argv), "promote")
-            client = MlflowClient()
-            source = candidate(client, chosen["run"], run.info.experiment_id)
+            chosen = parse_params(parse_args("promote", argv))
+            source = candidate(MlflowClient(), chosen["run"], run.info.experiment_id)
             print(f"Promoting run {source.info.run_id} ({source.info.run_name})")
-            promotion = promote(client, source, chosen["registered_model"],
-                                force=chosen["force"] == "true")
-            record_promotion(promotion)
+            promotion = ship(source, chosen["registered_model"],
+                             even_if_worse=chosen["even_if_worse"] == "true")
         print(promotion.summary())
     run_cli(body)
 

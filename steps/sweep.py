@@ -6,28 +6,28 @@ from __future__ import annotations
 
 from typing import NoReturn
 
-from titanic.cli import parse_args, run_cli
-from titanic.grid import expand, label, varied
-from titanic.params import SEARCH_SETTINGS, parse_params
-from titanic.pool import run_all
-from titanic.runs import active_run, name_unless_named
-from titanic.report import finish
+from orchestration.cli import parse_args, run_cli
+from orchestration.grid import expand, label, varied
+from orchestration.naming import name_unless_named
+from orchestration.params import SEARCH_SETTINGS, parse_params
+from orchestration.report import finish
+from orchestration.runs import active_run
+from orchestration.search import Grid, Point, local_pool, search
 
 
 def main(argv: list[str] | None = None) -> NoReturn:
     def body() -> None:
-        with active_run() as sweep:
+        with active_run() as run:
             chosen = parse_args("sweep", argv)
-            settings = parse_params({k: v for k, v in chosen.items() if k in SEARCH_SETTINGS},
-                                    "sweep")
+            settings = parse_params({k: v for k, v in chosen.items() if k in SEARCH_SETTINGS})
             grid = {k: v for k, v in chosen.items() if k not in SEARCH_SETTINGS}
             configs = expand(grid, settings["max_configs"])
             names = varied(configs)
-            name_unless_named(sweep, "sweep " + (" ".join(f"{n}={grid[n]}" for n in names)
-                                                 or "of one configuration"))
-            outcomes = run_all(sweep, [(c, label(c, names)) for c in configs],
-                               settings["jobs"])
-            finish(sweep, outcomes, names, settings)
+            name_unless_named(run, "sweep " + (" ".join(f"{n}={grid[n]}" for n in names)
+                                               or "of one configuration"))
+            points = Grid([Point(c, label(c, names)) for c in configs])
+            outcomes = search(run, points, local_pool(min(settings["jobs"], len(configs))))
+            finish(run, outcomes, names, settings)
     run_cli(body)
 
 

@@ -18,21 +18,22 @@ from mlflow.models.model import ModelInfo
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.pipeline import Pipeline
 
-from titanic.cli import step_main
+from orchestration.cli import step_main
+from orchestration.datasets import dataset, log_with_dataset
+from orchestration.inputs import fetch
+from orchestration.mlproject import PROJECT_DIR
+from orchestration.names import (CV_FILE, MODEL_NAME, OUT_MODEL, TAG_APPLIED, TAG_WARNING,
+                                 TRAIN_FILE, VALID_FILE)
 from titanic.errors import InputError
-from titanic.features import FEATURES, TARGET
-from titanic.inputs import fetch
+from titanic.families import FAMILY_PARAMS
 from titanic.models import build_pipeline, cross_validate
-from titanic.names import (CV_FILE, MODEL_NAME, OUT_MODEL, TAG_APPLIED, TAG_WARNING,
-                           TRAIN_FILE, VALID_FILE)
-from titanic.params import FAMILY_PARAMS, PROJECT_DIR
-from titanic.passengers import dataset, read_passengers
+from titanic.passengers import FEATURES, TARGET, read_passengers
 from titanic.survival import SurvivalModel, predictions
 
 # What the logged model needs to load elsewhere; pinned to what fitted it.
 MODEL_REQUIREMENTS = ("mlflow", "scikit-learn", "pandas", "numpy", "category-encoders",
                       "cloudpickle")
-# The model's own code (feature transformers) travels inside it.
+# The model's own code travels inside it: the `titanic` package, and nothing else.
 MODEL_CODE = PROJECT_DIR / "titanic"
 
 log = logging.getLogger("titanic")
@@ -110,10 +111,11 @@ def run(prepared: str, model: str, features: str, C: float, max_iter: int, solve
     # The model's own page lists the data it learned from and its cross-validated score;
     # evaluate adds its validation scores.
     training = dataset(train_rows, prepared, TRAIN_FILE)
-    mlflow.log_input(training, context="training", model=LoggedModelInput(info.model_id))
-    mlflow.log_metrics({"cv_accuracy": float(scores.mean()),
-                        "cv_accuracy_std": float(scores.std())},
-                       model_id=info.model_id, dataset=training)
+    log_with_dataset(lambda: mlflow.log_input(training, context="training",
+                                              model=LoggedModelInput(info.model_id)))
+    log_with_dataset(lambda: mlflow.log_metrics(
+        {"cv_accuracy": float(scores.mean()), "cv_accuracy_std": float(scores.std())},
+        model_id=info.model_id, dataset=training))
     mlflow.log_metrics({"val_accuracy": accuracy(pipeline, valid_rows),
                         "fit_seconds": fit_seconds})
     mlflow.log_dict({"folds": cv_folds, "repeats": cv_repeats, "accuracy": scores.tolist()},

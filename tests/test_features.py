@@ -10,7 +10,8 @@ import pytest
 
 from steps.train import cv_scores, train
 from titanic.errors import InputError
-from titanic.features import (FEATURES, AgeByTitle, Cabin, Family, GroupSurvival, TicketGroup,
+from titanic.passengers import FEATURES
+from titanic.features import (AgeByTitle, Cabin, Family, GroupSurvival, TicketGroup,
                               Title, title_of)
 from titanic.models import build_pipeline
 

@@ -13,18 +13,20 @@ import numpy as np
 import pandas as pd
 import pytest
 from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
 from sklearn.model_selection import train_test_split
 
+from conftest import EXPERIMENT
+from orchestration import cache, inputs
+from orchestration.inputs import sha256_files
+from orchestration.naming import describe
+from orchestration.params import parse_params
+from orchestration.registry import becomes_champion
 from steps.evaluate import confusion_figure, evaluate, roc_figure
 from steps.prepare import prepare, profile
 from steps.train import accuracy, train
-from titanic import cache, inputs
 from titanic.errors import InputError
-from titanic.features import FEATURES
-from titanic.inputs import sha256_files
-from titanic.params import describe, parse_params
-from titanic.registry import becomes_champion
-from titanic.passengers import read_passengers
+from titanic.passengers import FEATURES, read_passengers
 from titanic.survival import SurvivalModel, label, survival_score
 
 LOGREG = {"C": 1.0, "max_iter": 200, "solver": "lbfgs"}
@@ -234,6 +236,25 @@ def test_cache_key_follows_params_data_and_code(tmp_path: Path, monkeypatch: pyt
     assert prepare_key(params) != key
 
 
+def test_code_digests_cover_the_model_code_not_the_machinery(tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch
+                                                             ) -> None:
+    code = tmp_path / "code"
+    for package in ("steps", "titanic", "orchestration"):
+        shutil.copytree(cache.PROJECT_DIR / package, code / package)
+    monkeypatch.setattr(cache, "PROJECT_DIR", code)
+    before = {step: cache.code_digest(step) for step in ("prepare", "train", "evaluate")}
+    for module in ("liveness", "claims", "cache", "cli", "runs"):
+        with open(code / "orchestration" / f"{module}.py", "a") as handle:
+            handle.write("# edited: machinery, not the work\n")
+    assert {step: cache.code_digest(step) for step in before} == before
+    with open(code / "titanic" / "features.py", "a") as handle:
+        handle.write("# edited: a feature transformer\n")
+    after = {step: cache.code_digest(step) for step in before}
+    # evaluate runs the transformers inside the model it is given, an input counted by content.
+    assert after == {**before, "train": after["train"]} and after["train"] != before["train"]
+
+
 def test_sha256_files_sees_names_and_content(tmp_path: Path) -> None:
     (tmp_path / "a").mkdir()
     (tmp_path / "a" / "x.csv").write_text("1")
@@ -245,7 +266,7 @@ def test_sha256_files_sees_names_and_content(tmp_path: Path) -> None:
 # --- liveness and hostile files ---------------------------------------------------------------
 
 def test_why_dead_by_process_here_and_by_heartbeat_elsewhere() -> None:
-    from titanic import liveness
+    from orchestration import liveness
     now = time.time()
     alive_here = liveness.identity()
     assert liveness.why_dead(alive_here, now, now) is None
@@ -262,7 +283,7 @@ def test_why_dead_by_process_here_and_by_heartbeat_elsewhere() -> None:
 
 
 def test_a_project_run_whose_entry_point_never_started_is_dead_after_a_grace() -> None:
-    from titanic import liveness
+    from orchestration import liveness
     now = time.time()
     local = {"mlflow.project.entryPoint": "main"}  # `--env-manager local` adds no env tag
     assert liveness.why_dead(local, now - 60, now) is None  # may still be starting
@@ -292,27 +313,26 @@ def test_read_passengers_semicolons_decimal_commas_and_latin1(tmp_path: Path) ->
     ({"model": "vote", "force": "all", "promote": "true"}, "vote"),
 ])
 def test_run_names_say_what_ran(given: dict[str, str], name: str) -> None:
-    from titanic.params import entry_point_defaults
+    from orchestration.mlproject import entry_point_defaults
     assert describe({**entry_point_defaults("main"), **given}) == name
 
 
-@pytest.mark.parametrize(("score", "champion", "force", "expected"), [
+@pytest.mark.parametrize(("score", "champion", "even_if_worse", "expected"), [
     (0.80, None, False, True),    # the first promotion always wins
     (0.84, 0.83, False, True),
     (0.83, 0.83, False, False),   # a tie keeps the champion
     (0.82, 0.83, False, False),
     (0.82, 0.83, True, True),
 ])
-def test_only_a_better_model_becomes_champion(score: float, champion: float | None, force: bool,
-                                              expected: bool) -> None:
-    assert becomes_champion(score, champion, force) is expected
+def test_only_a_better_model_becomes_champion(score: float, champion: float | None,
+                                              even_if_worse: bool, expected: bool) -> None:
+    assert becomes_champion(score, champion, even_if_worse) is expected
 
 
 def test_promote_parameters_are_checked() -> None:
-    assert parse_params({"force": "true"}, "promote") == {"force": "true"}
-    with pytest.raises(InputError, match="force must be one of false, true"):
-        parse_params({"force": "all"}, "promote")
-    assert parse_params({"force": "all"}) == {"force": "all"}  # main's meaning elsewhere
+    assert parse_params({"even_if_worse": "true"}) == {"even_if_worse": "true"}
+    with pytest.raises(InputError, match="even_if_worse must be one of false, true"):
+        parse_params({"even_if_worse": "all"})
     for bad in ("my/model", "a@b", "", "x" * 101):
         with pytest.raises(InputError, match="registered_model .* is not allowed"):
             parse_params({"registered_model": bad})
@@ -321,7 +341,7 @@ def test_promote_parameters_are_checked() -> None:
 # --- sweep grids ----------------------------------------------------------------------------------
 
 def test_grid_is_the_product_of_the_lists_named_by_what_varies() -> None:
-    from titanic.grid import expand, label, varied
+    from orchestration.grid import expand, label, varied
     chosen = {"model": "logreg,hgb", "C": "0.1,1", "seed": "1"}
     configs = expand(chosen, max_configs=10)
     # hgb does not use C: its two combinations are one configuration.
@@ -342,6 +362,26 @@ def test_grid_is_the_product_of_the_lists_named_by_what_varies() -> None:
     ({"C": "1,2,3", "seed": "1,2"}, "has 6 configurations (3 C x 2 seed), more than max_configs=5"),
 ])
 def test_grid_refuses_bad_lists(chosen: dict[str, str], message: str) -> None:
-    from titanic.grid import expand
+    from orchestration.grid import expand
     with pytest.raises(InputError, match=re.escape(message)):
         expand(chosen, max_configs=5)
+
+
+# --- the best run ---------------------------------------------------------------------------
+
+def test_leaderboard_and_promote_agree_on_the_best_of_tied_runs(store: str) -> None:
+    from orchestration import leaderboard
+    from orchestration.registry import candidate
+    client = MlflowClient()
+    experiment = client.get_experiment_by_name(EXPERIMENT)
+    made = []
+    for i, score in enumerate([0.80, 0.84, 0.84, 0.84]):  # three tied for best
+        run = client.create_run(experiment.experiment_id, start_time=1_000_000 + i * 1000,
+                                tags={"titanic.model_uri": f"models:/m-{i}"})
+        client.log_metric(run.info.run_id, "cv_accuracy", score)
+        client.set_terminated(run.info.run_id, "FINISHED")
+        made.append(run.info.run_id)
+    runs, _ = leaderboard.fetch(client, EXPERIMENT, 10, "", "titanic")
+    board = [r.info.run_id for r in runs]
+    assert board == [made[1], made[2], made[3], made[0]]  # ties: the earliest first
+    assert candidate(client, "best", experiment.experiment_id).info.run_id == board[0]

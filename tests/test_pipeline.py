@@ -17,7 +17,7 @@ from mlflow.tracking import MlflowClient
 
 from conftest import (MAIN_DEFAULTS, PROJECT, QUICK, all_runs, children, error_lines,
                       experiment_id, mlflow_run, parents, reused, run_env)
-from titanic import cache
+from orchestration import cache
 
 TEST_CSV = PROJECT / "data" / "titanic" / "test.csv"
 METRICS = {"val_accuracy", "val_precision", "val_recall", "val_f1", "val_roc_auc", "val_log_loss"}
@@ -139,6 +139,30 @@ def test_cache_sees_edited_code_and_changed_data(store: str, project_copy: Path)
     latest = parents()[-1]
     assert reused(latest) == {"prepare": None, "train": None, "evaluate": None}
     assert children(latest)["prepare"].data.metrics["rows"] == 890
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text, (path, old)
+    path.write_text(text.replace(old, new, 1))
+
+
+def test_machinery_edits_reuse_every_step_and_model_edits_recompute(store: str,
+                                                                    project_copy: Path) -> None:
+    ok(mlflow_run(*QUICK, project=project_copy))
+    first = {name: run.info.run_id for name, run in children(parents()[-1]).items()}
+    edit(project_copy / "orchestration" / "liveness.py", "HEARTBEAT_SECONDS = 30.0",
+         "HEARTBEAT_SECONDS = 20.0")
+    edit(project_copy / "orchestration" / "claims.py", "SETTLE_SECONDS = 1.0",
+         "SETTLE_SECONDS = 1.5")
+    ok(mlflow_run(*QUICK, project=project_copy))
+    assert reused(parents()[-1]) == first
+
+    edit(project_copy / "titanic" / "features.py", "        return {\"Title\": ",
+         "        # Edited: the same titles, another line of code.\n        return {\"Title\": ")
+    ok(mlflow_run(*QUICK, project=project_copy))
+    assert reused(parents()[-1]) == {"prepare": first["prepare"], "train": None,
+                                     "evaluate": None}
 
 
 def test_failed_killed_and_running_runs_are_never_reused(store: str,
@@ -334,3 +358,48 @@ def test_model_loads_and_predicts_outside_the_project(store: str, tmp_path: Path
     assert cli.returncode == 0, cli.stderr[-3000:]
     answers = json.loads(predictions.read_text())["predictions"]
     assert sum(answer["Survived"] for answer in answers) == int(survivors)
+
+
+LOAD_WITH_ONLY_THE_MODEL = """
+import importlib.util, json, sys
+import mlflow, pandas as pd
+model = mlflow.pyfunc.load_model(sys.argv[1])
+predicted = model.predict(pd.read_csv(sys.argv[2]))
+project = [m for m in sys.modules if m.split(".")[0] in ("orchestration", "steps")]
+absent = [m for m in ("orchestration", "steps", "optuna", "psutil", "pebble", "filelock")
+          if importlib.util.find_spec(m) is not None]
+print(json.dumps({"rows": len(predicted), "columns": list(predicted.columns),
+                  "project": project, "absent": absent,
+                  "where": sys.modules["titanic.survival"].__file__}))
+"""
+
+
+def test_the_logged_model_carries_only_the_model_package(store: str, tmp_path: Path) -> None:
+    """What a model ships is `titanic/` and its pinned requirements: it loads and predicts raw
+    rows in a new environment holding only those, in another folder, with no project code."""
+    ok(mlflow_run(*QUICK))
+    model_uri = parents()[-1].data.tags["titanic.model_uri"]
+    model = Path(mlflow.artifacts.download_artifacts(model_uri, dst_path=str(tmp_path / "m")))
+    shipped = sorted(str(p.relative_to(model / "code")) for p in (model / "code").rglob("*.py"))
+    assert shipped == sorted(f"titanic/{p.name}" for p in (PROJECT / "titanic").glob("*.py"))
+
+    from uv import find_uv_bin
+    env_dir = tmp_path / "model-env"
+    subprocess.run([find_uv_bin(), "venv", "-q", "--python", sys.executable, str(env_dir)],
+                   check=True)
+    subprocess.run([find_uv_bin(), "pip", "install", "-q", "--python",
+                    str(env_dir / "bin" / "python"), "-r", str(model / "requirements.txt")],
+                   check=True, timeout=600)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    loaded = subprocess.run(
+        [str(env_dir / "bin" / "python"), "-I", "-c", LOAD_WITH_ONLY_THE_MODEL, model_uri,
+         str(TEST_CSV)], cwd=elsewhere, capture_output=True, text=True, timeout=300,
+        env={"PATH": os.environ["PATH"], "HOME": str(tmp_path), "MLFLOW_TRACKING_URI": store})
+    assert loaded.returncode == 0, loaded.stderr[-3000:]
+    found = json.loads(loaded.stdout.strip().splitlines()[-1])
+    assert found["rows"] == 418
+    assert found["columns"] == ["PassengerId", "Survived", "probability"]
+    assert found["project"] == [] and found["absent"] == []
+    assert "/code/titanic/survival.py" in found["where"]
+    assert not found["where"].startswith(str(PROJECT))

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import yaml
 
-from titanic.pipeline import forced, step_params
-from titanic.cli import parse_args
-from titanic.names import STEPS
-from titanic.params import ENTRY_POINT_PARSERS, PARSERS, entry_point_defaults
+from orchestration.cli import parse_args
+from orchestration.mlproject import command_arguments, entry_point_defaults
+from orchestration.names import STEPS
+from orchestration.params import PARSERS
+from orchestration.pipeline import forced, step_params
 
 from conftest import MAIN_DEFAULTS, PROJECT
 
@@ -33,10 +34,21 @@ def test_every_parameter_has_a_check_and_main_uses_step_defaults() -> None:
     for entry_point in spec:
         assert set(spec[entry_point]["parameters"]) <= set(PARSERS)
     main = entry_point_defaults("main")
-    for step in (*STEPS, "promote"):
+    for step in (*STEPS, "promote", "sweep", "tune"):
         for name, default in entry_point_defaults(step).items():
-            if name in main and name not in ENTRY_POINT_PARSERS.get(step, {}):
+            if name in main:
                 assert main[name] == default, name
+
+
+def test_every_declared_parameter_is_passed_by_its_command() -> None:
+    """MLflow fills only the placeholders a command names: a declared parameter missing from
+    its command would silently run with its default."""
+    spec = yaml.safe_load((PROJECT / "MLproject").read_text())["entry_points"]
+    for entry_point, declared in spec.items():
+        passed = command_arguments(entry_point)
+        assert passed == {name: name for name in declared["parameters"]}, entry_point
+        assert declared["command"].startswith(f"python -m steps.{entry_point} "), entry_point
+
 
 
 def test_cli_defaults_come_from_mlproject() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -22,9 +23,9 @@ from mlflow.entities import Run
 from mlflow.tracking import MlflowClient
 
 from conftest import EXPERIMENT, PROJECT, QUICK, children, error_lines, mlflow_run, run_env
-from titanic import leaderboard
+from orchestration import leaderboard
 from titanic.errors import InputError
-from titanic.registry import candidate, promote
+from orchestration.registry import candidate, promote
 
 pytestmark = pytest.mark.xdist_group("registry")  # one worker builds the shared store
 
@@ -108,24 +109,24 @@ def test_only_a_better_model_takes_the_champion_alias(runs: dict[str, Run]) -> N
     client = MlflowClient()
     name = "rules"
 
-    first = promote(client, runs["worse"], name, force=False)
+    first = promote(client, runs["worse"], name, even_if_worse=False)
     assert (first.version, first.alias, first.created) == ("1", "champion", True)
     assert "(first champion)" in first.summary()
 
-    better = promote(client, runs["default"], name, force=False)
+    better = promote(client, runs["default"], name, even_if_worse=False)
     assert (better.version, better.alias) == ("2", "champion")
 
     # The worse model again: its version already exists, and it falls short.
-    again = promote(client, runs["worse"], name, force=False)
+    again = promote(client, runs["worse"], name, even_if_worse=False)
     assert (again.version, again.alias, again.created) == ("1", "challenger", False)
     short = score(runs["default"]) - score(runs["worse"])
     assert f"falls {short:.4f} short of the champion, version 2" in again.summary()
     assert str(client.get_model_version_by_alias(name, "champion").version) == "2"
 
-    forced = promote(client, runs["worse"], name, force=True)
+    forced = promote(client, runs["worse"], name, even_if_worse=True)
     assert (forced.version, forced.alias) == ("1", "champion")
 
-    best = promote(client, runs["better"], name, force=False)
+    best = promote(client, runs["better"], name, even_if_worse=False)
     assert (best.version, best.alias) == ("3", "champion")
     versions = client.search_model_versions(f"name='{name}'")
     assert len(versions) == 3  # promoting a model twice did not register it twice
@@ -231,7 +232,7 @@ print(list(predicted.columns), len(predicted), int(predicted["Survived"].sum()))
 
 def test_the_champion_loads_predicts_and_serves_anywhere(runs: dict[str, Run],
                                                          tmp_path: Path) -> None:
-    promote(MlflowClient(), runs["default"], "served", force=False)
+    promote(MlflowClient(), runs["default"], "served", even_if_worse=False)
     env = {k: v for k, v in run_env().items() if k != "PYTHONPATH"}
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
@@ -279,8 +280,8 @@ def test_the_champion_loads_predicts_and_serves_anywhere(runs: dict[str, Run],
 
 def test_leaderboard_in_each_format(runs: dict[str, Run], capsys: pytest.CaptureFixture[str]
                                     ) -> None:
-    promote(MlflowClient(), runs["better"], "board", force=False)
-    table = subprocess.run([sys.executable, "-m", "titanic.leaderboard",
+    promote(MlflowClient(), runs["better"], "board", even_if_worse=False)
+    table = subprocess.run([sys.executable, "-m", "orchestration.leaderboard",
                             "--registered_model", "board"], cwd=PROJECT, env=run_env(),
                            capture_output=True, text=True, timeout=120)
     assert table.returncode == 0, table.stderr
@@ -304,7 +305,7 @@ def test_leaderboard_in_each_format(runs: dict[str, Run], capsys: pytest.Capture
 
     leaderboard.main(["--format", "markdown", "--limit", "1"])
     markdown = capsys.readouterr().out.splitlines()
-    assert markdown[1].startswith("|---|") and len(markdown) == 3
+    assert re.fullmatch(r"(\|:?-+:?)+\|", markdown[1]) and len(markdown) == 3
 
 
 @pytest.mark.parametrize(("args", "message"), [

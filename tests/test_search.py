@@ -4,6 +4,7 @@ three steps, a ranked report, failures and interrupts; judged by what MLflow rec
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -72,8 +73,9 @@ def test_sweep_on_a_new_store_runs_every_configuration(tmp_path: Path,
     assert sweep.data.tags["titanic.best_model_uri"] == best.data.tags["titanic.model_uri"]
     assert sweep.data.metrics["cv_accuracy"] == best.data.metrics["cv_accuracy"]
     assert sweep.data.params["best.C"] == best.data.params["C"]
-    assert "| configuration | features | C | cv_accuracy |" in \
-        sweep.data.tags["mlflow.note.content"]
+    header = sweep.data.tags["mlflow.note.content"].splitlines()[0]
+    assert [cell.strip() for cell in header.strip("|").split("|")][:4] == \
+        ["configuration", "features", "C", "cv_accuracy"]
     assert sweep.info.run_name == "sweep features=tutorial,engineered C=0.03,0.1,0.3,1"
     assert f'mlflow.pyfunc.load_model("{best.data.tags["titanic.model_uri"]}")' in result.stdout
 
@@ -119,25 +121,78 @@ def test_sweep_refuses_bad_input_before_any_child(store: str, args: tuple[str, .
     assert sweep.info.status == "FAILED" and len(all_runs()) == 1
 
 
-def test_an_interrupted_sweep_leaves_nothing_running(store: str) -> None:
-    proc = subprocess.Popen(
+def start_sweep(*args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
         [sys.executable, "-m", "mlflow", "run", str(PROJECT), "--env-manager", "local",
-         "-e", "sweep", "-P", "C=0.1,1,10,100", "-P", "jobs=2", "-P", "force=all"],
-        cwd=PROJECT, env=run_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        start_new_session=True)
+         "-e", "sweep", *args], cwd=PROJECT, env=run_env(), stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, start_new_session=True)
+
+
+def a_running_train(proc: subprocess.Popen[str]) -> Run:
+    """Wait for a configuration's train step to be running, and return it."""
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline and proc.poll() is None:
-        if any(r.info.run_name == "train" and r.info.status == "RUNNING" for r in all_runs()):
-            break
+        running = [r for r in all_runs() if r.info.run_name == "train"
+                   and r.info.status == "RUNNING" and "titanic.pid" in r.data.tags]
+        if running:
+            return running[0]
         time.sleep(0.1)
-    os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C: the whole foreground group
-    proc.communicate(timeout=180)
+    proc.kill()
+    raise AssertionError(f"no train step started: {proc.communicate()[1][-3000:]}")
+
+
+@pytest.mark.parametrize("how", ["Ctrl-C", "SIGTERM to mlflow run alone"])
+def test_an_interrupted_sweep_leaves_nothing_running(store: str, how: str) -> None:
+    proc = start_sweep("-P", "C=0.1,1,10,100", "-P", "jobs=2", "-P", "force=all")
+    try:
+        a_running_train(proc)
+        if how == "Ctrl-C":
+            os.killpg(proc.pid, signal.SIGINT)  # the whole foreground group
+        else:
+            proc.terminate()
+        proc.communicate(timeout=180)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
     assert proc.returncode != 0
+    deadline = time.monotonic() + 30  # the helper that keeps KILLED after `mlflow run` exits
+    while time.monotonic() < deadline and searches()[0].info.status != "KILLED":
+        time.sleep(0.5)
     statuses = {r.info.status for r in all_runs()}
     assert "RUNNING" not in statuses and "KILLED" in statuses
     (sweep,) = searches()
     assert sweep.info.status == "KILLED"
     assert "KILLED" in {k.info.status for k in configurations(sweep).values()}
+    assert "FINISHED" not in {k.info.status for k in configurations(sweep).values()
+                              if k.info.run_name == "C=100"}
+
+
+def test_a_killed_worker_costs_only_its_configuration_which_is_retried(store: str) -> None:
+    proc = start_sweep("-P", "C=0.1,1,10,100", "-P", "jobs=2", "-P", "force=all", *QUICK)
+    try:
+        victim = a_running_train(proc)
+        os.kill(int(victim.data.tags["titanic.pid"]), signal.SIGKILL)
+        out, err = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 0, err[-3000:]
+    (sweep,) = searches()
+    assert sweep.info.status == "FINISHED"
+    kids = [r for r in all_runs() if r.data.tags.get("mlflow.parentRunId") == sweep.info.run_id]
+    by_status = sorted((k.info.run_name, k.info.status) for k in kids)
+    dead_config = next(k for k in kids if k.info.run_id == victim.data.tags["mlflow.parentRunId"])
+    name = dead_config.info.run_name
+    # Every configuration finished; the one on the killed worker has a FAILED first attempt.
+    assert by_status == sorted([(n, "FINISHED") for n in ("C=0.1", "C=1", "C=10", "C=100")]
+                               + [(name, "FAILED")])
+    assert re.fullmatch(r"its worker process \d+ died \(exit code -9\); the configuration "
+                        r"was retried", dead_config.data.tags["titanic.error"])
+    assert mlflow.get_run(victim.info.run_id).info.status == "FAILED"
+    assert "RUNNING" not in {r.info.status for r in all_runs()}
+    assert pd.read_csv(mlflow.artifacts.download_artifacts(
+        run_id=sweep.info.run_id, artifact_path="results.csv"))["status"].tolist() == \
+        ["FINISHED"] * 4
 
 
 def test_tune_runs_trials_as_children_and_two_commands_share_a_study(store: str,

@@ -115,7 +115,7 @@ def test_pipeline_registry_and_leaderboard_through_the_server(team_server: str,
     assert not (tmp_path / "mlruns").exists() and not (tmp_path / "mlflow.db").exists()
     champion = MlflowClient().get_model_version_by_alias("titanic", "champion")
     assert champion.tags["source_run"] == computed.info.run_id
-    board = subprocess.run([sys.executable, "-m", "titanic.leaderboard", "--format", "csv"],
+    board = subprocess.run([sys.executable, "-m", "orchestration.leaderboard", "--format", "csv"],
                            cwd=PROJECT, env=run_env(), capture_output=True, text=True,
                            timeout=120)
     assert board.returncode == 0, board.stderr

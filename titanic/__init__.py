@@ -1,2 +1,3 @@
-"""What the Titanic entry points share: features and model families (shipped inside every
-logged model), parameters, passenger files, the step cache, run status and the command line."""
+"""The Titanic survival model: what a logged model carries as its code, and all it needs to
+load and predict raw passenger rows. Imports no MLflow tracking and nothing of the machinery
+that runs, tracks, caches and searches (that is `orchestration`)."""

@@ -2,7 +2,6 @@
 
 Each transformer takes a frame of raw passenger rows (Kaggle's columns) and returns it with
 its own columns added, so they chain in one Pipeline and the logged model takes raw rows.
-This module imports nothing of the project's: a logged model carries it as its code.
 """
 
 from __future__ import annotations
@@ -13,11 +12,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 
-# The raw passenger columns (Kaggle's test.csv) and the target that train.csv adds.
-ID = "PassengerId"
-TARGET = "Survived"
-FEATURES = ("PassengerId", "Pclass", "Name", "Sex", "Age", "SibSp", "Parch",
-            "Ticket", "Fare", "Cabin", "Embarked")
+from titanic.passengers import ID
 COMMON_TITLES = ("Mr", "Mrs", "Miss", "Master")
 # Spellings of the common titles; anything else, or no title at all, is "Rare".
 TITLE_ALIASES = {"Mlle": "Miss", "Ms": "Miss", "Mme": "Mrs"}

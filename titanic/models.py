@@ -1,8 +1,7 @@
 """Model families and feature sets as one scikit-learn Pipeline on raw passenger rows,
 and cross-validation to compare them honestly.
 
-Imports nothing of the project's but `features`: a logged model carries this package as code.
-Which family uses which hyperparameter is declared in `titanic.params`.
+Families and the hyperparameters each uses are named in `titanic.families`.
 """
 
 from __future__ import annotations
@@ -21,8 +20,8 @@ from sklearn.model_selection import RepeatedStratifiedKFold, cross_val_score
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from titanic.features import (FEATURES, TARGET, AgeByTitle, Cabin, Family, GroupSurvival,
-                              TicketGroup, Title)
+from titanic.features import AgeByTitle, Cabin, Family, GroupSurvival, TicketGroup, Title
+from titanic.passengers import FEATURES, TARGET
 
 ENGINEERED_CATEGORICAL = ["Sex", "Embarked", "Title", "Deck"]
 ENGINEERED_NUMERIC = ["Pclass", "Age", "SibSp", "Parch", "Fare", "FamilySize", "IsAlone",

@@ -11,17 +11,16 @@ import logging
 from io import StringIO
 from pathlib import Path
 
-import mlflow.data
 import numpy as np
 import pandas as pd
-from mlflow.data.dataset_source_registry import resolve_dataset_source
-from mlflow.data.pandas_dataset import PandasDataset
-from mlflow.exceptions import MlflowException
-from mlflow.store.artifact.runs_artifact_repo import RunsArtifactRepository
 
 from titanic.errors import InputError
-from titanic.features import FEATURES, ID, TARGET
 
+# The raw passenger columns (Kaggle's test.csv) and the target that train.csv adds.
+ID = "PassengerId"
+TARGET = "Survived"
+FEATURES = ("PassengerId", "Pclass", "Name", "Sex", "Age", "SibSp", "Parch",
+            "Ticket", "Fare", "Cabin", "Embarked")
 NUMERIC = ("PassengerId", "Pclass", "Age", "SibSp", "Parch", "Fare")
 CATEGORICAL = ("Sex", "Embarked")
 SEPARATORS = (",", ";", "\t")
@@ -127,15 +126,3 @@ def read_passengers(path: Path, *, with_target: bool, source: str) -> pd.DataFra
         frame[TARGET] = target.astype(int)
     return frame
 
-
-def dataset(passengers: pd.DataFrame, prepared: str, name: str) -> PandasDataset:
-    """A split as an MLflow dataset (name, content digest, where it came from)."""
-    source: str | None = f"{prepared.rstrip('/')}/{name}"
-    if source.startswith("runs:/"):  # MLflow records datasets by where the file really is
-        source = RunsArtifactRepository.get_underlying_uri(source)
-    try:
-        resolve_dataset_source(source)
-    except MlflowException:  # a scheme MLflow has no dataset source for (mlflow-artifacts:)
-        source = None  # the run's `prepared` parameter still says where the data came from
-    return mlflow.data.from_pandas(passengers, source=source, targets=TARGET,
-                                   name=Path(name).stem)

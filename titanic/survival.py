@@ -13,7 +13,7 @@ from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 from mlflow.pyfunc import PythonModel
 from sklearn.pipeline import Pipeline
 
-from titanic.features import FEATURES, ID, TARGET
+from titanic.passengers import FEATURES, ID, TARGET
 
 PROBABILITY = "probability"
 

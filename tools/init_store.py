@@ -20,7 +20,8 @@ from mlflow.tracking import MlflowClient
 from sqlalchemy.exc import SQLAlchemyError
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from titanic.runs import open_on_training_runs  # noqa: E402
+from orchestration.access import refusal  # noqa: E402
+from orchestration.runs import open_on_training_runs  # noqa: E402
 
 log = logging.getLogger("titanic")
 
@@ -51,6 +52,9 @@ def main() -> None:
 
 def store_problem(uri: str, err: Exception) -> str:
     """One line for a store that cannot be opened or created, with what to do about it."""
+    known = refusal(err)
+    if known is not None:
+        return str(known)
     reason = next((line.strip() for line in str(err).splitlines() if line.strip()),
                   type(err).__name__)
     if "not a database" in reason or "malformed" in reason:

@@ -11,10 +11,11 @@ from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
+from orchestration.access import GRANT_COMMAND, PERMISSION_DENIED, refused, user
+from orchestration.names import (METRIC_ORDER, OUT_MODEL, OUTPUT_TAG, RANKING_METRIC,
+                                 TAG_BEST_RUN, TAG_CODE_DIGEST, TAG_MODEL_URI, TAG_PROMOTED)
+from orchestration.params import PIPELINE_ONLY
 from titanic.errors import InputError
-from titanic.names import (METRIC_ORDER, OUT_MODEL, OUTPUT_TAG, RANKING_METRIC, TAG_BEST_RUN,
-                           TAG_CODE_DIGEST, TAG_MODEL_URI, TAG_PROMOTED)
-from titanic.params import PIPELINE_ONLY
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
@@ -29,6 +30,10 @@ PARAM_PREFIX = "param."
 # Runs whose model can be promoted and ranked: finished pipeline runs (`main`, a sweep's
 # configuration), which name their model in a tag.
 PIPELINE_FILTER = f"tags.`{TAG_MODEL_URI}` LIKE 'models:/%' and attributes.status = 'FINISHED'"
+# Best first: the ranking metric, then on a tie the run that reached it first (a rerun that
+# reused it, or a later equal model, does not displace it), then the run id.
+BEST_FIRST = [f"metrics.{RANKING_METRIC} DESC", "attributes.start_time ASC",
+              "attributes.run_id ASC"]
 
 
 def model_uri_of(run: Run) -> str | None:
@@ -44,10 +49,17 @@ def load_line(model_uri: str) -> str:
             f"model = mlflow.pyfunc.load_model(\"{model_uri}\")")
 
 
+def best_runs(client: MlflowClient, experiment_id: str, limit: int, where: str = ""
+              ) -> list[Run]:
+    """The experiment's finished pipeline runs, best first: what the leaderboard lists and
+    what `promote -P run=best` takes (its first row)."""
+    return client.search_runs([experiment_id],
+                              filter_string=PIPELINE_FILTER + (f" and {where}" if where else ""),
+                              order_by=BEST_FIRST, max_results=limit)
+
+
 def best_run(client: MlflowClient, experiment_id: str) -> Run:
-    runs = client.search_runs([experiment_id], filter_string=PIPELINE_FILTER,
-                              order_by=[f"metrics.{RANKING_METRIC} DESC",
-                                        "attributes.start_time ASC"], max_results=1)
+    runs = best_runs(client, experiment_id, limit=1)
     if not runs:
         raise InputError(f"experiment {experiment_id} has no finished pipeline run to promote: "
                          f"run `mlflow run .` first, or pass -P run=<run id> from another one")
@@ -63,14 +75,14 @@ def candidate(client: MlflowClient, which: str, experiment_id: str) -> Run:
             run = client.get_run(which)
         except MlflowException:
             raise InputError(f"no run {which!r} in this tracking store: pass a run id the "
-                             f"leaderboard lists (python -m titanic.leaderboard), or run=best"
+                             f"leaderboard lists (python -m orchestration.leaderboard), or run=best"
                              ) from None
     if TAG_BEST_RUN in run.data.tags:  # a sweep or tuning run: its best configuration
         run = client.get_run(run.data.tags[TAG_BEST_RUN])
     run_id = run.info.run_id
     if run.info.status != "FINISHED":
         raise InputError(f"run {run_id} is {run.info.status}, not FINISHED: promote a finished "
-                         f"run (python -m titanic.leaderboard lists them)")
+                         f"run (python -m orchestration.leaderboard lists them)")
     if not (model_uri_of(run) or "").startswith("models:/"):
         raise InputError(f"run {run_id} has no model: pass a main, sweep configuration or "
                          f"train run")
@@ -80,9 +92,9 @@ def candidate(client: MlflowClient, which: str, experiment_id: str) -> Run:
     return run
 
 
-def becomes_champion(score: float, champion_score: float | None, force: bool) -> bool:
-    """Only a strictly better model takes the alias, unless forced."""
-    return force or champion_score is None or score > champion_score
+def becomes_champion(score: float, champion_score: float | None, even_if_worse: bool) -> bool:
+    """Only a strictly better model takes the alias, unless asked to even if it is worse."""
+    return even_if_worse or champion_score is None or score > champion_score
 
 
 def version_tags(client: MlflowClient, run: Run, model_id: str) -> dict[str, str]:
@@ -132,7 +144,7 @@ class Promotion:
             short = score_of(was) - self.score
             return (f"{head}; alias '{CHALLENGER}': it falls {short:.4f} short of the champion, "
                     f"version {was.version} ({RANKING_METRIC} {score_of(was):.4f}); "
-                    f"-P force=true makes it the champion anyway")
+                    f"-P even_if_worse=true makes it the champion anyway")
         before = (" (first champion)" if was is None else
                   " (was already the champion)" if str(was.version) == self.version else
                   f" (was version {was.version}, {RANKING_METRIC} {score_of(was):.4f})"
@@ -140,13 +152,24 @@ class Promotion:
         return f"{head}; alias '{CHAMPION}'{before}\nUse it: models:/{self.name}@{CHAMPION}"
 
 
-def record_promotion(promotion: Promotion) -> None:
-    """On the active run: the version the promotion made and its alias."""
+def ship(run: Run, name: str, even_if_worse: bool = False) -> Promotion:
+    """What `promote`, `main -P promote=true` and a search's `-P promote=true` do: promote the
+    run's model and record on the active run the version it became and its alias."""
+    try:
+        promotion = promote(MlflowClient(), run, name, even_if_worse)
+    except MlflowException as err:
+        if not refused(err, PERMISSION_DENIED):
+            raise
+        who = user() or "anonymous"
+        raise InputError(f"{who} may not promote to the registered model {name!r}: that takes "
+                         f"EDIT on it, which its maintainers have; the run's work is kept, and "
+                         f"an admin can grant it ({GRANT_COMMAND} {who} maintainer)") from None
     mlflow.set_tag(TAG_PROMOTED, f"{promotion.name} version {promotion.version} "
                                  f"({promotion.alias})")
+    return promotion
 
 
-def promote(client: MlflowClient, run: Run, name: str, force: bool) -> Promotion:
+def promote(client: MlflowClient, run: Run, name: str, even_if_worse: bool) -> Promotion:
     """Register the run's model (once: a model already registered under `name` keeps its
     version) and give it `champion` if it beats the current one, else `challenger`."""
     model_uri = model_uri_of(run)
@@ -163,7 +186,7 @@ def promote(client: MlflowClient, run: Run, name: str, force: bool) -> Promotion
                 if v.source == model_uri]
     version = existing[0] if existing else _register(client, name, model_uri, model_id, tags)
     same = champion is not None and champion.version == version.version
-    alias = (CHAMPION if same or becomes_champion(score, score_of(champion), force)
+    alias = (CHAMPION if same or becomes_champion(score, score_of(champion), even_if_worse)
              else CHALLENGER)
     client.set_registered_model_alias(name, alias, version.version)
     return Promotion(name, str(version.version), alias, score, champion, created=not existing)

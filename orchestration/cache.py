@@ -9,7 +9,6 @@ each other.
 from __future__ import annotations
 
 import ast
-import fcntl
 import functools
 import hashlib
 import importlib
@@ -23,28 +22,32 @@ from pathlib import Path
 from typing import Iterator
 
 import mlflow
+from filelock import FileLock
 from mlflow.entities import Run
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from titanic.claims import claim, shared_store
-from titanic.inputs import fetch, sha256_files
-from titanic.names import (NOTE_TAG, OUTPUT_TAG, TAG_APPLIED, TAG_CACHE_KEY, TAG_CODE_DIGEST,
-                           TAG_REUSED_FROM, TAG_STEP, TAG_WARNING)
-from titanic.params import INPUT_PARAMS, PROJECT_DIR, applicable, parse_params, recorded
-from titanic.runs import log_batch, outputs_of, raise_if_interrupted
+from orchestration.claims import claim, shared_store
+from orchestration.inputs import fetch, sha256_files
+from orchestration.mlproject import PROJECT_DIR
+from orchestration.names import (NOTE_TAG, OUTPUT_TAG, TAG_APPLIED, TAG_CACHE_KEY,
+                                 TAG_CODE_DIGEST, TAG_REUSED_FROM, TAG_STEP, TAG_WARNING)
+from orchestration.params import INPUT_PARAMS, applicable, parse_params, recorded
+from orchestration.runs import log_batch, outputs_of, raise_if_interrupted
 
 # Package versions that change what a step computes.
 PACKAGES = ("mlflow", "scikit-learn", "pandas", "numpy", "category-encoders", "cloudpickle",
             "matplotlib")
-PROJECT_PACKAGES = ("steps", "titanic")
+# Where a step's own code lives: the entry points and the model package. The machinery around
+# them (`orchestration`) runs, tracks and caches the work without changing what it computes.
+CODE_PACKAGES = ("steps", "titanic")
 
 log = logging.getLogger("titanic")
 
 
 def project_modules(path: Path) -> set[Path]:
-    """The project's source files a module runs: itself and, transitively, every project
-    module it imports (read from the source, without importing anything)."""
+    """The source files of a step's work: the module itself and, transitively, every module of
+    CODE_PACKAGES it imports (read from the source, without importing anything)."""
     seen: set[Path] = set()
     pending = [path]
     while pending:
@@ -56,7 +59,7 @@ def project_modules(path: Path) -> set[Path]:
             names = ([node.module or ""] if isinstance(node, ast.ImportFrom)
                      else [a.name for a in node.names] if isinstance(node, ast.Import) else [])
             for name in names:
-                if name.split(".")[0] in PROJECT_PACKAGES:
+                if name.split(".")[0] in CODE_PACKAGES:
                     candidate = PROJECT_DIR.joinpath(*name.split(".")).with_suffix(".py")
                     if candidate.is_file():
                         pending.append(candidate)
@@ -64,8 +67,8 @@ def project_modules(path: Path) -> set[Path]:
 
 
 def code_digest(step: str) -> str:
-    """Digest of the source a step runs, read from disk: edited files count, committed or
-    not; files the step does not import do not."""
+    """Digest of the code a step runs, read from disk: edited files count, committed or not;
+    files the step does not import, and the orchestration around it, do not."""
     digest = hashlib.sha256()
     for path in sorted(project_modules(PROJECT_DIR / "steps" / f"{step}.py")):
         digest.update(str(path.relative_to(PROJECT_DIR)).encode() + path.read_bytes())
@@ -126,8 +129,7 @@ def step_lock(key: str) -> Iterator[None]:
     scope = f"{mlflow.get_tracking_uri()}|{key}"
     folder = Path(tempfile.gettempdir()) / "titanic-mlflow-locks"
     folder.mkdir(exist_ok=True)
-    with open(folder / f"{hashlib.sha256(scope.encode()).hexdigest()[:32]}.lock", "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+    with FileLock(folder / f"{hashlib.sha256(scope.encode()).hexdigest()[:32]}.lock"):
         yield
 
 

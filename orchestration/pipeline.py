@@ -10,15 +10,18 @@ from __future__ import annotations
 from contextlib import ExitStack
 
 import mlflow
+import pandas as pd
 from mlflow.tracking import MlflowClient
 from mlflow.utils.mlflow_tags import MLFLOW_PROJECT_ENTRY_POINT
 
-from titanic.cache import execute_step
+from orchestration.cache import execute_step
+from orchestration.mlproject import entry_point_defaults
+from orchestration.names import (METRIC_ORDER, NOTE_TAG, OUT_MODEL, PIPELINE_FILE, STEPS,
+                                 TAG_MODEL_URI, TAG_REUSED_FROM, TAG_REUSED_STEPS, TAG_WARNING)
+from orchestration.params import parse_params, recorded
+from orchestration.runs import (PROJECT_TAGS, active_run, log_batch, outputs_of,
+                                raise_if_interrupted)
 from titanic.errors import InputError
-from titanic.names import (METRIC_ORDER, NOTE_TAG, OUT_MODEL, PIPELINE_FILE, STEPS,
-                           TAG_MODEL_URI, TAG_REUSED_FROM, TAG_REUSED_STEPS, TAG_WARNING)
-from titanic.params import entry_point_defaults, parse_params, recorded
-from titanic.runs import PROJECT_TAGS, active_run, log_batch, outputs_of, raise_if_interrupted
 
 
 def step_params(step: str, chosen: dict[str, str], outputs: dict[str, str]) -> dict[str, str]:
@@ -61,11 +64,12 @@ def run_pipeline(chosen: dict[str, str]) -> list[dict[str, object]]:
                        "warning": done.data.tags.get(TAG_WARNING),
                        "outputs": outputs_of(done), "metrics": done.data.metrics})
 
-    rows = [f"| {r['step']} | `{r['run_id']}` | "
-            f"{'reused from `' + r['reused_from'] + '`' if r['reused_from'] else 'computed'} |"
-            for r in record]
-    note = "\n".join(["| step | run | |", "|---|---|---|", *rows, "",
-                      f"Model: `{outputs[OUT_MODEL]}`"])
+    steps = pd.DataFrame({
+        "step": [r["step"] for r in record],
+        "run": [f"`{r['run_id']}`" for r in record],
+        "": [f"reused from `{r['reused_from']}`" if r["reused_from"] else "computed"
+             for r in record]})
+    note = f"{steps.to_markdown(index=False)}\n\nModel: `{outputs[OUT_MODEL]}`"
     reused_steps = ",".join(r["step"] for r in record if r["reused_from"])
     log_batch(parent.info.run_id, pipeline_metrics(record),
               {TAG_MODEL_URI: outputs[OUT_MODEL], TAG_REUSED_STEPS: reused_steps, NOTE_TAG: note})

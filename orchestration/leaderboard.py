@@ -1,7 +1,8 @@
 """The best pipeline runs of an experiment, best first, with their registered versions.
 
-    python -m titanic.leaderboard [--experiment NAME] [--limit 10] [--filter "params.model = 'hgb'"]
-                                  [--format table|markdown|csv|json] [--registered_model titanic]
+    python -m orchestration.leaderboard [--experiment NAME] [--limit 10]
+        [--filter "params.model = 'hgb'"] [--format table|markdown|csv|json]
+        [--registered_model titanic]
 
 Reads the tracking store (MLFLOW_TRACKING_URI) and creates no run: one `search_runs` call for
 the runs and one registry search for their versions.
@@ -10,8 +11,6 @@ the runs and one registry search for their versions.
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
 import os
 import sys
@@ -19,14 +18,17 @@ from datetime import datetime
 from typing import Any
 
 import mlflow
+import pandas as pd
 from mlflow.entities import Run
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
+from orchestration.access import refusal
+from orchestration.mlproject import entry_point_defaults
+from orchestration.names import RANKING_METRIC, STEPS, TAG_REUSED_STEPS
+from orchestration.params import PARSERS, PIPELINE_ONLY, applicable
+from orchestration.registry import best_runs, model_uri_of
 from titanic.errors import InputError
-from titanic.names import RANKING_METRIC, TAG_REUSED_STEPS, STEPS
-from titanic.params import PARSERS, PIPELINE_ONLY, applicable, entry_point_defaults
-from titanic.registry import PIPELINE_FILTER, model_uri_of
 
 FORMATS = ("table", "markdown", "csv", "json")
 VALIDATION_METRIC = "val_accuracy"
@@ -40,11 +42,8 @@ def fetch(client: MlflowClient, experiment: str, limit: int, filter_string: str,
         names = ", ".join(e.name for e in client.search_experiments(max_results=20))
         raise InputError(f"no experiment named {experiment!r} in {mlflow.get_tracking_uri()}: "
                          f"pass --experiment with one of: {names}")
-    where = PIPELINE_FILTER + (f" and {filter_string}" if filter_string.strip() else "")
     try:
-        runs = client.search_runs([found.experiment_id], filter_string=where,
-                                  order_by=[f"metrics.{RANKING_METRIC} DESC",
-                                            "attributes.start_time DESC"], max_results=limit)
+        runs = best_runs(client, found.experiment_id, limit, filter_string.strip())
     except MlflowException as err:
         raise InputError(f"the filter {filter_string!r} is not one MLflow accepts "
                          f"({err.message.splitlines()[0]}): e.g. --filter \"params.model = 'hgb'\""
@@ -99,26 +98,16 @@ def rows(runs: list[Run], versions: dict[str, tuple[str, list[str]]]) -> list[di
 def render(table: list[dict[str, Any]], fmt: str) -> str:
     if fmt == "json":
         return json.dumps(table, indent=2)
-    text = [{k: ("" if v is None else f"{v:.4f}" if isinstance(v, float) else str(v))
-             for k, v in row.items()} for row in table]
-    columns = list(table[0])
+    text = pd.DataFrame(table).map(
+        lambda v: "" if v is None else f"{v:.4f}" if isinstance(v, float) else str(v))
     if fmt == "csv":
-        out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(text)
-        return out.getvalue().rstrip("\n")
-    if fmt == "markdown":
-        return "\n".join(["| " + " | ".join(columns) + " |",
-                          "|" + "---|" * len(columns),
-                          *("| " + " | ".join(r[c] for c in columns) + " |" for r in text)])
-    width = {c: max(len(c), *(len(r[c]) for r in text)) for c in columns}
-    return "\n".join("  ".join(r[c].ljust(width[c]) for c in columns).rstrip()
-                     for r in [dict(zip(columns, columns)), *text])
+        return text.to_csv(index=False, lineterminator="\n").rstrip("\n")
+    return text.to_markdown(index=False, tablefmt="pipe" if fmt == "markdown" else "plain",
+                            disable_numparse=True)
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m titanic.leaderboard",
+    parser = argparse.ArgumentParser(prog="python -m orchestration.leaderboard",
                                      description=__doc__.splitlines()[0])
     parser.add_argument("--experiment", default=os.environ.get("MLFLOW_EXPERIMENT_NAME",
                                                                 "Default"))
@@ -134,6 +123,11 @@ def main(argv: list[str] | None = None) -> None:
                                args.registered_model)
     except InputError as err:
         sys.exit(f"titanic: error: {err}")
+    except MlflowException as err:
+        known = refusal(err)
+        if known is None:
+            raise
+        sys.exit(f"titanic: error: {known}")
     print(render(rows(runs, versions), args.format))
 
 

@@ -45,3 +45,8 @@ EXPERIMENT_KIND = "custom_model_development"
 RANKING_METRIC = "cv_accuracy"
 METRIC_ORDER = ("cv_accuracy", "cv_accuracy_std", "val_accuracy", "val_precision",
                 "val_recall", "val_f1", "val_roc_auc", "val_log_loss")
+
+
+def failure_tags(reason: str) -> dict[str, str]:
+    """The tags that show why a run failed: `titanic.error`, and its description in the UI."""
+    return {TAG_ERROR: reason, NOTE_TAG: f"**Failed**: {reason}"}

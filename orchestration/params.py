@@ -1,5 +1,5 @@
-"""Parameters: one check per name (a name means the same in every entry point), the defaults
-MLproject declares, and which hyperparameters a model family uses.
+"""Parameters: one check per name, and a name means the same in every entry point; which
+parameters change what a run computes.
 
 Light on purpose (no scikit-learn, no pandas): `main` imports it on every run, including runs
 where every step is reused and nothing heavy is needed.
@@ -7,33 +7,17 @@ where every step is reused and nothing heavy is needed.
 
 from __future__ import annotations
 
-import functools
 import os
 import re
 import shlex
-from pathlib import Path
 from typing import Any, Callable
 
-import yaml
-
+from orchestration.names import STEPS
 from titanic.errors import InputError
-from titanic.names import STEPS
+from titanic.families import (FAMILIES, FAMILY_PARAMS, FEATURE_SETS, HYPERPARAMETERS,
+                              SOLVERS)
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
-MLPROJECT = PROJECT_DIR / "MLproject"
-
-SOLVERS = ("lbfgs", "liblinear", "newton-cg", "newton-cholesky", "sag", "saga")
 FORCE_CHOICES = ("none", "all", *STEPS)
-FEATURE_SETS = ("tutorial", "engineered")
-FAMILIES = ("logreg", "hgb", "rf", "vote")
-# The hyperparameters each family uses; `vote` soft-votes the other three, each with its own.
-FAMILY_PARAMS: dict[str, tuple[str, ...]] = {
-    "logreg": ("C", "max_iter", "solver"),
-    "hgb": ("learning_rate", "max_depth", "n_trees", "min_samples_leaf"),
-    "rf": ("max_depth", "n_trees", "min_samples_leaf"),
-}
-FAMILY_PARAMS["vote"] = tuple(dict.fromkeys(p for ps in FAMILY_PARAMS.values() for p in ps))
-HYPERPARAMETERS = FAMILY_PARAMS["vote"]
 
 
 def _number(kind: type, hint: str, valid: Callable[[float], bool], example: str
@@ -100,6 +84,7 @@ PARSERS: dict[str, Callable[[str, str], Any]] = {
     "test_data": _text,
     "force": _choice(FORCE_CHOICES),
     "promote": _choice(("false", "true")),
+    "even_if_worse": _choice(("false", "true")),
     "registered_model": _registered_name,
     "run": _text,
     "jobs": _jobs,
@@ -107,11 +92,6 @@ PARSERS: dict[str, Callable[[str, str], Any]] = {
     "trials": _number(int, "a whole number from 1 to 10000", lambda v: 1 <= v <= 10000, "40"),
     "storage": _text,
     "study": _text,
-}
-# Where an issue's interface gives a name another meaning in one entry point: `promote`'s
-# `force` overrides the champion rule rather than naming steps to recompute.
-ENTRY_POINT_PARSERS: dict[str, dict[str, Callable[[str, str], Any]]] = {
-    "promote": {"force": _choice(("false", "true"))},
 }
 # `main` parameters that say what to do with the result, not what to compute.
 PIPELINE_ONLY = ("force", "promote", "registered_model")
@@ -123,10 +103,9 @@ SEARCH_SETTINGS = ("jobs", "max_configs", "trials", "storage", "study", "promote
 INPUT_PARAMS = ("data", "prepared", "model_uri", "test_data")
 
 
-def parse_params(raw: dict[str, str], entry_point: str | None = None) -> dict[str, Any]:
+def parse_params(raw: dict[str, str]) -> dict[str, Any]:
     """Typed values for an entry point's string parameters; InputError on the first bad one."""
-    parsers = {**PARSERS, **ENTRY_POINT_PARSERS.get(entry_point or "", {})}
-    return {name: parsers[name](name, value) for name, value in raw.items()}
+    return {name: PARSERS[name](name, value) for name, value in raw.items()}
 
 
 def applicable(params: dict[str, str]) -> dict[str, str]:
@@ -136,33 +115,6 @@ def applicable(params: dict[str, str]) -> dict[str, str]:
     return {k: v for k, v in params.items() if k not in HYPERPARAMETERS or k in used}
 
 
-@functools.cache
-def _entry_points() -> dict[str, Any]:
-    return yaml.safe_load(MLPROJECT.read_text())["entry_points"]
-
-
-def entry_point_defaults(entry_point: str) -> dict[str, str | None]:
-    """Parameters of an entry point with their MLproject defaults (None where required)."""
-    spec = _entry_points()[entry_point]["parameters"]
-    return {name: None if p.get("default") is None else str(p["default"])
-            for name, p in spec.items()}
-
-
 def recorded(params: dict[str, Any]) -> dict[str, str]:
     """Parameter values written the way `mlflow run` logs them."""
     return {name: shlex.quote(str(value)) for name, value in params.items()}
-
-
-# The parameter each family is best known by, named in a run's name even at its default.
-HEADLINE = {"logreg": ("C",), "hgb": ("learning_rate",), "rf": ("n_trees",), "vote": ()}
-
-
-def describe(params: dict[str, str]) -> str:
-    """A run name that says what a pipeline computed: the family, its headline parameter and
-    every other computed-on value that is not the default, e.g. `hgb learning_rate=0.1`."""
-    defaults = entry_point_defaults("main")
-    model = params.get("model", defaults["model"])
-    shown = [f"{k}={v}" for k, v in applicable(params).items()
-             if k != "model" and k not in PIPELINE_ONLY
-             and (k in HEADLINE.get(model, ()) or v != defaults.get(k))]
-    return " ".join([model, *shown])

@@ -11,13 +11,15 @@ import sys
 import warnings
 from typing import Callable, NoReturn
 
+from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from titanic.cache import execute_step
+from orchestration.access import refusal
+from orchestration.cache import execute_step
+from orchestration.launcher import keep_killed_after_launcher, stop_when_launcher_exits
+from orchestration.mlproject import entry_point_defaults
+from orchestration.runs import Interrupted, active_run, catch_interrupts
 from titanic.errors import InputError
-from titanic.params import entry_point_defaults
-from titanic.runs import (Interrupted, active_run, catch_interrupts, keep_killed_after_launcher,
-                          stop_when_launcher_exits)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -68,6 +70,12 @@ def _run_body(body: Callable[[], None]) -> int:
     except InputError as err:
         print(f"titanic: error: {err}", file=sys.stderr)
         return 2
+    except MlflowException as err:
+        known = refusal(err)  # the tracking server turned this machine's credentials away
+        if known is None:
+            raise
+        print(f"titanic: error: {known}", file=sys.stderr)
+        return 2
     except Interrupted as stop:
         print(f"titanic: stopped by {stop}; the run is marked KILLED", file=sys.stderr)
         if launched_as:
@@ -80,7 +88,7 @@ def exit_now(code: int) -> NoReturn:
     """Exit without tearing the interpreter down: every run is ended and every file closed by
     now, exit handlers still run, and unloading the many modules MLflow imports would cost
     about half a second per command."""
-    atexit._run_exitfuncs()
+    atexit._run_exitfuncs()  # private, with no public equivalent: the handlers os._exit skips
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)

@@ -1,29 +1,28 @@
 """Knowing whether a RUNNING run's process is still alive, on this machine or another.
 
-Every run this project starts records where its process runs (host, boot, pid and the
-process's start time) and a heartbeat refreshed while it runs. A process killed with
-`kill -9`, or a machine that went away, cannot end its runs; the next command against the
-experiment finds them and marks them FAILED, saying why. On the same machine a run is dead
-as soon as its process is; elsewhere, when its heartbeat is older than STALE_SECONDS.
+Every run this project starts records where its process runs (host, boot time, pid and the
+process's start time, from `processes`) and a heartbeat refreshed while it runs. A process
+killed with `kill -9`, or a machine that went away, cannot end its runs; the next command
+against the experiment finds them and marks them FAILED, saying why. On the same machine a
+run is dead as soon as its process is; elsewhere, when its heartbeat is older than
+STALE_SECONDS.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import threading
 import time
-from pathlib import Path
 
 from mlflow.entities import RunTag
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from titanic.errors import failure_tags
+from orchestration import processes
+from orchestration.names import failure_tags
 
 TAG_HOST = "titanic.host"
-TAG_BOOT = "titanic.boot_id"
+TAG_BOOT = "titanic.boot_time"
 TAG_PID = "titanic.pid"
 TAG_PID_START = "titanic.pid_start"
 TAG_HEARTBEAT = "titanic.heartbeat"  # seconds since the epoch, refreshed while running
@@ -42,26 +41,10 @@ _open_runs: set[str] = set()
 _lock = threading.Lock()
 
 
-def _boot_id() -> str:
-    try:
-        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
-    except OSError:
-        return ""
-
-
-def _start_time(pid: int) -> str:
-    """When a process started, in clock ticks since boot (Linux); '' where unknown. With the
-    pid it names one process, whatever reuses the pid later."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        return ""
-
-
 def identity() -> dict[str, str]:
-    pid = os.getpid()
-    return {TAG_HOST: socket.gethostname(), TAG_BOOT: _boot_id(), TAG_PID: str(pid),
-            TAG_PID_START: _start_time(pid), TAG_HEARTBEAT: f"{time.time():.0f}"}
+    found = processes.identity()
+    return {TAG_HOST: found["host"], TAG_BOOT: found["boot"], TAG_PID: found["pid"],
+            TAG_PID_START: found["started"], TAG_HEARTBEAT: f"{time.time():.0f}"}
 
 
 def watch(run_id: str) -> None:
@@ -103,10 +86,9 @@ def why_dead(tags: dict[str, str], started: float, now: float) -> str | None:
             return (f"its entry point never started: `mlflow run` created it {waited:.0f} s "
                     f"ago and was stopped before starting it")
         return None
-    here = tags.get(TAG_HOST) == socket.gethostname() and tags.get(TAG_BOOT) == _boot_id()
-    if here:
+    if processes.on_this_machine(tags.get(TAG_HOST, ""), tags.get(TAG_BOOT, "")):
         pid = int(tags[TAG_PID])
-        if _start_time(pid) != tags.get(TAG_PID_START):
+        if not processes.alive(pid, tags.get(TAG_PID_START)):
             return f"its process {pid} on {tags[TAG_HOST]} is gone"
         return None
     age = now - float(tags[TAG_HEARTBEAT])

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import itertools
 
+from orchestration.params import PARSERS, applicable, recorded
 from titanic.errors import InputError
-from titanic.params import PARSERS, applicable, recorded
 
 LIST_SEPARATOR = ","
 

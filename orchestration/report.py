@@ -4,23 +4,22 @@ varied parameter; and its best child, named in tags, with that child's metrics a
 
 from __future__ import annotations
 
-import math
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import mlflow
-from mlflow.entities import Run
-from mlflow.tracking import MlflowClient
 import pandas as pd
 from matplotlib.figure import Figure
+from mlflow.entities import Run
+from mlflow.tracking import MlflowClient
 
-from titanic.names import (METRIC_ORDER, NOTE_TAG, RANKING_METRIC, RESULTS_FILE, SEARCH_PLOT,
-                           TAG_BEST_MODEL_URI, TAG_BEST_RUN)
-from titanic.params import applicable
-from titanic.pool import Outcome, failed_line
-from titanic.registry import candidate, load_line, promote, record_promotion
-from titanic.runs import log_batch
+from orchestration.names import (METRIC_ORDER, NOTE_TAG, RANKING_METRIC, RESULTS_FILE,
+                                 SEARCH_PLOT, TAG_BEST_MODEL_URI, TAG_BEST_RUN)
+from orchestration.params import applicable
+from orchestration.registry import candidate, load_line, ship
+from orchestration.runs import log_batch
+from orchestration.search import Outcome, failed_line
 
 BEST_PARAM_PREFIX = "best."
 SHOWN_ROWS = 50  # rows of the table in the run's description and the printed summary
@@ -40,14 +39,10 @@ def ranked(outcomes: list[Outcome], names: list[str]) -> pd.DataFrame:
 
 def markdown(table: pd.DataFrame) -> str:
     shown = table.drop(columns=["model_uri", "error"]).head(SHOWN_ROWS)
-    cells = shown.map(lambda v: f"{v:.4f}" if isinstance(v, float) and not math.isnan(v)
-                      else "" if v is None or (isinstance(v, float) and math.isnan(v))
-                      else str(v))
-    lines = ["| " + " | ".join(shown.columns) + " |", "|" + "---|" * len(shown.columns)]
-    lines += ["| " + " | ".join(row) + " |" for row in cells.itertuples(index=False)]
+    text = shown.to_markdown(index=False, floatfmt=".4f", missingval="")
     if len(table) > SHOWN_ROWS:
-        lines.append(f"\n{len(table) - SHOWN_ROWS} more rows in {RESULTS_FILE}")
-    return "\n".join(lines)
+        text += f"\n\n{len(table) - SHOWN_ROWS} more rows in {RESULTS_FILE}"
+    return text
 
 
 def plot(table: pd.DataFrame, names: list[str]) -> Figure:
@@ -114,11 +109,8 @@ def finish(run: Run, outcomes: list[Outcome], names: list[str], settings: dict[s
     print(summary(table, best.model_uri if best else None,
                   load_line(best.model_uri) if best else ""))
     if best and settings.get("promote") == "true":
-        client = MlflowClient()
-        promotion = promote(client, candidate(client, run.info.run_id, run.info.experiment_id),
-                            settings["registered_model"], force=False)
-        record_promotion(promotion)
-        print(promotion.summary())
+        source = candidate(MlflowClient(), run.info.run_id, run.info.experiment_id)
+        print(ship(source, settings["registered_model"]).summary())
     error = failed_line(outcomes)
     if error:
         raise error

@@ -1,0 +1,256 @@
+"""One driver for every search (a sweep's grid, a tuning study): it asks its source of points
+for configurations, runs each as a child run of the search run on an executor, `jobs` at a
+time, and tells the source how each did.
+
+Each configuration's child holds its own three step runs, exactly as `main` records them, and
+shares the step cache. A configuration that fails is a FAILED child and the others go on. A
+configuration whose worker died is tried once more on a fresh worker, the dead attempt's runs
+marked FAILED. An interrupt ends every running configuration KILLED.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import time
+from collections.abc import Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from mlflow.entities import Run
+from mlflow.tracking import MlflowClient
+from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_PROJECT_ENTRY_POINT
+from threadpoolctl import threadpool_limits
+
+from orchestration import liveness
+from orchestration.cli import quiet_known_warnings
+from orchestration.executors import Executor, LocalPool, WorkerLost
+from orchestration.names import (RANKING_METRIC, STEPS, TAG_ERROR, TAG_MODEL_URI,
+                                 TAG_REUSED_STEPS, failure_tags)
+from orchestration.pipeline import run_pipeline
+from orchestration.runs import PROJECT_TAGS, Interrupted, active_run, catch_interrupts
+from titanic.errors import InputError
+
+# Tries of a configuration whose worker died: the first, and one on a fresh worker.
+TRIES = 2
+
+log = logging.getLogger("titanic")
+
+
+@dataclass
+class Point:
+    """One configuration to run: `main` parameters, the child run's name, and whatever the
+    source of points needs to be told about it (an Optuna trial)."""
+    config: dict[str, str]
+    label: str
+    handle: Any = None
+
+
+@dataclass
+class Outcome:
+    """What one configuration's child run ended as."""
+    label: str
+    config: dict[str, str]
+    run_id: str | None = None
+    status: str = "FAILED"
+    metrics: dict[str, float] = field(default_factory=dict)
+    model_uri: str | None = None
+    reused: str = ""
+    error: str | None = None
+
+    @property
+    def score(self) -> float | None:
+        return self.metrics.get(RANKING_METRIC) if self.status == "FINISHED" else None
+
+
+class Points(Protocol):
+    """Where a search's configurations come from."""
+
+    def ask(self) -> Point | None:
+        """The next configuration, or None when there is no more to ask for."""
+
+    def tell(self, point: Point, outcome: Outcome) -> None:
+        """How a configuration did."""
+
+    def abandon(self, point: Point) -> None:
+        """A configuration the search stopped before it ended."""
+
+
+class Grid:
+    """A fixed list of configurations, in order."""
+
+    def __init__(self, points: list[Point]) -> None:
+        self._pending = list(points)
+
+    def ask(self) -> Point | None:
+        return self._pending.pop(0) if self._pending else None
+
+    def tell(self, point: Point, outcome: Outcome) -> None:
+        pass
+
+    def abandon(self, point: Point) -> None:
+        pass
+
+
+# --- in a worker --------------------------------------------------------------------------
+
+def _exit_when_idle(signum: int, _frame: object) -> None:
+    os._exit(128 + signum)  # nothing of ours is open between configurations
+
+
+def start_worker() -> None:
+    """Set up a worker process once, before its first configuration."""
+    # `mlflow run` names its own run in MLFLOW_RUN_ID; a worker must start children instead.
+    os.environ.pop("MLFLOW_RUN_ID", None)
+    # Interleaved progress bars of parallel downloads say nothing.
+    os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"
+    quiet_known_warnings()
+    # One thread each: workers are as many as the cores, and OpenMP models (hgb) spreading
+    # over every core from every worker slow each other down many times over.
+    threadpool_limits(1)
+    signal.signal(signal.SIGINT, _exit_when_idle)
+    signal.signal(signal.SIGTERM, _exit_when_idle)
+    logging.basicConfig(level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def run_configuration(parent_id: str, config: dict[str, str], label: str) -> Outcome:
+    """In a worker: one configuration as a child run of `parent_id`, ended FINISHED, FAILED or
+    KILLED; never raises for a configuration's own failure. Interrupted, the worker ends its
+    runs KILLED and exits."""
+    catch_interrupts()
+    client = MlflowClient()
+    parent = client.get_run(parent_id)
+    tags = {k: v for k, v in parent.data.tags.items() if k in PROJECT_TAGS}
+    outcome = Outcome(label, config)
+    try:
+        with active_run(parent_run_id=parent_id, experiment_id=parent.info.experiment_id,
+                        run_name=label,
+                        tags={**tags, MLFLOW_PROJECT_ENTRY_POINT: "main"}) as run:
+            outcome.run_id = run.info.run_id
+            run_pipeline(config)
+    except Interrupted as stop:  # the runs are KILLED; the search stops its other workers
+        logging.shutdown()
+        os._exit(128 + stop.signum)
+    # Recorded on the child run by active_run; the other configurations go on.
+    except InputError as err:
+        log.error("configuration %s failed: %s", label, err)
+    except Exception:
+        log.exception("configuration %s failed", label)
+    signal.signal(signal.SIGINT, _exit_when_idle)
+    signal.signal(signal.SIGTERM, _exit_when_idle)
+    if outcome.run_id:
+        done = client.get_run(outcome.run_id)
+        outcome.status = done.info.status
+        outcome.metrics = done.data.metrics
+        outcome.model_uri = done.data.tags.get(TAG_MODEL_URI)
+        outcome.reused = done.data.tags.get(TAG_REUSED_STEPS, "")
+        outcome.error = done.data.tags.get(TAG_ERROR)
+    return outcome
+
+
+def local_pool(slots: int) -> LocalPool:
+    """This machine's workers, with the project and the steps imported once."""
+    return LocalPool(slots, ["orchestration.search", *(f"steps.{step}" for step in STEPS)],
+                     start_worker)
+
+
+# --- the driver ---------------------------------------------------------------------------
+
+def search(parent: Run, points: Points, executor: Executor) -> list[Outcome]:
+    """Every configuration `points` gives, as children of `parent`, `executor.slots` at a time;
+    outcomes in the order they ended."""
+    outcomes: list[Outcome] = []
+    running: dict[Future[Outcome], tuple[Point, int]] = {}
+
+    def start(point: Point, attempt: int) -> None:
+        future = executor.submit(run_configuration, parent.info.run_id, point.config,
+                                 point.label)
+        running[future] = (point, attempt)
+
+    try:
+        with ending_children(parent), executor:
+            while True:
+                while len(running) < executor.slots and (point := points.ask()) is not None:
+                    start(point, 1)
+                if not running:
+                    return outcomes
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    point, attempt = running.pop(future)
+                    try:
+                        outcome = executor.result(future)
+                    except WorkerLost as lost:
+                        fail_dead_attempts(parent, f"{lost}; the configuration was retried"
+                                           if attempt < TRIES else str(lost))
+                        if attempt < TRIES:
+                            log.warning("configuration %s: %s; trying it again",
+                                        point.label, lost)
+                            start(point, attempt + 1)
+                            continue
+                        outcome = Outcome(point.label, point.config, error=str(lost))
+                    points.tell(point, outcome)
+                    outcomes.append(outcome)
+    except Interrupted:
+        for point, _ in running.values():
+            points.abandon(point)
+        raise
+
+
+def _descendants(client: MlflowClient, parent: Run) -> Iterator[Run]:
+    pending = [parent.info.run_id]
+    while pending:
+        for run in client.search_runs(
+                [parent.info.experiment_id], f"tags.`{MLFLOW_PARENT_RUN_ID}` = '{pending.pop()}'",
+                max_results=50000):
+            pending.append(run.info.run_id)
+            yield run
+
+
+def _end(client: MlflowClient, run: Run, status: str, reason: str) -> None:
+    if status == "FAILED":
+        for key, value in failure_tags(reason).items():
+            client.set_tag(run.info.run_id, key, value)
+    client.set_terminated(run.info.run_id, status)
+
+
+def fail_dead_attempts(parent: Run, reason: str) -> None:
+    """Runs under the search left RUNNING by a process that is gone: FAILED, saying why."""
+    client = MlflowClient()
+    now = time.time()
+    for run in _descendants(client, parent):
+        if run.info.status == "RUNNING":
+            why = liveness.why_dead(run.data.tags, run.info.start_time / 1000, now)
+            if why is not None:
+                _end(client, run, "FAILED", reason)
+
+
+@contextmanager
+def ending_children(parent: Run) -> Iterator[None]:
+    """Around a search's workers: children (and their steps) left RUNNING end KILLED after an
+    interrupt, FAILED where their worker died."""
+    client = MlflowClient()
+    try:
+        yield
+    except Interrupted:
+        for run in _descendants(client, parent):
+            if run.info.status == "RUNNING":
+                _end(client, run, "KILLED", "")
+        raise
+    for run in _descendants(client, parent):
+        if run.info.status == "RUNNING":
+            _end(client, run, "FAILED", "its worker process died")
+
+
+def failed_line(outcomes: list[Outcome]) -> InputError | None:
+    """The error a search ends with when configurations failed, naming them."""
+    failed = [o for o in outcomes if o.status != "FINISHED"]
+    if not failed:
+        return None
+    named = "; ".join(f"{o.label} ({o.error or o.status})" for o in failed[:5])
+    more = f" and {len(failed) - 5} more" if len(failed) > 5 else ""
+    return InputError(f"{len(failed)} of {len(outcomes)} configurations did not finish: "
+                      f"{named}{more}; the same command again computes only those")

@@ -1,0 +1,96 @@
+"""Tuning's source of points: an Optuna study (seeded TPE) asked for configurations of the
+model families, their hyperparameters and the feature sets, and told each one's ranking
+metric. Several `tune` commands given the same storage and study name share one study."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import optuna
+from optuna.samplers import TPESampler
+from optuna.trial import TrialState
+from sqlalchemy.exc import SQLAlchemyError
+
+from orchestration.cache import step_lock
+from orchestration.naming import describe
+from orchestration.search import Outcome, Point
+from titanic.errors import InputError
+from titanic.families import FAMILIES, FAMILY_PARAMS, FEATURE_SETS
+
+# The search space: a family, a feature set, and the hyperparameters the family uses.
+SPACE = ("model", "features", *FAMILY_PARAMS["vote"])
+RUN_ID_ATTR = "mlflow_run_id"  # on each Optuna trial: the child run it was
+
+
+def suggest(trial: optuna.Trial) -> dict[str, str]:
+    """One point of the space, as `main` parameter strings."""
+    model = trial.suggest_categorical("model", FAMILIES)
+    chosen: dict[str, Any] = {"model": model,
+                              "features": trial.suggest_categorical("features", FEATURE_SETS)}
+    used = FAMILY_PARAMS[model]
+    if "C" in used:
+        chosen["C"] = f"{trial.suggest_float('C', 0.01, 10.0, log=True):.3g}"
+    if "learning_rate" in used:
+        chosen["learning_rate"] = f"{trial.suggest_float('learning_rate', 0.01, 0.3, log=True):.3g}"
+    if "max_depth" in used:
+        chosen["max_depth"] = str(trial.suggest_int("max_depth", 2, 6))
+        chosen["n_trees"] = str(trial.suggest_int("n_trees", 50, 300, log=True))
+        chosen["min_samples_leaf"] = str(trial.suggest_int("min_samples_leaf", 1, 20, log=True))
+    return chosen
+
+
+def storage_url(raw: str) -> str:
+    """`auto`: a sqlite file `optuna.db` beside a sqlite tracking store, else in this folder."""
+    if raw != "auto":
+        return raw
+    tracking = mlflow.get_tracking_uri()
+    folder = (Path(tracking.removeprefix("sqlite:///")).parent
+              if tracking.startswith("sqlite:///") else Path.cwd())
+    return f"sqlite:///{folder / 'optuna.db'}"
+
+
+def open_study(url: str, name: str, seed: int) -> optuna.Study:
+    """The study, created if new; several commands on one storage and name share it."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        with step_lock(f"optuna-study|{url}|{name}"):  # a new sqlite file: one creator at a time
+            study = optuna.create_study(storage=url, study_name=name, direction="maximize",
+                                        load_if_exists=True)
+    except (SQLAlchemyError, ValueError, ImportError, OSError, optuna.exceptions.OptunaError
+            ) as err:
+        reason = next((line for line in str(err).splitlines() if line.strip()),
+                      type(err).__name__)
+        raise InputError(f"cannot open the Optuna storage {url} ({reason}): pass -P storage= "
+                         f"an RDB URL this machine can reach and write, e.g. "
+                         f"sqlite:////tmp/optuna.db or postgresql://host/db") from None
+    # Seeded, and a later command joining the study does not replay the first one's draws.
+    study.sampler = TPESampler(seed=seed + len(study.trials), constant_liar=True)
+    return study
+
+
+class Study:
+    """`trials` points asked of an Optuna study, on top of fixed `main` parameters."""
+
+    def __init__(self, study: optuna.Study, trials: int, base: dict[str, str]) -> None:
+        self._study, self._left, self._base = study, trials, base
+
+    def ask(self) -> Point | None:
+        if self._left == 0:
+            return None
+        self._left -= 1
+        trial = self._study.ask()
+        config = {**self._base, **suggest(trial)}
+        return Point(config, f"trial {trial.number}: {describe(config)}", trial)
+
+    def tell(self, point: Point, outcome: Outcome) -> None:
+        if outcome.run_id:
+            point.handle.set_user_attr(RUN_ID_ATTR, outcome.run_id)
+        if outcome.score is None:
+            self._study.tell(point.handle, state=TrialState.FAIL)
+        else:
+            self._study.tell(point.handle, outcome.score)
+
+    def abandon(self, point: Point) -> None:
+        self._study.tell(point.handle, state=TrialState.FAIL)
