@@ -1,6 +1,7 @@
 """Load a team server: 4 workers (as separate machines: own folder, own temporary files) each
-run the same 8-configuration sweep with `promote=true`, against the team server on PostgreSQL,
-and, side by side, the same load on a local sqlite store (4 processes on one machine).
+run the same 8-configuration sweep with `promote=true`, against the team server on PostgreSQL
+with authentication (as a maintainer), and, side by side, the same load on a plain
+`mlflow server` without it and on a local sqlite store (4 processes on one machine).
 
     python bench/team.py                      # needs PostgreSQL (TITANIC_POSTGRES)
     python bench/team.py --markdown bench/TEAM.md
@@ -49,19 +50,24 @@ print(json.dumps({"runs": len(runs),
 """
 
 
-def load(uri: str, folder: Path, separate_machines: bool) -> float:
+ADMIN_PASSWORD = f"admin-{uuid.uuid4().hex}"
+MAINTAINER = {"MLFLOW_TRACKING_USERNAME": "maintainer",
+              "MLFLOW_TRACKING_PASSWORD": f"maintainer-{uuid.uuid4().hex}"}
+
+
+def load(uri: str, folder: Path, separate_machines: bool, env: dict[str, str]) -> float:
     """The 4 sweeps started together; seconds until the last one ends."""
     procs = []
     for i in range(WORKERS):
         home = folder / f"worker-{i}"
         (home / "tmp").mkdir(parents=True)
-        env = {**os.environ, "MLFLOW_TRACKING_URI": uri}
-        env.pop("MLFLOW_EXPERIMENT_NAME", None)
+        worker = {**env, "MLFLOW_TRACKING_URI": uri}
+        worker.pop("MLFLOW_EXPERIMENT_NAME", None)
         if separate_machines:
-            env["TMPDIR"] = str(home / "tmp")
+            worker["TMPDIR"] = str(home / "tmp")
         procs.append(subprocess.Popen(
             [sys.executable, "-m", "mlflow", "run", str(PROJECT), "--env-manager", "local",
-             *SWEEP], cwd=home, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+             *SWEEP], cwd=home, env=worker, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
             text=True))
     started = time.perf_counter()
     for proc in procs:
@@ -71,23 +77,32 @@ def load(uri: str, folder: Path, separate_machines: bool) -> float:
     return time.perf_counter() - started
 
 
-def check(uri: str) -> str:
-    out = subprocess.run([sys.executable, "-c", CHECK], env={**os.environ,
-                         "MLFLOW_TRACKING_URI": uri}, capture_output=True, text=True, check=True)
+def check(uri: str, env: dict[str, str]) -> str:
+    out = subprocess.run([sys.executable, "-c", CHECK], env={**env, "MLFLOW_TRACKING_URI": uri},
+                         capture_output=True, text=True, check=True)
     return out.stdout.strip().splitlines()[-1]
 
 
-def server_load(folder: Path) -> tuple[float, str, int]:
+def server_load(folder: Path, authenticated: bool) -> tuple[float, str, int]:
     database = f"titanic_bench_{uuid.uuid4().hex[:8]}"
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     log = folder / "server.log"
+    url = f"{POSTGRES}/{database}"
+    if authenticated:
+        command = [str(PROJECT / "tools" / "team_server.py"), "--database-url", url]
+    else:  # the same server without the auth app, on a database made here
+        with psycopg.connect(f"{POSTGRES}/postgres", autocommit=True) as connection:
+            connection.execute(f'CREATE DATABASE "{database}"')
+        command = ["-m", "mlflow", "server", "--backend-store-uri", url, "--serve-artifacts",
+                   "--workers", "2"]
+    env = {**os.environ, "MLFLOW_AUTH_ADMIN_PASSWORD": ADMIN_PASSWORD}
     with open(log, "w") as sink:
         server = subprocess.Popen(
-            [sys.executable, str(PROJECT / "tools" / "team_server.py"), "--database-url",
-             f"{POSTGRES}/{database}", "--artifacts", str(folder / "artifacts"), "--port",
-             str(port)], cwd=folder, stdout=sink, stderr=sink, start_new_session=True)
+            [sys.executable, *command, "--artifacts-destination" if not authenticated
+             else "--artifacts", str(folder / "artifacts"), "--port", str(port)],
+            cwd=folder, stdout=sink, stderr=sink, start_new_session=True, env=env)
     uri = f"http://127.0.0.1:{port}"
     try:
         for _ in range(240):
@@ -96,23 +111,33 @@ def server_load(folder: Path) -> tuple[float, str, int]:
                 break
             except OSError:
                 time.sleep(0.5)
+        env = dict(os.environ)
+        if authenticated:
+            env |= MAINTAINER
+            subprocess.run([sys.executable, str(PROJECT / "tools" / "team_users.py"), "add",
+                            "maintainer", "maintainer"], check=True, capture_output=True,
+                           input=MAINTAINER["MLFLOW_TRACKING_PASSWORD"] + "\n", text=True,
+                           env={**os.environ, "MLFLOW_TRACKING_URI": uri,
+                                "MLFLOW_TRACKING_USERNAME": "admin",
+                                "MLFLOW_TRACKING_PASSWORD": ADMIN_PASSWORD})
         before = len(re.findall(r'" \d{3}', log.read_text()))
-        seconds = load(uri, folder, separate_machines=True)
+        seconds = load(uri, folder, separate_machines=True, env=env)
         requests = len(re.findall(r'" \d{3}', log.read_text())) - before
-        return seconds, check(uri), requests
+        return seconds, check(uri, env), requests
     finally:
         os.killpg(server.pid, 15)
         server.wait(timeout=30)
         with psycopg.connect(f"{POSTGRES}/postgres", autocommit=True) as connection:
-            connection.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+            for name in (database, f"{database}_auth"):
+                connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def sqlite_load(folder: Path) -> tuple[float, str]:
     uri = f"sqlite:///{folder / 'mlflow.db'}"
     subprocess.run([sys.executable, str(PROJECT / "tools" / "init_store.py")], check=True,
                    capture_output=True, env={**os.environ, "MLFLOW_TRACKING_URI": uri})
-    seconds = load(uri, folder, separate_machines=False)
-    return seconds, check(uri)
+    seconds = load(uri, folder, separate_machines=False, env=dict(os.environ))
+    return seconds, check(uri, dict(os.environ))
 
 
 def main() -> None:
@@ -120,16 +145,23 @@ def main() -> None:
     parser.add_argument("--markdown", type=Path, help="also write the table to this file")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="titanic-team-") as scratch:
-        (Path(scratch) / "server").mkdir()
-        (Path(scratch) / "sqlite").mkdir()
-        server_s, server_check, requests = server_load(Path(scratch) / "server")
+        for name in ("auth", "plain", "sqlite"):
+            (Path(scratch) / name).mkdir()
+        auth_s, auth_check, auth_requests = server_load(Path(scratch) / "auth", True)
+        plain_s, plain_check, plain_requests = server_load(Path(scratch) / "plain", False)
         sqlite_s, sqlite_check = sqlite_load(Path(scratch) / "sqlite")
+    auth_rate, plain_rate = auth_requests / auth_s, plain_requests / plain_s
     table = "\n".join([
         "| store | wall s | requests | requests/s | what the store holds after |",
         "|---|---|---|---|---|",
-        f"| team server on PostgreSQL, 4 separate machines | {server_s:.1f} | {requests} | "
-        f"{requests / server_s:.1f} | `{server_check}` |",
-        f"| local sqlite, 4 processes on one machine | {sqlite_s:.1f} | | | `{sqlite_check}` |"])
+        f"| team server with authentication, 4 separate machines | {auth_s:.1f} | "
+        f"{auth_requests} | {auth_rate:.1f} | `{auth_check}` |",
+        f"| the same `mlflow server` without authentication | {plain_s:.1f} | "
+        f"{plain_requests} | {plain_rate:.1f} | `{plain_check}` |",
+        f"| local sqlite, 4 processes on one machine | {sqlite_s:.1f} | | | `{sqlite_check}` |",
+        "",
+        f"Authentication costs {auth_s / plain_s:.2f}× the wall time and "
+        f"{plain_rate / auth_rate:.2f}× in requests per second (target ≤ 1.25×)."])
     print(table)
     if args.markdown:
         args.markdown.write_text(

@@ -5,23 +5,34 @@ TITANIC_REQUIRE_POSTGRES=1 (set by CI), where that is a failure."""
 
 from __future__ import annotations
 
+import datetime
+import ipaddress
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
 import urllib.request
+import urllib.error
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable
+from urllib.parse import urlsplit
 
 import mlflow
 import optuna
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+import pandas as pd
 import psycopg
 import pytest
+from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from conftest import (PROJECT, QUICK, children, experiment_id, mlflow_run, parents, reused,
@@ -55,53 +66,93 @@ def database() -> Iterator[str]:
         drop(name)
 
 
+ADMIN_PASSWORD = f"admin-{uuid.uuid4().hex}"  # made here, given to the server by environment
+# The team's accounts: name -> (role, password).
+TEAM = {name: (name, f"{name}-{uuid.uuid4().hex[:12]}")
+        for name in ("reader", "member", "maintainer")}
+
+
 @contextmanager
-def running_server(database: str, folder: Path, host: str) -> Iterator[int]:
-    """`tools/team_server.py` on `database`, listening on `host`; yields its port."""
+def running_server(database: str, folder: Path, host: str, *extra: str,
+                   ca: Path | None = None) -> Iterator[str]:
+    """`tools/team_server.py` on `database`, listening on `host`; yields its loopback URL
+    (https when given --certfile and --keyfile, checked against `ca`)."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     server = subprocess.Popen(
         [sys.executable, str(PROJECT / "tools" / "team_server.py"), "--database-url",
          f"{POSTGRES}/{database}", "--artifacts", str(folder / "server-artifacts"),
-         "--host", host, "--port", str(port), "--workers", "1"],
-        cwd=folder, env=run_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        start_new_session=True)
+         "--host", host, "--port", str(port), "--workers", "1", *extra],
+        cwd=folder, env=run_env(MLFLOW_AUTH_ADMIN_PASSWORD=ADMIN_PASSWORD),
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    url = f"{'https' if ca else 'http'}://127.0.0.1:{port}"
+    context = ssl.create_default_context(cafile=str(ca)) if ca else None
     try:
         deadline = time.monotonic() + 120
         while True:
             try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2)
+                urllib.request.urlopen(f"{url}/health", timeout=2, context=context)
                 break
             except OSError:
                 assert server.poll() is None, server.stderr.read().decode()[-3000:]
                 assert time.monotonic() < deadline, "the team server did not start in 120 s"
                 time.sleep(0.5)
-        yield port
+        yield url
     finally:
-        os.killpg(server.pid, 15)
-        server.wait(timeout=30)
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            _, log = server.communicate(timeout=30)
+        except subprocess.TimeoutExpired:  # uvicorn waiting on a client's open connection
+            os.killpg(server.pid, signal.SIGKILL)
+            _, log = server.communicate(timeout=30)
+        assert ADMIN_PASSWORD not in log.decode()  # no secret in the server's log
 
 
-def use_server(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Point this test and the commands it starts at the server."""
+def use_server(url: str, monkeypatch: pytest.MonkeyPatch, user: str = "admin") -> None:
+    """Point this test and the commands it starts at the server, signed in as `user`."""
     monkeypatch.setenv("MLFLOW_TRACKING_URI", url)
     monkeypatch.delenv("MLFLOW_EXPERIMENT_NAME", raising=False)
+    sign_in(monkeypatch, user)
     mlflow.set_tracking_uri(url)
+
+
+def sign_in(monkeypatch: pytest.MonkeyPatch, user: str | None) -> None:
+    """Credentials as a client machine holds them: in its environment, never in arguments."""
+    if user is None:
+        monkeypatch.delenv("MLFLOW_TRACKING_USERNAME", raising=False)
+        monkeypatch.delenv("MLFLOW_TRACKING_PASSWORD", raising=False)
+        return
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", user)
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD",
+                       ADMIN_PASSWORD if user == "admin" else TEAM[user][1])
+
+
+def add_team(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The team's accounts, added by the admin through tools/team_users.py."""
+    sign_in(monkeypatch, "admin")
+    for name, (role, password) in TEAM.items():
+        done = subprocess.run([sys.executable, str(PROJECT / "tools" / "team_users.py"), "add",
+                               name, role], input=password + "\n", env=run_env(),
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr[-3000:]
 
 
 @pytest.fixture
 def team_server(database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
                 ) -> Iterator[str]:
-    """The README's team server on a new database, on loopback."""
-    with running_server(database, tmp_path, "127.0.0.1") as port:
-        url = f"http://127.0.0.1:{port}"
+    """The team server on a new database, on loopback, with the team's accounts; the test
+    works as the member unless it signs in as someone else."""
+    with running_server(database, tmp_path, "127.0.0.1") as url:
         use_server(url, monkeypatch)
+        add_team(monkeypatch)
+        sign_in(monkeypatch, "member")
         yield url
 
 
-def test_pipeline_registry_and_leaderboard_through_the_server(team_server: str,
-                                                              tmp_path: Path) -> None:
+def test_pipeline_registry_and_leaderboard_through_the_server(
+        team_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    sign_in(monkeypatch, "maintainer")
     first = mlflow_run(*QUICK, "-P", "promote=true", cwd=tmp_path)
     assert first.returncode == 0, first.stderr[-3000:]
     again = mlflow_run(*QUICK, cwd=tmp_path)
@@ -147,6 +198,167 @@ def test_sweep_and_tune_through_the_server(team_server: str, database: str,
         assert [t.state.name for t in study.trials] == ["COMPLETE", "COMPLETE"]
     finally:
         drop(study_database)
+
+
+# --- who may do what ----------------------------------------------------------------------------
+
+def status_without_credentials(url: str, method: str, path: str) -> int:
+    request = urllib.request.Request(f"{url}{path}", method=method,
+                                     data=b"{}" if method == "POST" else None,
+                                     headers={"Content-Type": "application/json"})
+    try:
+        return urllib.request.urlopen(request, timeout=10).status
+    except urllib.error.HTTPError as err:
+        return err.code
+
+
+def team_users(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, str(PROJECT / "tools" / "team_users.py"), *args],
+                          input=stdin, env=run_env(), capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_who_may_do_what_on_the_team_server(team_server: str, tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    # Anonymous: nothing, read or write.
+    assert status_without_credentials(
+        team_server, "GET", "/api/2.0/mlflow/experiments/search?max_results=1") == 401
+    assert status_without_credentials(team_server, "POST", "/api/2.0/mlflow/runs/create") == 401
+    sign_in(monkeypatch, None)
+    board = subprocess.run([sys.executable, "-m", "orchestration.leaderboard"], cwd=PROJECT,
+                           env=run_env(), capture_output=True, text=True, timeout=120)
+    assert board.returncode == 1
+    assert board.stderr.strip().splitlines()[-1].startswith(
+        f"titanic: error: the tracking server {team_server} refused a request without "
+        f"credentials: set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD")
+
+    # A member runs the pipeline, but may not promote: one line, the work kept, nothing
+    # registered.
+    sign_in(monkeypatch, "member")
+    ran = mlflow_run(*QUICK, "-P", "promote=true", cwd=tmp_path)
+    assert ran.returncode != 0
+    (line,) = [l for l in ran.stderr.splitlines() if l.startswith("titanic: error:")]
+    assert line == ("titanic: error: member may not promote to the registered model 'titanic': "
+                    "that takes EDIT on it, which its maintainers have; the run's work is kept, "
+                    "and an admin can grant it (python tools/team_users.py grant member "
+                    "maintainer)")
+    (pipeline,) = parents()
+    assert pipeline.info.status == "FAILED" and pipeline.data.tags["titanic.error"] in line
+    assert {r.info.status for r in children(pipeline).values()} == {"FINISHED"}
+    client = MlflowClient()
+    assert client.search_model_versions("name='titanic'") == []
+    train = children(pipeline)["train"]
+    refused = mlflow_run("-e", "promote", "-P", f"run={train.info.run_id}", cwd=tmp_path)
+    assert refused.returncode != 0 and "member may not promote" in refused.stderr
+    assert client.search_model_versions("name='titanic'") == []
+
+    # The maintainer promotes it; the model's steps are reused, nothing recomputed.
+    sign_in(monkeypatch, "maintainer")
+    promoted = mlflow_run(*QUICK, "-P", "promote=true", cwd=tmp_path)
+    assert promoted.returncode == 0, promoted.stderr[-3000:]
+    assert "Use it: models:/titanic@champion" in promoted.stdout
+    assert all(reused(parents()[-1]).values())
+
+    # A reader reads everything, and changes nothing.
+    sign_in(monkeypatch, "reader")
+    assert len(client.search_runs([pipeline.info.experiment_id])) == 9
+    board = subprocess.run([sys.executable, "-m", "orchestration.leaderboard", "--format", "csv"],
+                           cwd=PROJECT, env=run_env(), capture_output=True, text=True,
+                           timeout=120)
+    assert board.returncode == 0 and ",1,champion" in board.stdout, board.stderr
+    model = mlflow.pyfunc.load_model("models:/titanic@champion")
+    assert len(model.predict(pd.read_csv(PROJECT / "data" / "titanic" / "test.csv"))) == 418
+    started = mlflow_run(*QUICK, cwd=tmp_path)
+    assert started.returncode != 0
+    assert "runs/create failed with error code 403" in started.stderr  # MLflow's own refusal
+    assert len(parents()) == 3  # the member's main and promote, the maintainer's main
+    for forbidden in (lambda: client.create_model_version(
+                          "titanic", source=train.data.tags["titanic.output.model_uri"],
+                          run_id=train.info.run_id),
+                      lambda: client.set_registered_model_alias("titanic", "champion", "1")):
+        with pytest.raises(MlflowException) as refusal:
+            forbidden()
+        assert refusal.value.error_code == "PERMISSION_DENIED"
+
+    # Only the admin grants; then the member may promote too.
+    sign_in(monkeypatch, "member")
+    denied = team_users("grant", "member", "maintainer")
+    assert denied.returncode == 1 and "does not let member do this" in denied.stderr
+    sign_in(monkeypatch, "admin")
+    granted = team_users("grant", "member", "maintainer")
+    assert granted.returncode == 0, granted.stderr
+    assert "EDIT" in team_users("show", "member").stdout.split("registered_model titanic:")[1]
+    sign_in(monkeypatch, "member")
+    again = mlflow_run("-e", "promote", "-P", "run=best", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert len(client.search_model_versions("name='titanic'")) == 1
+
+
+def test_the_team_server_refuses_to_start_without_an_admin_password(tmp_path: Path) -> None:
+    env = {k: v for k, v in run_env().items() if k != "MLFLOW_AUTH_ADMIN_PASSWORD"}
+    for extra, says in [
+        ([], "no password for the first admin: export MLFLOW_AUTH_ADMIN_PASSWORD"),
+        (["--database-url", "postgresql://mlflow:secret@127.0.0.1/x"],
+         "--database-url carries a password, which would show on the server's command line"),
+    ]:
+        done = subprocess.run([sys.executable, str(PROJECT / "tools" / "team_server.py"),
+                               *extra], cwd=tmp_path, env=env, capture_output=True, text=True,
+                              timeout=60)
+        assert done.returncode == 1
+        assert done.stderr.strip().startswith(f"titanic: error: {says}")
+
+
+def certificates(folder: Path) -> tuple[Path, Path, Path]:
+    """A team CA and a server certificate it signed for 127.0.0.1: (ca, cert, key)."""
+    now = datetime.datetime.now(datetime.timezone.utc)
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "titanic test CA")])
+    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
+          .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
+          .not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+          .sign(ca_key, hashes.SHA256()))
+    cert = (x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
+            .issuer_name(ca_name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    paths = folder / "ca.pem", folder / "server.pem", folder / "server.key"
+    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths[1].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    paths[2].write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    paths[2].chmod(0o600)
+    return paths
+
+
+def test_the_team_server_over_https(database: str, tmp_path: Path,
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    ca, cert, key = certificates(tmp_path)
+    with running_server(database, tmp_path, "127.0.0.1", "--certfile", str(cert),
+                        "--keyfile", str(key), ca=ca) as url:
+        assert url.startswith("https://")
+        use_server(url, monkeypatch)
+        monkeypatch.setenv("MLFLOW_TRACKING_SERVER_CERT_PATH", str(ca))
+        add_team(monkeypatch)
+        sign_in(monkeypatch, "member")
+        ran = mlflow_run(*QUICK, cwd=tmp_path)
+        assert ran.returncode == 0, ran.stderr[-3000:]
+        (pipeline,) = parents()
+        assert pipeline.info.status == "FINISHED"
+        monkeypatch.delenv("MLFLOW_TRACKING_SERVER_CERT_PATH")  # a client without the team CA
+        untrusted = subprocess.run([sys.executable, "-m", "orchestration.leaderboard"],
+                                   cwd=PROJECT, env=run_env(MLFLOW_HTTP_REQUEST_MAX_RETRIES="0"),
+                                   capture_output=True, text=True, timeout=300)
+        assert untrusted.returncode == 1
+        assert untrusted.stderr.strip().splitlines()[-1] == (
+            f"titanic: error: the certificate of the tracking server {url} is not signed by a "
+            f"CA this machine trusts: set MLFLOW_TRACKING_SERVER_CERT_PATH to the team's CA "
+            f"file")
 
 
 # --- several machines, one cache ------------------------------------------------------------------
@@ -258,8 +470,11 @@ def test_machines_in_separate_network_namespaces_share_one_cache(
         database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Two "machines" in network namespaces of their own, which reach the server only over
     their virtual link (not the server's loopback, nor PostgreSQL): each step computed once."""
-    with namespaces(2) as nets, running_server(database, tmp_path, "0.0.0.0") as port:
-        use_server(f"http://127.0.0.1:{port}", monkeypatch)
+    with namespaces(2) as nets, running_server(database, tmp_path, "0.0.0.0") as url:
+        use_server(url, monkeypatch)
+        add_team(monkeypatch)
+        sign_in(monkeypatch, "member")
+        port = urlsplit(url).port
         racing = []
         for i, (name, address) in enumerate(nets):
             folder = tmp_path / f"machine-{i}"
