@@ -21,9 +21,9 @@ def boot_time() -> str:
     return _stamp(psutil.boot_time())
 
 
-def identity(pid: int | None = None) -> dict[str, str]:
-    """Where a process runs and which one it is: host, boot time, pid and its start time."""
-    process = psutil.Process(pid or os.getpid())
+def identity() -> dict[str, str]:
+    """Where this process runs and which one it is: host, boot time, pid and start time."""
+    process = psutil.Process(os.getpid())
     return {"host": socket.gethostname(), "boot": boot_time(), "pid": str(process.pid),
             "started": _stamp(process.create_time())}
 
@@ -54,7 +54,3 @@ def mlflow_run_above() -> int | None:
         return None
     return None
 
-
-def descendants() -> list[psutil.Process]:
-    """This process's children, grandchildren and so on."""
-    return psutil.Process().children(recursive=True)

@@ -101,6 +101,12 @@ def _exit_when_idle(signum: int, _frame: object) -> None:
     os._exit(128 + signum)  # nothing of ours is open between configurations
 
 
+def _idle() -> None:
+    """Between configurations a worker holds no run: a signal just ends it."""
+    signal.signal(signal.SIGINT, _exit_when_idle)
+    signal.signal(signal.SIGTERM, _exit_when_idle)
+
+
 def start_worker() -> None:
     """Set up a worker process once, before its first configuration."""
     # `mlflow run` names its own run in MLFLOW_RUN_ID; a worker must start children instead.
@@ -111,8 +117,7 @@ def start_worker() -> None:
     # One thread each: workers are as many as the cores, and OpenMP models (hgb) spreading
     # over every core from every worker slow each other down many times over.
     threadpool_limits(1)
-    signal.signal(signal.SIGINT, _exit_when_idle)
-    signal.signal(signal.SIGTERM, _exit_when_idle)
+    _idle()
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
@@ -140,8 +145,7 @@ def run_configuration(parent_id: str, config: dict[str, str], label: str) -> Out
         log.error("configuration %s failed: %s", label, err)
     except Exception:
         log.exception("configuration %s failed", label)
-    signal.signal(signal.SIGINT, _exit_when_idle)
-    signal.signal(signal.SIGTERM, _exit_when_idle)
+    _idle()
     if outcome.run_id:
         done = client.get_run(outcome.run_id)
         outcome.status = done.info.status

@@ -93,6 +93,10 @@ def admin_password(password_file: Path | None) -> str:
     return password
 
 
+def is_loopback(host: str) -> bool:
+    return ipaddress.ip_address(socket.gethostbyname(host)).is_loopback
+
+
 def allowed_hosts(host: str, port: int) -> list[str]:
     """The Host headers the server answers: the names and addresses it listens on, so that a
     page elsewhere cannot reach it through a rebinding DNS name."""
@@ -102,7 +106,7 @@ def allowed_hosts(host: str, port: int) -> list[str]:
                   for a in addresses if a.family in (socket.AF_INET, socket.AF_INET6)}
     else:
         names = {host}
-        if ipaddress.ip_address(socket.gethostbyname(host)).is_loopback:
+        if is_loopback(host):
             names |= {"localhost", "127.0.0.1"}
     shown = {f"[{n}]" if ":" in n else n for n in names}
     return sorted(shown | {f"{n}:{port}" for n in shown})
@@ -168,12 +172,13 @@ def main() -> None:
     if args.certfile is not None:
         command += ["--uvicorn-opts", f"--ssl-certfile {args.certfile.resolve()} "
                                       f"--ssl-keyfile {args.keyfile.resolve()}"]
-    elif not ipaddress.ip_address(socket.gethostbyname(args.host)).is_loopback:
+    elif not is_loopback(args.host):
         print("titanic: warning: serving plain HTTP beyond loopback: passwords and models "
               "cross the network unencrypted; pass --certfile and --keyfile", file=sys.stderr)
     environment = {**os.environ, PASSWORD_VARIABLE: password,
                    # Signs the UI's CSRF tokens; servers behind one name must share it.
-                   SECRET_KEY_VARIABLE: os.environ.get(SECRET_KEY_VARIABLE) or secrets.token_hex(32),
+                   SECRET_KEY_VARIABLE: (os.environ.get(SECRET_KEY_VARIABLE)
+                                         or secrets.token_hex(32)),
                    "MLFLOW_AUTH_CONFIG_PATH": str(auth_config(
                        users, Path(tempfile.mkdtemp(prefix="titanic-auth-"))))}
     print("titanic: starting " + " ".join(command), file=sys.stderr, flush=True)
