@@ -78,8 +78,7 @@ def _run_body(body: Callable[[], None]) -> int:
         return 2
     except Interrupted as stop:
         print(f"titanic: stopped by {stop}; the run is marked KILLED", file=sys.stderr)
-        if launched_as:
-            keep_killed_after_launcher(launched_as)
+        keep_killed_after_launcher(launched_as)
         return 128 + stop.signum
     return 0
 

@@ -37,6 +37,9 @@ class Interrupted(BaseException):
 
 
 _received: list[int] = []
+# Runs this process started and has not ended yet: after an interrupt, whatever is left here
+# is ended KILLED by a helper once this process has exited (see `orchestration.launcher`).
+_unended: list[str] = []
 
 
 def _interrupt(signum: int, _frame: object) -> None:
@@ -52,6 +55,10 @@ def catch_interrupts() -> None:
     signal.signal(signal.SIGTERM, _interrupt)
 
 
+def unended() -> list[str]:
+    return list(_unended)
+
+
 def raise_if_interrupted() -> None:
     """Raise a signal's Interrupted again where it is safe: raised inside a weakref callback
     or __del__ (as during garbage collection), Python prints it and drops it."""
@@ -65,6 +72,7 @@ def active_run(**start_kwargs: object) -> Iterator[Run]:
     run records its process while open; a command's top-level run first marks FAILED the
     experiment's runs whose process died without ending them."""
     run = mlflow.start_run(**start_kwargs)
+    _unended.append(run.info.run_id)
     status = "FAILED"
     try:
         liveness.watch(run.info.run_id)
@@ -82,7 +90,17 @@ def active_run(**start_kwargs: object) -> Iterator[Run]:
         raise
     finally:
         liveness.unwatch(run.info.run_id)
-        mlflow.end_run(status)
+        try:
+            mlflow.end_run(status)
+        except Exception as err:
+            if status != "KILLED":
+                raise
+            # The signal can land inside a store call and leave that connection holding the
+            # store (a sqlite write lock) until this process exits: the helper ends it then.
+            log.warning("run %s not ended here (%s); it is marked KILLED once this process "
+                        "has exited", run.info.run_id, err)
+        else:
+            _unended.remove(run.info.run_id)
 
 
 def open_on_training_runs(experiment_id: str) -> None:

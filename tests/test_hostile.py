@@ -208,10 +208,13 @@ def test_kill_9_of_a_step_is_marked_failed_by_the_next_command(store: str) -> No
     assert "RUNNING" not in statuses().values()
 
 
-@pytest.mark.parametrize("how", ["SIGTERM to mlflow run alone", "timeout expiring"])
+@pytest.mark.parametrize("how", ["SIGTERM to mlflow run alone", "timeout expiring",
+                                 "store locked when the signal lands"])
 def test_mlflow_run_terminated_alone_ends_the_runs_killed(store: str, how: str) -> None:
     """A scheduler or `timeout` signals `mlflow run` alone; the step process must not carry
-    on and mark the work FINISHED after the caller has gone."""
+    on and mark the work FINISHED after the caller has gone. The signal can land while the
+    store refuses writes (here another process holds the sqlite write lock for longer than
+    MLflow's busy timeout): the runs still end KILLED, once the store takes writes again."""
     if how == "timeout expiring":
         proc = subprocess.Popen(
             ["timeout", "600", sys.executable, "-m", "mlflow", "run", str(PROJECT),
@@ -220,10 +223,18 @@ def test_mlflow_run_terminated_alone_ends_the_runs_killed(store: str, how: str) 
     else:
         proc = start_main()
     train = running_step(proc)
+    locked = None
+    if how == "store locked when the signal lands":
+        locked = sqlite3.connect(store.removeprefix("sqlite:///"), isolation_level=None)
+        locked.execute("BEGIN IMMEDIATE")
     os.kill(proc.pid, signal.SIGTERM)  # `timeout` passes its TERM on to `mlflow run` only
-    proc.communicate(timeout=120)
+    if locked is not None:
+        time.sleep(45)  # past two of MLflow's 20 s busy waits: ending train, then main
+        locked.execute("COMMIT")
+        locked.close()
+    _, err = proc.communicate(timeout=240)
     final = settled()
-    assert final["main"] == "KILLED" and final["train"] == "KILLED", final
+    assert final["main"] == "KILLED" and final["train"] == "KILLED", (final, err[-3000:])
     assert "evaluate" not in final and "RUNNING" not in final.values()
     assert next(r for r in all_runs() if r.info.run_id == train.info.run_id).info.status == \
         "KILLED"
