@@ -97,7 +97,9 @@ def server_load(folder: Path, authenticated: bool) -> tuple[float, str, int]:
             connection.execute(f'CREATE DATABASE "{database}"')
         command = ["-m", "mlflow", "server", "--backend-store-uri", url, "--serve-artifacts",
                    "--workers", "2"]
-    env = {**os.environ, "MLFLOW_AUTH_ADMIN_PASSWORD": ADMIN_PASSWORD}
+    # Both servers alike: without MLflow's job runner, which tools/team_server.py turns off.
+    env = {**os.environ, "MLFLOW_AUTH_ADMIN_PASSWORD": ADMIN_PASSWORD,
+           "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
     with open(log, "w") as sink:
         server = subprocess.Popen(
             [sys.executable, *command, "--artifacts-destination" if not authenticated

@@ -38,6 +38,9 @@ PASSWORD_VARIABLE = "MLFLOW_AUTH_ADMIN_PASSWORD"
 SECRET_KEY_VARIABLE = "MLFLOW_FLASK_SERVER_SECRET_KEY"
 # Seconds a worker trusts a checked password: PBKDF2 per request would halve the throughput.
 CREDENTIAL_CACHE_SECONDS = 60
+# MLflow's server job runner (GenAI judges, trace roll-ups) starts eight more processes that
+# each import MLflow; training runs never use it. Off unless the environment turns it on.
+JOBS_VARIABLE = "MLFLOW_SERVER_ENABLE_JOB_EXECUTION"
 
 
 class SetupError(Exception):
@@ -176,6 +179,7 @@ def main() -> None:
         print("titanic: warning: serving plain HTTP beyond loopback: passwords and models "
               "cross the network unencrypted; pass --certfile and --keyfile", file=sys.stderr)
     environment = {**os.environ, PASSWORD_VARIABLE: password,
+                   JOBS_VARIABLE: os.environ.get(JOBS_VARIABLE, "false"),
                    # Signs the UI's CSRF tokens; servers behind one name must share it.
                    SECRET_KEY_VARIABLE: (os.environ.get(SECRET_KEY_VARIABLE)
                                          or secrets.token_hex(32)),
