@@ -7,7 +7,6 @@ where every step is reused and nothing heavy is needed.
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
 from typing import Any, Callable
@@ -49,12 +48,20 @@ def _registered_name(name: str, raw: str) -> str:
     return raw
 
 
-def _jobs(name: str, raw: str) -> int:
-    """Worker processes: `auto` is one per core."""
+def _jobs(name: str, raw: str) -> int | None:
+    """Configurations at once: `auto` (None) is one per core, or per thread of a cluster."""
     if raw == "auto":
-        return os.cpu_count() or 1
-    return _number(int, "a whole number >= 1, or auto (one per core)", lambda v: v >= 1,
-                   "2")(name, raw)
+        return None
+    return _number(int, "a whole number >= 1, or auto (one per core, or per cluster thread)",
+                   lambda v: v >= 1, "2")(name, raw)
+
+
+def _cluster(name: str, raw: str) -> str:
+    """`local`, or a Dask scheduler's address (checked when the search connects)."""
+    if raw != "local" and not raw.startswith(("tcp://", "tls://")):
+        raise InputError(f"{name} must be local or a Dask scheduler address such as "
+                         f"tls://scheduler:8786 or tcp://127.0.0.1:8786; got {raw!r}")
+    return raw
 
 
 def _text(name: str, raw: str) -> str:
@@ -88,6 +95,7 @@ PARSERS: dict[str, Callable[[str, str], Any]] = {
     "registered_model": _registered_name,
     "run": _text,
     "jobs": _jobs,
+    "cluster": _cluster,
     "max_configs": _number(int, "a whole number >= 1", lambda v: v >= 1, "500"),
     "trials": _number(int, "a whole number from 1 to 10000", lambda v: 1 <= v <= 10000, "40"),
     "storage": _text,
@@ -96,7 +104,7 @@ PARSERS: dict[str, Callable[[str, str], Any]] = {
 # `main` parameters that say what to do with the result, not what to compute.
 PIPELINE_ONLY = ("force", "promote", "registered_model")
 # Parameters of a search (sweep, tune) itself rather than of its configurations.
-SEARCH_SETTINGS = ("jobs", "max_configs", "trials", "storage", "study", "promote",
+SEARCH_SETTINGS = ("jobs", "cluster", "max_configs", "trials", "storage", "study", "promote",
                    "registered_model")
 
 # Parameters whose value names data: their content is part of a step's cache key.

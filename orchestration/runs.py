@@ -55,6 +55,16 @@ def catch_interrupts() -> None:
     signal.signal(signal.SIGTERM, _interrupt)
 
 
+def interrupt_later(signum: int) -> None:
+    """Interrupt the work at its next safe point, as `signum` would: for work in a thread,
+    where no signal reaches it (a cluster task)."""
+    _received.append(signum)
+
+
+def clear_interrupts() -> None:
+    _received.clear()
+
+
 def unended() -> list[str]:
     return list(_unended)
 

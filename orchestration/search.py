@@ -97,6 +97,11 @@ class Grid:
 
 # --- in a worker --------------------------------------------------------------------------
 
+# A local pool's worker is a process of its own, which a signal interrupts and which exits
+# once its runs are ended; a cluster task runs in a thread of a worker that carries on.
+_exit_on_interrupt = False
+
+
 def _exit_when_idle(signum: int, _frame: object) -> None:
     os._exit(128 + signum)  # nothing of ours is open between configurations
 
@@ -107,26 +112,34 @@ def _idle() -> None:
     signal.signal(signal.SIGTERM, _exit_when_idle)
 
 
-def start_worker() -> None:
-    """Set up a worker process once, before its first configuration."""
+def prepare_worker() -> None:
+    """What a configuration needs of the process it runs in, local or on a cluster."""
     # `mlflow run` names its own run in MLFLOW_RUN_ID; a worker must start children instead.
     os.environ.pop("MLFLOW_RUN_ID", None)
     # Interleaved progress bars of parallel downloads say nothing.
     os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"
     quiet_known_warnings()
-    # One thread each: workers are as many as the cores, and OpenMP models (hgb) spreading
-    # over every core from every worker slow each other down many times over.
-    threadpool_limits(1)
-    _idle()
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
+def start_worker() -> None:
+    """Set up a local pool's worker process once, before its first configuration."""
+    global _exit_on_interrupt
+    prepare_worker()
+    # One thread each: workers are as many as the cores, and OpenMP models (hgb) spreading
+    # over every core from every worker slow each other down many times over.
+    threadpool_limits(1)
+    _exit_on_interrupt = True
+    _idle()
+
+
 def run_configuration(parent_id: str, config: dict[str, str], label: str) -> Outcome:
     """In a worker: one configuration as a child run of `parent_id`, ended FINISHED, FAILED or
-    KILLED; never raises for a configuration's own failure. Interrupted, the worker ends its
-    runs KILLED and exits."""
-    catch_interrupts()
+    KILLED; never raises for a configuration's own failure. Interrupted, a local worker ends
+    its runs KILLED and exits; a cluster task ends them KILLED and returns."""
+    if _exit_on_interrupt:
+        catch_interrupts()
     client = MlflowClient()
     parent = client.get_run(parent_id)
     tags = {k: v for k, v in parent.data.tags.items() if k in PROJECT_TAGS}
@@ -138,14 +151,18 @@ def run_configuration(parent_id: str, config: dict[str, str], label: str) -> Out
             outcome.run_id = run.info.run_id
             run_pipeline(config)
     except Interrupted as stop:  # the runs are KILLED; the search stops its other workers
-        logging.shutdown()
-        os._exit(128 + stop.signum)
+        if _exit_on_interrupt:
+            logging.shutdown()
+            os._exit(128 + stop.signum)
+        outcome.status = "KILLED"
+        return outcome
     # Recorded on the child run by active_run; the other configurations go on.
     except InputError as err:
         log.error("configuration %s failed: %s", label, err)
     except Exception:
         log.exception("configuration %s failed", label)
-    _idle()
+    if _exit_on_interrupt:
+        _idle()
     if outcome.run_id:
         done = client.get_run(outcome.run_id)
         outcome.status = done.info.status
@@ -156,10 +173,15 @@ def run_configuration(parent_id: str, config: dict[str, str], label: str) -> Out
     return outcome
 
 
-def local_pool(slots: int) -> LocalPool:
-    """This machine's workers, with the project and the steps imported once."""
-    return LocalPool(slots, ["orchestration.search", *(f"steps.{step}" for step in STEPS)],
-                     start_worker)
+def executor(cluster: str, jobs: int | None, configurations: int) -> Executor:
+    """Where a search of `configurations` runs: this machine's processes (`local`), or the
+    workers of a Dask scheduler; `jobs` at a time (None: one per core or cluster thread)."""
+    if cluster == "local":
+        slots = min(jobs or os.cpu_count() or 1, configurations)
+        return LocalPool(slots, ["orchestration.search", *(f"steps.{step}" for step in STEPS)],
+                         start_worker)
+    from orchestration.cluster import DaskCluster  # Dask loads only for a cluster
+    return DaskCluster(cluster, min(jobs, configurations) if jobs else None)
 
 
 # --- the driver ---------------------------------------------------------------------------

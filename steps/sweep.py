@@ -12,7 +12,7 @@ from orchestration.naming import name_unless_named
 from orchestration.params import SEARCH_SETTINGS, parse_params
 from orchestration.report import finish
 from orchestration.runs import active_run
-from orchestration.search import Grid, Point, local_pool, search
+from orchestration.search import Grid, Point, executor, search
 
 
 def main(argv: list[str] | None = None) -> NoReturn:
@@ -26,7 +26,8 @@ def main(argv: list[str] | None = None) -> NoReturn:
             name_unless_named(run, "sweep " + (" ".join(f"{n}={grid[n]}" for n in names)
                                                or "of one configuration"))
             points = Grid([Point(c, label(c, names)) for c in configs])
-            outcomes = search(run, points, local_pool(min(settings["jobs"], len(configs))))
+            outcomes = search(run, points, executor(settings["cluster"], settings["jobs"],
+                                                           len(configs)))
             finish(run, outcomes, names, settings)
     run_cli(body)
 

@@ -15,7 +15,7 @@ from orchestration.naming import name_unless_named
 from orchestration.params import SEARCH_SETTINGS, parse_params
 from orchestration.report import finish
 from orchestration.runs import active_run
-from orchestration.search import local_pool, search
+from orchestration.search import executor, search
 from orchestration.study import SPACE, Study, open_study, storage_url
 
 
@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> NoReturn:
             name_unless_named(run, f"tune {settings['study']}: {settings['trials']} trials")
             mlflow.set_tags({TAG_STUDY: f"{settings['study']} in {url}"})
             outcomes = search(run, Study(study, settings["trials"], base),
-                              local_pool(min(settings["jobs"], settings["trials"])))
+                              executor(settings["cluster"], settings["jobs"], settings["trials"]))
             finish(run, outcomes, [name for name in SPACE
                                    if len({o.config.get(name) for o in outcomes}) > 1],
                    settings)

@@ -75,10 +75,11 @@ TEAM = {name: (name, f"{name}-{uuid.uuid4().hex[:12]}")
 @contextmanager
 def running_server(database: str, folder: Path, host: str, *extra: str,
                    ca: Path | None = None) -> Iterator[str]:
-    """`tools/team_server.py` on `database`, listening on `host`; yields its loopback URL
-    (https when given --certfile and --keyfile, checked against `ca`)."""
+    """`tools/team_server.py` on `database`, listening on `host`; yields its URL, on loopback
+    for 0.0.0.0 (https when given --certfile and --keyfile, checked against `ca`)."""
+    reach = "127.0.0.1" if host == "0.0.0.0" else host
     with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
+        probe.bind((reach, 0))
         port = probe.getsockname()[1]
     server = subprocess.Popen(
         [sys.executable, str(PROJECT / "tools" / "team_server.py"), "--database-url",
@@ -86,7 +87,7 @@ def running_server(database: str, folder: Path, host: str, *extra: str,
          "--host", host, "--port", str(port), "--workers", "1", *extra],
         cwd=folder, env=run_env(MLFLOW_AUTH_ADMIN_PASSWORD=ADMIN_PASSWORD),
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
-    url = f"{'https' if ca else 'http'}://127.0.0.1:{port}"
+    url = f"{'https' if ca else 'http'}://{reach}:{port}"
     context = ssl.create_default_context(cafile=str(ca)) if ca else None
     try:
         deadline = time.monotonic() + 120
