@@ -123,8 +123,13 @@ class ProjectWorker(WorkerPlugin):
             importlib.import_module(f"steps.{step}")
         project_digest()
         prepare_worker()
-        # One thread each for what starts later (OpenMP models read it when they load).
-        os.environ["OMP_NUM_THREADS"] = "1"
+        # The worker samples its task threads' stacks every 10 ms for the dashboard's
+        # profile; over a configuration's deep scikit-learn stacks that slowed the work by
+        # about a fifth (bench/cluster.py).
+        for name in ("profile", "profile-cycle"):
+            callback = worker.periodic_callbacks.pop(name, None)
+            if callback is not None:
+                callback.stop()
 
 
 def on_worker(tracking_uri: str, digest: str, stop: str, fn: Callable[..., T], *args: Any) -> T:
