@@ -29,7 +29,7 @@ from conftest import PROJECT, QUICK, error_lines, mlflow_run, run_env
 from test_team import TEAM, add_team, certificates, drop, postgres_or_skip, running_server
 
 # Every test here shares one cluster and one server: they run on one xdist worker.
-pytestmark = pytest.mark.xdist_group("cluster")
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("cluster")]
 MEMBER = {"MLFLOW_TRACKING_USERNAME": "member", "MLFLOW_TRACKING_PASSWORD": TEAM["member"][1]}
 
 

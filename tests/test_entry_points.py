@@ -11,6 +11,8 @@ from mlflow.tracking import MlflowClient
 
 from conftest import PROJECT, QUICK, all_runs, error_lines, mlflow_run, parents
 
+pytestmark = pytest.mark.slow  # each entry point through `mlflow run`
+
 STEP_TAGS = ("titanic.step", "titanic.cache_key", "titanic.code_digest",
              "mlflow.project.entryPoint", "mlflow.source.type", "mlflow.source.name")
 

@@ -8,12 +8,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from sklearn.pipeline import Pipeline
+
+from orchestration.mlproject import entry_point_defaults
+from orchestration.params import parse_params
+from steps.prepare import prepare
 from steps.train import cv_scores, train
 from titanic.errors import InputError
-from titanic.passengers import FEATURES
+from titanic.families import FAMILY_PARAMS
+from titanic.passengers import FEATURES, TARGET, read_passengers
 from titanic.features import (AgeByTitle, Cabin, Family, GroupSurvival, TicketGroup,
                               Title, title_of)
-from titanic.models import build_pipeline
+from titanic.models import build_pipeline, engineered_features
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "titanic"
 HP = {"C": 1.0, "max_iter": 500, "solver": "lbfgs", "learning_rate": 0.1, "max_depth": 3,
@@ -203,3 +209,40 @@ def test_a_new_passenger_reusing_a_training_id_is_not_taken_for_it() -> None:
     pipeline = train(pd.read_csv(DATA / "train.csv"), "logreg", "engineered", HP, seed=0)
     single = rows({"Age": None, "Ticket": "x", "Fare": 7.0})  # PassengerId 1, a training id
     assert pipeline.predict(single).tolist() == [0]
+
+
+# The engineered columns the feature steps add, pinned on Kaggle's files (fitted on train.csv).
+PINNED = Path(__file__).resolve().parent / "expected" / "engineered_features.csv"
+
+
+def test_engineered_features_keep_their_pinned_values_on_kaggles_files() -> None:
+    """A faster transformer must compute what the models were chosen on: every value of
+    train.csv (each passenger left out of its own group) and test.csv (new passengers)."""
+    expected = pd.read_csv(PINNED, keep_default_na=False, na_values=[""])
+    train = read_passengers(DATA / "train.csv", with_target=True, source="train.csv")
+    steps = Pipeline(engineered_features()[:-1]).fit(train[list(FEATURES)], train[TARGET])
+    for name, rows in (("train.csv", train),
+                       ("test.csv", read_passengers(DATA / "test.csv", with_target=False,
+                                                    source="test.csv"))):
+        pinned = expected[expected["file"] == name].drop(columns="file").reset_index(drop=True)
+        got = steps.transform(rows[list(FEATURES)])[list(pinned.columns)].reset_index(drop=True)
+        for column in pinned.columns:
+            if pinned[column].dtype.kind in "if":
+                np.testing.assert_allclose(got[column].to_numpy(dtype=float),
+                                           pinned[column].to_numpy(dtype=float), rtol=0,
+                                           atol=1e-9, err_msg=f"{name}: {column}")
+            else:
+                assert got[column].astype(str).tolist() == pinned[column].astype(str).tolist(), \
+                    f"{name}: {column}"
+
+
+def test_cv_accuracy_at_the_defaults_is_pinned() -> None:
+    """`main` at MLproject's defaults: the split `prepare` makes, then train's cross-validation."""
+    defaults = entry_point_defaults("main")
+    passengers = read_passengers(DATA / "train.csv", with_target=True, source="train.csv")
+    training, _ = prepare(passengers, float(defaults["test_size"]), int(defaults["seed"]))
+    hp = parse_params({name: defaults[name] for name in FAMILY_PARAMS[defaults["model"]]})
+    scores = cv_scores(training, defaults["model"], defaults["features"], hp,
+                       int(defaults["seed"]), int(defaults["cv_folds"]),
+                       int(defaults["cv_repeats"]))
+    assert round(float(scores.mean()), 4) == 0.8353

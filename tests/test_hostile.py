@@ -22,6 +22,8 @@ from mlflow.tracking import MlflowClient
 
 from conftest import PROJECT, QUICK, all_runs, error_lines, mlflow_run, parents, run_env
 
+pytestmark = pytest.mark.slow  # hostile input and faults through `mlflow run`
+
 TRAIN_CSV = PROJECT / "data" / "titanic" / "train.csv"
 
 

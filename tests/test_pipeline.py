@@ -19,6 +19,8 @@ from conftest import (MAIN_DEFAULTS, PROJECT, QUICK, all_runs, children, error_l
                       experiment_id, mlflow_run, parents, reused, run_env)
 from orchestration import cache
 
+pytestmark = pytest.mark.slow  # whole pipelines through `mlflow run`
+
 TEST_CSV = PROJECT / "data" / "titanic" / "test.csv"
 METRICS = {"val_accuracy", "val_precision", "val_recall", "val_f1", "val_roc_auc", "val_log_loss"}
 CV_METRICS = {"cv_accuracy", "cv_accuracy_std"}

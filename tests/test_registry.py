@@ -27,7 +27,8 @@ from orchestration import leaderboard
 from titanic.errors import InputError
 from orchestration.registry import candidate, promote
 
-pytestmark = pytest.mark.xdist_group("registry")  # one worker builds the shared store
+# One worker builds the shared store.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("registry")]
 
 TEST_CSV = PROJECT / "data" / "titanic" / "test.csv"
 # Three configurations, by how they rank on cv_accuracy (one pass of cross-validation).

@@ -20,6 +20,8 @@ from mlflow.tracking import MlflowClient
 
 from conftest import PROJECT, QUICK, all_runs, children, error_lines, mlflow_run, run_env
 
+pytestmark = pytest.mark.slow  # sweeps and tuning through `mlflow run`
+
 
 def ok(result: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
     assert result.returncode == 0, result.stderr[-3000:]

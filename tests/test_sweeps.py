@@ -19,6 +19,8 @@ from mlflow.tracking import MlflowClient
 
 from conftest import PROJECT, children, parents, reused, run_env
 
+pytestmark = pytest.mark.slow  # shell sweeps of `mlflow run`
+
 PARALLEL_SWEEP = ("printf '%s\\n' {values} | "
                   "xargs -P 4 -I{{}} mlflow run {project} --env-manager local -P C={{}} "
                   "-P cv_repeats=1")  # one pass of cross-validation: the sweep is what is tested

@@ -38,6 +38,8 @@ from mlflow.tracking import MlflowClient
 from conftest import (PROJECT, QUICK, children, experiment_id, mlflow_run, parents, reused,
                       run_env)
 
+pytestmark = pytest.mark.slow  # the team server on PostgreSQL
+
 POSTGRES = os.environ.get("TITANIC_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
 
 
