@@ -42,13 +42,6 @@ def model_uri_of(run: Run) -> str | None:
     return tags.get(TAG_MODEL_URI) or tags.get(OUTPUT_TAG + OUT_MODEL)
 
 
-def load_line(model_uri: str) -> str:
-    """Python that loads the model wherever it is pasted: it names the store the model is in
-    (MLflow's default store is a file in the current folder)."""
-    return (f"Load it: import mlflow; mlflow.set_tracking_uri(\"{mlflow.get_tracking_uri()}\"); "
-            f"model = mlflow.pyfunc.load_model(\"{model_uri}\")")
-
-
 def best_runs(client: MlflowClient, experiment_id: str, limit: int, where: str = ""
               ) -> list[Run]:
     """The experiment's finished pipeline runs, best first: what the leaderboard lists and

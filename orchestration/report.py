@@ -17,7 +17,8 @@ from mlflow.tracking import MlflowClient
 from orchestration.names import (METRIC_ORDER, NOTE_TAG, RANKING_METRIC, RESULTS_FILE,
                                  SEARCH_PLOT, TAG_BEST_MODEL_URI, TAG_BEST_RUN)
 from orchestration.params import applicable
-from orchestration.registry import candidate, load_line, ship
+from orchestration.links import load_line, ui_line
+from orchestration.registry import candidate, ship
 from orchestration.runs import log_batch
 from orchestration.search import Outcome, failed_line
 
@@ -108,6 +109,7 @@ def finish(run: Run, outcomes: list[Outcome], names: list[str], settings: dict[s
     print(f"{len(outcomes)} configurations under run {run.info.run_id}, best first:")
     print(summary(table, best.model_uri if best else None,
                   load_line(best.model_uri) if best else ""))
+    print(ui_line(run.info.experiment_id, run.info.run_id))
     if best and settings.get("promote") == "true":
         source = candidate(MlflowClient(), run.info.run_id, run.info.experiment_id)
         print(ship(source, settings["registered_model"]).summary())

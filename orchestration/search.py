@@ -31,6 +31,7 @@ from orchestration.executors import Executor, LocalPool, WorkerLost
 from orchestration.names import (RANKING_METRIC, STEPS, TAG_ERROR, TAG_MODEL_URI,
                                  TAG_REUSED_STEPS, failure_tags)
 from orchestration.pipeline import run_pipeline
+from orchestration.progress import Progress
 from orchestration.runs import PROJECT_TAGS, Interrupted, active_run, catch_interrupts
 from titanic.errors import InputError
 
@@ -67,7 +68,9 @@ class Outcome:
 
 
 class Points(Protocol):
-    """Where a search's configurations come from."""
+    """Where a search's configurations come from: `total` of them."""
+
+    total: int
 
     def ask(self) -> Point | None:
         """The next configuration, or None when there is no more to ask for."""
@@ -84,6 +87,7 @@ class Grid:
 
     def __init__(self, points: list[Point]) -> None:
         self._pending = list(points)
+        self.total = len(points)
 
     def ask(self) -> Point | None:
         return self._pending.pop(0) if self._pending else None
@@ -191,6 +195,7 @@ def search(parent: Run, points: Points, executor: Executor) -> list[Outcome]:
     outcomes in the order they ended."""
     outcomes: list[Outcome] = []
     running: dict[Future[Outcome], tuple[Point, int]] = {}
+    progress = Progress(points.total)
 
     def start(point: Point, attempt: int) -> None:
         future = executor.submit(run_configuration, parent.info.run_id, point.config,
@@ -220,10 +225,13 @@ def search(parent: Run, points: Points, executor: Executor) -> list[Outcome]:
                         outcome = Outcome(point.label, point.config, error=str(lost))
                     points.tell(point, outcome)
                     outcomes.append(outcome)
+                    progress.ended(outcome)
     except Interrupted:
         for point, _ in running.values():
             points.abandon(point)
         raise
+    finally:
+        progress.close()
 
 
 def _descendants(client: MlflowClient, parent: Run) -> Iterator[Run]:

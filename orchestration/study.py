@@ -75,6 +75,7 @@ class Study:
 
     def __init__(self, study: optuna.Study, trials: int, base: dict[str, str]) -> None:
         self._study, self._left, self._base = study, trials, base
+        self.total = trials
 
     def ask(self) -> Point | None:
         if self._left == 0:

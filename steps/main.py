@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import NoReturn
 
+from mlflow.entities import Run
 from mlflow.tracking import MlflowClient
 
 from orchestration.cli import parse_args, run_cli
@@ -12,14 +13,15 @@ from orchestration.naming import describe, name_unless_named
 from orchestration.names import OUT_MODEL
 from orchestration.params import PIPELINE_ONLY, applicable
 from orchestration.pipeline import pipeline_metrics, run_pipeline
-from orchestration.registry import load_line, ship
+from orchestration.links import load_line, ui_line
+from orchestration.registry import ship
 from orchestration.runs import active_run
 
 
-def summary(parent_id: str, chosen: dict[str, str], record: list[dict[str, object]]) -> str:
+def summary(parent: Run, chosen: dict[str, str], record: list[dict[str, object]]) -> str:
     model_uri = next(r["outputs"][OUT_MODEL] for r in record if OUT_MODEL in r["outputs"])
     ran_with = {k: v for k, v in applicable(chosen).items() if k not in PIPELINE_ONLY}
-    lines = [f"Pipeline finished. Parent run: {parent_id}",
+    lines = [f"Pipeline finished. Parent run: {parent.info.run_id}",
              "  with " + " ".join(f"{k}={v}" for k, v in ran_with.items())]
     for r in record:
         how = f"reused run {r['reused_from']}" if r["reused_from"] else "computed"
@@ -29,6 +31,7 @@ def summary(parent_id: str, chosen: dict[str, str], record: list[dict[str, objec
     lines += [f"Warning ({r['step']}): {r['warning']}" for r in record if r["warning"]]
     lines.append(f"Model: {model_uri}")
     lines.append(load_line(model_uri))
+    lines.append(ui_line(parent.info.experiment_id, parent.info.run_id))
     return "\n".join(lines)
 
 
@@ -42,7 +45,7 @@ def main(argv: list[str] | None = None) -> NoReturn:
             if chosen["promote"] == "true":
                 promotion = ship(MlflowClient().get_run(parent.info.run_id),
                                  chosen["registered_model"])
-        print(summary(parent.info.run_id, chosen, record))
+        print(summary(parent, chosen, record))
         if promotion:
             print(promotion.summary())
     run_cli(body)

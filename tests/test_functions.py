@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 import shutil
 import subprocess
@@ -9,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import mlflow
 import numpy as np
 import pandas as pd
 import pytest
@@ -19,9 +21,12 @@ from sklearn.model_selection import train_test_split
 from conftest import EXPERIMENT
 from orchestration import cache, inputs
 from orchestration.inputs import sha256_files
+from orchestration.links import ui_line
 from orchestration.naming import describe
 from orchestration.params import parse_params
+from orchestration.progress import Progress
 from orchestration.registry import becomes_champion
+from orchestration.search import Outcome
 from steps.evaluate import confusion_figure, evaluate, roc_figure
 from steps.prepare import prepare, profile
 from steps.train import accuracy, train
@@ -385,3 +390,30 @@ def test_leaderboard_and_promote_agree_on_the_best_of_tied_runs(store: str) -> N
     board = [r.info.run_id for r in runs]
     assert board == [made[1], made[2], made[3], made[0]]  # ties: the earliest first
     assert candidate(client, "best", experiment.experiment_id).info.run_id == board[0]
+
+
+def test_ui_line_opens_the_run_in_the_training_view(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(mlflow, "get_tracking_uri", lambda: "https://mlflow.team.example:5000/")
+    assert ui_line("7", "abc") == ("View it: https://mlflow.team.example:5000/#/experiments/7/"
+                                   "runs/abc?workflowType=machine_learning")
+    monkeypatch.setattr(mlflow, "get_tracking_uri", lambda: "sqlite:////home/you/mlflow.db")
+    assert ui_line("0", "abc") == (
+        "View it: http://127.0.0.1:5000/#/experiments/0/runs/abc?workflowType=machine_learning "
+        "(start the UI with: mlflow ui --backend-store-uri sqlite:////home/you/mlflow.db)")
+
+
+def test_progress_counts_scores_and_names_the_best_so_far() -> None:
+    out = io.StringIO()
+    progress = Progress(3, stream=out)
+    for label, status, score, error in [("C=1", "FINISHED", 0.81, None),
+                                        ("C=abc", "FAILED", None, "bad C"),
+                                        ("C=2", "FINISHED", 0.83, None)]:
+        progress.ended(Outcome(label, {}, status=status, error=error,
+                               metrics={"cv_accuracy": score} if score else {}))
+    progress.close()
+    first, failed, last = out.getvalue().splitlines()
+    assert re.fullmatch(r"\[1/3\] C=1: cv_accuracy 0\.8100; best 0\.8100 \(C=1\); about \d+ s "
+                        r"left \(\d+ s so far\)", first), first
+    assert failed.startswith("[2/3] C=abc: FAILED: bad C; best 0.8100 (C=1); about ")
+    assert re.fullmatch(r"\[3/3\] C=2: cv_accuracy 0\.8300; best 0\.8300 \(C=2\); done "
+                        r"\(\d+ s so far\)", last), last
