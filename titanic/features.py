@@ -7,6 +7,7 @@ its own columns added, so they chain in one Pipeline and the logged model takes 
 from __future__ import annotations
 
 import re
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -45,7 +46,21 @@ def surname_of(name: object) -> str:
     return name.split(",", 1)[0].strip().lower() if isinstance(name, str) and "," in name else ""
 
 
-def _is_itself(ids: pd.Series, keys: pd.Series, training_keys: dict) -> pd.Series:
+def per_value(values: pd.Series, function: Callable[[object], str]) -> pd.Series:
+    """`function` of each value, computed once per distinct value (names and tickets repeat
+    across a large file) and spread back to the rows; missing values are passed as None."""
+    codes, distinct = pd.factorize(values, use_na_sentinel=True)
+    results = np.array([function(v) for v in distinct] + [function(None)], dtype=object)
+    return pd.Series(results[codes], index=values.index, dtype=object)  # -1: the last, None
+
+
+def by_id(ids: pd.Series, values: pd.Series | np.ndarray) -> pd.Series:
+    """Training values to look up by PassengerId (a repeated id keeps its last row)."""
+    table = pd.Series(np.asarray(values, dtype=object), index=pd.Index(ids))
+    return table[~table.index.duplicated(keep="last")]
+
+
+def _is_itself(ids: pd.Series, keys: pd.Series, training_keys: pd.Series) -> pd.Series:
     """Rows that are a training passenger counted under this same key: the same id with the
     same key (a new passenger may reuse an id, but then not the same ticket and name)."""
     return (ids.map(training_keys) == keys) & keys.notna()
@@ -55,7 +70,7 @@ class Title(_Added):
     """Title from Name: Mr, Mrs, Miss, Master or Rare (rare, unseen and missing titles)."""
 
     def columns(self, X: pd.DataFrame) -> dict[str, pd.Series]:
-        return {"Title": X["Name"].map(title_of)}
+        return {"Title": per_value(X["Name"], title_of)}
 
 
 class Family(_Added):
@@ -82,7 +97,7 @@ class TicketGroup(_Added):
     def fit(self, X: pd.DataFrame, y: pd.Series | None = None) -> TicketGroup:
         tickets = X["Ticket"].where(X["Ticket"].notna())
         self.counts_ = tickets.value_counts()
-        self.tickets_ = dict(zip(X[ID], tickets))
+        self.tickets_ = by_id(X[ID], tickets)
         return self
 
     def columns(self, X: pd.DataFrame) -> dict[str, pd.Series]:
@@ -99,11 +114,11 @@ class AgeByTitle(_Added):
         age = pd.to_numeric(X["Age"], errors="coerce")
         overall = age.median()
         self.overall_ = 0.0 if pd.isna(overall) else float(overall)
-        self.medians_ = age.groupby(X["Name"].map(title_of)).median().dropna().to_dict()
+        self.medians_ = age.groupby(per_value(X["Name"], title_of)).median().dropna().to_dict()
         return self
 
     def columns(self, X: pd.DataFrame) -> dict[str, pd.Series]:
-        fallback = X["Name"].map(title_of).map(self.medians_).fillna(self.overall_)
+        fallback = per_value(X["Name"], title_of).map(self.medians_).fillna(self.overall_)
         return {"Age": pd.to_numeric(X["Age"], errors="coerce").fillna(fallback)}
 
 
@@ -120,12 +135,13 @@ class GroupSurvival(_Added):
         label = pd.Series(np.asarray(y, dtype=float), index=X.index)
         self.prior_ = float(label.mean())
         self.tables_ = {}
-        for kind, keys in group_keys(X).items():
+        groups = group_keys(X)
+        for kind, keys in groups.items():
             known = keys.notna()
             grouped = label[known].groupby(keys[known])
             self.tables_[kind] = (grouped.sum(), grouped.count())
-        self.labels_ = dict(zip(X[ID], label))
-        self.keys_ = {kind: dict(zip(X[ID], keys)) for kind, keys in group_keys(X).items()}
+        self.labels_ = by_id(X[ID], label).astype(float)
+        self.keys_ = {kind: by_id(X[ID], keys) for kind, keys in groups.items()}
         return self
 
     def columns(self, X: pd.DataFrame) -> dict[str, pd.Series]:
@@ -145,8 +161,8 @@ class GroupSurvival(_Added):
 def group_keys(X: pd.DataFrame) -> dict[str, pd.Series]:
     """For women and boys: their family key (surname and class) and their ticket; missing
     (no group) for men and where the name or ticket is unknown."""
-    woman_or_boy = X["Name"].map(title_of).isin(WOMEN_AND_BOYS)
-    surname = X["Name"].map(surname_of)
+    woman_or_boy = per_value(X["Name"], title_of).isin(WOMEN_AND_BOYS)
+    surname = per_value(X["Name"], surname_of)
     family = (surname + "|" + X["Pclass"].astype(str)).where(surname != "")
     ticket = X["Ticket"].where(X["Ticket"].notna()).astype(object)
     return {"family": family.where(woman_or_boy), "ticket": ticket.where(woman_or_boy)}
