@@ -22,7 +22,7 @@ import time
 import urllib.request
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 PROJECT = Path(__file__).resolve().parent.parent
 VALUES = ["0.01", "0.02", "0.03", "0.05", "0.1", "0.2", "0.3", "0.5", "1", "2", "3", "5", "10",
@@ -59,7 +59,7 @@ def process(command: list[str], folder: Path, env: dict[str, str]) -> Iterator[N
             proc.wait(timeout=30)
 
 
-def wait_until(ready: callable, what: str) -> None:
+def wait_until(ready: Callable[[], bool], what: str) -> None:
     deadline = time.monotonic() + 120
     while not ready():
         if time.monotonic() > deadline:
