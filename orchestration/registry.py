@@ -181,8 +181,24 @@ def promote(client: MlflowClient, run: Run, name: str, even_if_worse: bool) -> P
     same = champion is not None and champion.version == version.version
     alias = (CHAMPION if same or becomes_champion(score, score_of(champion), even_if_worse)
              else CHALLENGER)
-    client.set_registered_model_alias(name, alias, version.version)
+    set_alias(client, name, alias, str(version.version))
     return Promotion(name, str(version.version), alias, score, champion, created=not existing)
+
+
+# How stores word a unique key that another writer took first (sqlite, PostgreSQL).
+_TAKEN = ("UNIQUE constraint failed", "UniqueViolation", "duplicate key value")
+
+
+def set_alias(client: MlflowClient, name: str, alias: str, version: str) -> None:
+    """Point `alias` at `version`. MLflow's store looks the alias up, then inserts it: two
+    promotions setting it at the same moment make one of them fail on the unique key, and
+    its second try moves the alias the other one made."""
+    try:
+        client.set_registered_model_alias(name, alias, version)
+    except MlflowException as err:
+        if not any(words in str(err) for words in _TAKEN):
+            raise
+        client.set_registered_model_alias(name, alias, version)
 
 
 def _register(client: MlflowClient, name: str, model_uri: str, model_id: str,

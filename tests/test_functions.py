@@ -25,7 +25,7 @@ from orchestration.links import ui_line
 from orchestration.naming import describe
 from orchestration.params import parse_params
 from orchestration.progress import Progress
-from orchestration.registry import becomes_champion
+from orchestration.registry import becomes_champion, set_alias
 from orchestration.search import Outcome
 from steps.evaluate import confusion_figure, evaluate, roc_figure
 from steps.prepare import prepare, profile
@@ -417,3 +417,27 @@ def test_progress_counts_scores_and_names_the_best_so_far() -> None:
     assert failed.startswith("[2/3] C=abc: FAILED: bad C; best 0.8100 (C=1); about ")
     assert re.fullmatch(r"\[3/3\] C=2: cv_accuracy 0\.8300; best 0\.8300 \(C=2\); done "
                         r"\(\d+ s so far\)", last), last
+
+
+class _RacedClient:
+    """A registry client whose first alias write loses a race, as MLflow's store reports it."""
+
+    def __init__(self, error: str) -> None:
+        self.error, self.aliases = error, {}
+
+    def set_registered_model_alias(self, name: str, alias: str, version: str) -> None:
+        if self.error:
+            error, self.error = self.error, ""
+            raise MlflowException(error)
+        self.aliases[(name, alias)] = version
+
+
+def test_an_alias_set_by_a_racing_promotion_is_moved_not_lost() -> None:
+    client = _RacedClient("(sqlite3.IntegrityError) UNIQUE constraint failed: "
+                          "registered_model_aliases.workspace, registered_model_aliases.name")
+    set_alias(client, "titanic", "champion", "1")
+    assert client.aliases == {("titanic", "champion"): "1"}
+    other = _RacedClient("RESOURCE_DOES_NOT_EXIST: Registered Model with name=titanic not found")
+    with pytest.raises(MlflowException, match="not found"):
+        set_alias(other, "titanic", "champion", "1")
+    assert other.aliases == {}
