@@ -44,9 +44,10 @@ def free_port() -> int:
 
 
 @contextmanager
-def process(command: list[str], folder: Path, env: dict[str, str]) -> Iterator[None]:
-    with open(folder / f"{Path(command[0]).name}-{time.monotonic_ns()}.log", "w") as log:
-        proc = subprocess.Popen(command, cwd=folder, env=env, stdout=log, stderr=log,
+def process(command: list[str], cwd: Path, logs: Path, env: dict[str, str]) -> Iterator[None]:
+    """`command` running in `cwd`, its output in a log file in `logs`, stopped afterwards."""
+    with open(logs / f"{Path(command[0]).name}-{time.monotonic_ns()}.log", "w") as log:
+        proc = subprocess.Popen(command, cwd=cwd, env=env, stdout=log, stderr=log,
                                 start_new_session=True)
     try:
         yield
@@ -87,7 +88,7 @@ def measure(workers: int | None, jobs: str, folder: Path) -> float:
             [sys.executable, "-m", "mlflow", "server", "--backend-store-uri",
              f"sqlite:///{folder / 'mlflow.db'}", "--artifacts-destination",
              str(folder / "artifacts"), "--host", "127.0.0.1", "--port", str(port),
-             "--workers", "2"], folder, env))
+             "--workers", "2"], folder, folder, env))
         env["MLFLOW_TRACKING_URI"] = f"http://127.0.0.1:{port}"
         wait_until(lambda: answers(f"{env['MLFLOW_TRACKING_URI']}/health"), "mlflow server")
         cluster = "local"
@@ -95,10 +96,10 @@ def measure(workers: int | None, jobs: str, folder: Path) -> float:
             port = free_port()
             cluster = f"tcp://127.0.0.1:{port}"
             stack.enter_context(process(["dask", "scheduler", "--host", "127.0.0.1", "--port",
-                                         str(port), "--no-dashboard"], PROJECT, env))
+                                         str(port), "--no-dashboard"], PROJECT, folder, env))
             for _ in range(workers):
                 stack.enter_context(process(["dask", "worker", cluster, "--nthreads", "1",
-                                             "--no-dashboard"], PROJECT, env))
+                                             "--no-dashboard"], PROJECT, folder, env))
             code = (f"from distributed import Client; "
                     f"Client('{cluster}', timeout=60).wait_for_workers({workers}, timeout=120)")
             subprocess.run([sys.executable, "-c", code], env=env, check=True,
