@@ -4,7 +4,6 @@ and where the file really is, so that a model's page lists them."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
 
 import mlflow.data
 import pandas as pd
@@ -27,15 +26,3 @@ def dataset(passengers: pd.DataFrame, prepared: str, name: str) -> PandasDataset
         source = None  # the run's `prepared` parameter still says where the data came from
     return mlflow.data.from_pandas(passengers, source=source, targets=TARGET,
                                    name=Path(name).stem)
-
-
-def log_with_dataset(log: Callable[[], None]) -> None:
-    """Run a logging call that records a dataset. MLflow's SQL store adds a new dataset with a
-    plain INSERT, so two runs logging the same split at one moment can collide on its key (seen
-    through a server on PostgreSQL); by then the row exists, and a second try links to it."""
-    try:
-        log()
-    except MlflowException as err:
-        if "unique constraint" not in str(err).lower():
-            raise
-        log()

@@ -15,6 +15,7 @@ from orchestration.access import GRANT_COMMAND, PERMISSION_DENIED, refused, user
 from orchestration.names import (METRIC_ORDER, OUT_MODEL, OUTPUT_TAG, RANKING_METRIC,
                                  TAG_BEST_RUN, TAG_CODE_DIGEST, TAG_MODEL_URI, TAG_PROMOTED)
 from orchestration.params import PIPELINE_ONLY
+from orchestration.runs import again_if_raced
 from titanic.errors import InputError
 
 CHAMPION = "champion"
@@ -185,20 +186,10 @@ def promote(client: MlflowClient, run: Run, name: str, even_if_worse: bool) -> P
     return Promotion(name, str(version.version), alias, score, champion, created=not existing)
 
 
-# How stores word a unique key that another writer took first (sqlite, PostgreSQL).
-_TAKEN = ("UNIQUE constraint failed", "UniqueViolation", "duplicate key value")
-
-
 def set_alias(client: MlflowClient, name: str, alias: str, version: str) -> None:
-    """Point `alias` at `version`. MLflow's store looks the alias up, then inserts it: two
-    promotions setting it at the same moment make one of them fail on the unique key, and
-    its second try moves the alias the other one made."""
-    try:
-        client.set_registered_model_alias(name, alias, version)
-    except MlflowException as err:
-        if not any(words in str(err) for words in _TAKEN):
-            raise
-        client.set_registered_model_alias(name, alias, version)
+    """Point `alias` at `version`; a promotion racing to set it at the same moment is
+    answered by moving the alias the other one made."""
+    again_if_raced(lambda: client.set_registered_model_alias(name, alias, version))
 
 
 def _register(client: MlflowClient, name: str, model_uri: str, model_id: str,

@@ -7,7 +7,7 @@ import logging
 import signal
 import time
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Callable, Iterator
 
 import mlflow
 from mlflow.entities import Metric, Run, RunTag
@@ -136,6 +136,19 @@ def record_failure(err: Exception) -> None:
         mlflow.set_tags(failure_tags(reason))
     except MlflowException as store_error:  # the store itself may be what failed
         log.warning("could not record the failure on the run: %s", store_error)
+
+
+def again_if_raced(write: Callable[[], None]) -> None:
+    """Run a store write that can lose a race on a unique key. MLflow's SQL store looks a row
+    up, then inserts it (a dataset, a model alias), so two runs writing the same one at one
+    moment collide (sqlite and PostgreSQL alike); by then the row exists, and a second try
+    links to it or moves it."""
+    try:
+        write()
+    except MlflowException as err:
+        if "unique constraint" not in str(err).lower():
+            raise
+        write()
 
 
 def log_batch(run_id: str, metrics: dict[str, float], tags: dict[str, str]) -> None:

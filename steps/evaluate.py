@@ -15,10 +15,11 @@ from mlflow.models import Model
 from sklearn import metrics
 
 from orchestration.cli import step_main
-from orchestration.datasets import dataset, log_with_dataset
+from orchestration.datasets import dataset
 from orchestration.inputs import fetch
 from orchestration.names import (CONFUSION_PNG, ROC_PNG, SUBMISSION_FILE, TAG_WARNING,
                                  TRAIN_FILE, VALID_FILE)
+from orchestration.runs import again_if_raced
 from titanic.errors import InputError
 from titanic.passengers import ID, TARGET, read_passengers, unseen_values
 from titanic.survival import label, predictions, survival_score
@@ -85,7 +86,7 @@ def run(model_uri: str, prepared: str, test_data: str) -> dict[str, str]:
     # Scores against the model and the validation data, so the model's own page shows them.
     scores = evaluate(valid[TARGET], score)
     validation = dataset(valid, prepared, VALID_FILE)
-    log_with_dataset(lambda: mlflow.log_metrics(scores, model_id=model_id, dataset=validation))
+    again_if_raced(lambda: mlflow.log_metrics(scores, model_id=model_id, dataset=validation))
     mlflow.log_metrics({f"unseen_values_{split}": sum(found.values())
                         for split, found in unseen.items()})
     odd = [f"{split} rows hold values no training row has, scored as unknown: "

@@ -11,9 +11,9 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from orchestration.cli import step_main
-from orchestration.datasets import log_with_dataset
 from orchestration.inputs import fetch
 from orchestration.names import OUT_PREPARED, PREPARED_DIR, PROFILE_FILE, TRAIN_FILE, VALID_FILE
+from orchestration.runs import again_if_raced
 from titanic.errors import InputError
 from titanic.passengers import TARGET, read_passengers
 
@@ -64,7 +64,7 @@ def run(data: str, test_size: float, seed: int) -> dict[str, str]:
         for frame, context, name in ((train, "training", "titanic-train"),
                                      (valid, "validation", "titanic-valid")):
             dataset = mlflow.data.from_pandas(frame, source=source, targets=TARGET, name=name)
-            log_with_dataset(lambda: mlflow.log_input(dataset, context=context))
+            again_if_raced(lambda: mlflow.log_input(dataset, context=context))
     mlflow.log_metrics({"rows": len(passengers), "train_rows": len(train),
                         "valid_rows": len(valid), "survival_rate": facts["survival_rate"],
                         **{f"missing_{c}": n for c, n in facts["missing"].items() if n}})

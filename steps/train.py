@@ -19,11 +19,12 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.pipeline import Pipeline
 
 from orchestration.cli import step_main
-from orchestration.datasets import dataset, log_with_dataset
+from orchestration.datasets import dataset
 from orchestration.inputs import fetch
 from orchestration.mlproject import PROJECT_DIR
 from orchestration.names import (CV_FILE, MODEL_NAME, OUT_MODEL, TAG_APPLIED, TAG_WARNING,
                                  TRAIN_FILE, VALID_FILE)
+from orchestration.runs import again_if_raced
 from titanic.errors import InputError
 from titanic.families import FAMILY_PARAMS
 from titanic.models import build_pipeline, cross_validate
@@ -111,9 +112,9 @@ def run(prepared: str, model: str, features: str, C: float, max_iter: int, solve
     # The model's own page lists the data it learned from and its cross-validated score;
     # evaluate adds its validation scores.
     training = dataset(train_rows, prepared, TRAIN_FILE)
-    log_with_dataset(lambda: mlflow.log_input(training, context="training",
+    again_if_raced(lambda: mlflow.log_input(training, context="training",
                                               model=LoggedModelInput(info.model_id)))
-    log_with_dataset(lambda: mlflow.log_metrics(
+    again_if_raced(lambda: mlflow.log_metrics(
         {"cv_accuracy": float(scores.mean()), "cv_accuracy_std": float(scores.std())},
         model_id=info.model_id, dataset=training))
     mlflow.log_metrics({"val_accuracy": accuracy(pipeline, valid_rows),
