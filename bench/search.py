@@ -1,12 +1,14 @@
 """Time the `sweep` and `tune` entry points against the shell sweep and one cold `main`, side by
 side on fresh scratch stores, and compare tuning's best score with the default grid's.
 
-    python bench/search.py                  # one repeat: about 5 minutes on 2 cores
+    python bench/search.py                  # one repeat: about 12 minutes on 2 cores
     python bench/search.py --repeats 2 --markdown bench/SEARCH.md
+    python bench/search.py --only tune tune-unpruned grid
 
 Targets: an 8-value `C` sweep through `-e sweep -P jobs=2` at most 0.3x the README's
 `xargs -P 2` over eight `mlflow run`s and at most 2.5x one cold `main`; a 40-trial `tune`
-within 2 minutes whose best trial scores at least the best configuration of the default grid.
+(median pruner) within 60 s whose best trial scores at least the best configuration of the
+default grid. The same `tune` without a pruner runs beside it.
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ SCENARIOS = {
     "shell: xargs -P 2 over 8 `mlflow run -P C=…`": "xargs",
     "`-e sweep` of the same 8 values, jobs=2": "sweep",
     "one cold `main`": "main",
-    "`-e tune -P trials=40 -P jobs=2`": "tune",
+    "`-e tune -P trials=40 -P jobs=2` (median pruner)": "tune",
+    "the same with `-P pruner=none`": "tune-unpruned",
     "`-e sweep` default grid (C=0.01,0.1,1,10 × model=logreg,hgb), jobs=2": "grid",
 }
 
@@ -42,6 +45,8 @@ def command(kind: str) -> list[str]:
     return {"sweep": [*MLFLOW_RUN, "-e", "sweep", "-P", f"C={','.join(VALUES)}", "-P", "jobs=2"],
             "main": MLFLOW_RUN,
             "tune": [*MLFLOW_RUN, "-e", "tune", "-P", "trials=40", "-P", "jobs=2"],
+            "tune-unpruned": [*MLFLOW_RUN, "-e", "tune", "-P", "trials=40", "-P", "jobs=2",
+                              "-P", "pruner=none"],
             "grid": [*MLFLOW_RUN, "-e", "sweep", *DEFAULT_GRID, "-P", "jobs=2"]}[kind]
 
 
@@ -56,8 +61,18 @@ def best_score(uri: str) -> float:
     return float(out.stdout.split()[-1])
 
 
-def measure(kind: str, scratch: Path, index: int) -> tuple[float, float]:
-    """Seconds of one scenario on a new store, and the best score it recorded."""
+def pruned_runs(uri: str) -> int:
+    """Runs of the store that a pruner stopped (trials and their train steps)."""
+    code = ("import mlflow; print(len(mlflow.search_runs(search_all_experiments=True, "
+            "filter_string=\"tags.`titanic.pruned` LIKE '%'\")))")
+    out = subprocess.run([sys.executable, "-c", code], env={**os.environ,
+                         "MLFLOW_TRACKING_URI": uri}, capture_output=True, text=True, check=True)
+    return int(out.stdout.split()[-1])
+
+
+def measure(kind: str, scratch: Path, index: int) -> tuple[float, float, int]:
+    """Seconds of one scenario on a new store, the best score it recorded and how many of its
+    configurations were pruned."""
     folder = scratch / f"{kind}-{index}"
     folder.mkdir()
     uri = f"sqlite:///{folder / 'mlflow.db'}"
@@ -67,38 +82,52 @@ def measure(kind: str, scratch: Path, index: int) -> tuple[float, float]:
     subprocess.run([sys.executable, str(PROJECT / "tools" / "init_store.py")], env=env,
                    check=True, capture_output=True)
     started = time.perf_counter()
-    subprocess.run(command(kind), env=env, cwd=folder, check=True, capture_output=True)
-    return time.perf_counter() - started, best_score(uri)
+    done = subprocess.run(command(kind), env=env, cwd=folder, capture_output=True, text=True)
+    took = time.perf_counter() - started
+    if done.returncode != 0:
+        sys.exit(f"{kind} failed (exit {done.returncode}):\n{done.stderr[-4000:]}")
+    return took, best_score(uri), pruned_runs(uri) // 2  # a trial and its train step
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--markdown", type=Path, help="also write the table to this file")
+    parser.add_argument("--only", nargs="+", choices=SCENARIOS.values(),
+                        help="measure only these scenarios")
     args = parser.parse_args()
-    seconds: dict[str, list[float]] = {kind: [] for kind in SCENARIOS.values()}
-    scores: dict[str, list[float]] = {kind: [] for kind in SCENARIOS.values()}
+    kinds = [kind for kind in SCENARIOS.values() if not args.only or kind in args.only]
+    seconds: dict[str, list[float]] = {kind: [] for kind in kinds}
+    scores: dict[str, list[float]] = {kind: [] for kind in kinds}
+    pruned: dict[str, list[int]] = {kind: [] for kind in kinds}
     with tempfile.TemporaryDirectory(prefix="titanic-search-") as scratch:
         for index in range(args.repeats):
-            for kind in SCENARIOS.values():  # every repeat measures every scenario in turn
+            for kind in kinds:  # every repeat measures every scenario in turn
                 print(f"repeat {index + 1}/{args.repeats}: {kind} ...", file=sys.stderr,
                       flush=True)
-                took, best = measure(kind, Path(scratch), index)
+                took, best, stopped = measure(kind, Path(scratch), index)
                 seconds[kind].append(took)
                 scores[kind].append(best)
+                pruned[kind].append(stopped)
     median = {kind: statistics.median(values) for kind, values in seconds.items()}
     top = {kind: max(values) for kind, values in scores.items()}
-    rows = [f"| {name} | {median[kind]:.1f} | {top[kind]:.4f} |"
-            for name, kind in SCENARIOS.items()]
-    checks = [
-        ("sweep / xargs", median["sweep"] / median["xargs"], "≤ 0.3"),
-        ("sweep / cold main", median["sweep"] / median["main"], "≤ 2.5"),
-    ]
-    lines = ["| scenario | median s | best cv_accuracy |", "|---|---|---|", *rows, "",
-             "| ratio | measured | target |", "|---|---|---|",
-             *(f"| {name} | {value:.2f}× | {target} |" for name, value, target in checks),
-             f"| tune, 40 trials | {median['tune']:.0f} s | ≤ 120 s |",
-             f"| tune best − default grid best | {top['tune'] - top['grid']:+.4f} | ≥ 0 |"]
+    rows = [f"| {name} | {median[kind]:.1f} | {top[kind]:.4f} | "
+            f"{'/'.join(map(str, pruned[kind]))} |"
+            for name, kind in SCENARIOS.items() if kind in kinds]
+    checks = [(name, median[a] / median[b], target)
+              for name, a, b, target in (("sweep / xargs", "sweep", "xargs", "≤ 0.3"),
+                                         ("sweep / cold main", "sweep", "main", "≤ 2.5"),
+                                         ("tune / tune without pruner", "tune",
+                                          "tune-unpruned", ""))
+              if a in kinds and b in kinds]
+    lines = ["| scenario | median s | best cv_accuracy | pruned |", "|---|---|---|---|", *rows,
+             "", "| figure | measured | target |", "|---|---|---|",
+             *(f"| {name} | {value:.2f}× | {target} |" for name, value, target in checks)]
+    if "tune" in kinds:
+        lines.append(f"| tune, 40 trials | {median['tune']:.0f} s | ≤ 60 s |")
+        if "grid" in kinds:
+            lines.append(f"| tune best − default grid best | "
+                         f"{top['tune'] - top['grid']:+.4f} | ≥ 0 |")
     table = "\n".join(lines)
     print(table)
     if args.markdown:

@@ -31,6 +31,7 @@ TAG_REUSED_STEPS = "titanic.reused_steps"  # on a main run: the steps it reused,
 TAG_APPLIED = "titanic.applied_params"  # on train: the hyperparameters its family used
 TAG_ERROR = "titanic.error"  # on a FAILED run: the one-line reason
 TAG_WARNING = "titanic.warning"  # on a FINISHED run: what was odd about it
+TAG_PRUNED = "titanic.pruned"  # on a KILLED tuning trial and its train step: why it was stopped
 TAG_BEST_RUN = "titanic.best_run"  # on a sweep or tuning run: its best configuration's run
 TAG_BEST_MODEL_URI = "titanic.best_model_uri"  # ... and that run's model
 TAG_STUDY = "titanic.study"  # on a tuning run: the Optuna study and its storage
@@ -50,3 +51,8 @@ METRIC_ORDER = ("cv_accuracy", "cv_accuracy_std", "val_accuracy", "val_precision
 def failure_tags(reason: str) -> dict[str, str]:
     """The tags that show why a run failed: `titanic.error`, and its description in the UI."""
     return {TAG_ERROR: reason, NOTE_TAG: f"**Failed**: {reason}"}
+
+
+def pruned_tags(reason: str) -> dict[str, str]:
+    """The tags that show why a tuning trial was stopped before it ended."""
+    return {TAG_PRUNED: reason, NOTE_TAG: f"**Pruned**: {reason}"}

@@ -100,12 +100,13 @@ PARSERS: dict[str, Callable[[str, str], Any]] = {
     "trials": _number(int, "a whole number from 1 to 10000", lambda v: 1 <= v <= 10000, "40"),
     "storage": _text,
     "study": _text,
+    "pruner": _choice(("median", "halving", "none")),
 }
 # `main` parameters that say what to do with the result, not what to compute.
 PIPELINE_ONLY = ("force", "promote", "registered_model")
 # Parameters of a search (sweep, tune) itself rather than of its configurations.
-SEARCH_SETTINGS = ("jobs", "cluster", "max_configs", "trials", "storage", "study", "promote",
-                   "registered_model")
+SEARCH_SETTINGS = ("jobs", "cluster", "max_configs", "trials", "storage", "study", "pruner",
+                   "promote", "registered_model")
 
 # Parameters whose value names data: their content is part of a step's cache key.
 INPUT_PARAMS = ("data", "prepared", "model_uri", "test_data")

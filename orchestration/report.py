@@ -20,7 +20,7 @@ from orchestration.params import applicable
 from orchestration.links import load_line, ui_line
 from orchestration.registry import candidate, ship
 from orchestration.runs import log_batch
-from orchestration.search import Outcome, failed_line
+from orchestration.search import PRUNED, Outcome, failed_line
 
 BEST_PARAM_PREFIX = "best."
 SHOWN_ROWS = 50  # rows of the table in the run's description and the printed summary
@@ -106,7 +106,9 @@ def finish(run: Run, outcomes: list[Outcome], names: list[str], settings: dict[s
     """End a search: the report on its run, the ranked table printed with the line that loads
     the best model, the best model promoted if asked; an error naming what did not finish."""
     table, best = record(run.info.run_id, outcomes, names)
-    print(f"{len(outcomes)} configurations under run {run.info.run_id}, best first:")
+    pruned = sum(o.status == PRUNED for o in outcomes)
+    print(f"{len(outcomes)} configurations under run {run.info.run_id}"
+          f"{f' ({pruned} pruned)' if pruned else ''}, best first:")
     print(summary(table, best.model_uri if best else None,
                   load_line(best.model_uri) if best else ""))
     print(ui_line(run.info.experiment_id, run.info.run_id))

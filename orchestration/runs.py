@@ -16,7 +16,8 @@ from mlflow.tracking import MlflowClient
 
 from orchestration import liveness
 from orchestration.access import refusal
-from orchestration.names import EXPERIMENT_KIND, EXPERIMENT_KIND_TAG, OUTPUT_TAG, failure_tags
+from orchestration.names import (EXPERIMENT_KIND, EXPERIMENT_KIND_TAG, OUTPUT_TAG, failure_tags,
+                                 pruned_tags)
 from titanic.errors import InputError
 
 # Tags `mlflow run` puts on a project run; a step run inside `main` takes them from the parent.
@@ -34,6 +35,15 @@ class Interrupted(BaseException):
     def __init__(self, signum: int) -> None:
         super().__init__(signal.Signals(signum).name)
         self.signum = signum
+
+
+class Pruned(Exception):
+    """A tuning trial stopped on purpose, as its pruner asked: its runs end KILLED, saying why,
+    and the search goes on."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 _received: list[int] = []
@@ -78,9 +88,9 @@ def raise_if_interrupted() -> None:
 
 @contextmanager
 def active_run(**start_kwargs: object) -> Iterator[Run]:
-    """Start (or resume) a run and end it FINISHED, FAILED, or KILLED on SIGINT/SIGTERM. The
-    run records its process while open; a command's top-level run first marks FAILED the
-    experiment's runs whose process died without ending them."""
+    """Start (or resume) a run and end it FINISHED, FAILED, or KILLED (on SIGINT/SIGTERM, or
+    pruned, saying why). The run records its process while open; a command's top-level run
+    first marks FAILED the experiment's runs whose process died without ending them."""
     run = mlflow.start_run(**start_kwargs)
     _unended.append(run.info.run_id)
     status = "FAILED"
@@ -94,6 +104,10 @@ def active_run(**start_kwargs: object) -> Iterator[Run]:
         status = "FINISHED"
     except Interrupted:
         status = "KILLED"
+        raise
+    except Pruned as stop:
+        status = "KILLED"
+        mlflow.set_tags(pruned_tags(stop.reason))
         raise
     except Exception as err:
         record_failure(err)

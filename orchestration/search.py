@@ -3,7 +3,8 @@ for configurations, runs each as a child run of the search run on an executor, `
 time, and tells the source how each did.
 
 Each configuration's child holds its own three step runs, exactly as `main` records them, and
-shares the step cache. A configuration that fails is a FAILED child and the others go on. A
+shares the step cache. A configuration that fails is a FAILED child and the others go on; a
+tuning trial its pruner stopped is a KILLED child tagged with why, and PRUNED in the report. A
 configuration whose worker died is tried once more on a fresh worker, the dead attempt's runs
 marked FAILED. An interrupt ends every running configuration KILLED.
 """
@@ -28,31 +29,37 @@ from threadpoolctl import threadpool_limits
 from orchestration import liveness
 from orchestration.cli import quiet_known_warnings
 from orchestration.executors import Executor, LocalPool, WorkerLost
-from orchestration.names import (RANKING_METRIC, STEPS, TAG_ERROR, TAG_MODEL_URI,
+from orchestration.names import (RANKING_METRIC, STEPS, TAG_ERROR, TAG_MODEL_URI, TAG_PRUNED,
                                  TAG_REUSED_STEPS, failure_tags)
 from orchestration.pipeline import run_pipeline
 from orchestration.progress import Progress
-from orchestration.runs import PROJECT_TAGS, Interrupted, active_run, catch_interrupts
+from orchestration.pruning import Trial, reporting
+from orchestration.runs import PROJECT_TAGS, Interrupted, Pruned, active_run, catch_interrupts
 from titanic.errors import InputError
 
 # Tries of a configuration whose worker died: the first, and one on a fresh worker.
 TRIES = 2
+# An outcome's status when its pruner stopped it (its runs are KILLED, tagged with why).
+PRUNED = "PRUNED"
 
 log = logging.getLogger("titanic")
 
 
 @dataclass
 class Point:
-    """One configuration to run: `main` parameters, the child run's name, and whatever the
-    source of points needs to be told about it (an Optuna trial)."""
+    """One configuration to run: `main` parameters, the child run's name, whatever the source
+    of points needs to be told about it (an Optuna trial), and the trial its folds are
+    reported to, if it may be pruned."""
     config: dict[str, str]
     label: str
     handle: Any = None
+    report_to: Trial | None = None
 
 
 @dataclass
 class Outcome:
-    """What one configuration's child run ended as."""
+    """What one configuration's child run ended as: its run's status, or PRUNED; `error` says
+    why it did not finish."""
     label: str
     config: dict[str, str]
     run_id: str | None = None
@@ -138,10 +145,12 @@ def start_worker() -> None:
     _idle()
 
 
-def run_configuration(parent_id: str, config: dict[str, str], label: str) -> Outcome:
+def run_configuration(parent_id: str, config: dict[str, str], label: str,
+                      report_to: Trial | None = None) -> Outcome:
     """In a worker: one configuration as a child run of `parent_id`, ended FINISHED, FAILED or
-    KILLED; never raises for a configuration's own failure. Interrupted, a local worker ends
-    its runs KILLED and exits; a cluster task ends them KILLED and returns."""
+    KILLED (interrupted or pruned); never raises for a configuration's own failure.
+    Interrupted, a local worker ends its runs KILLED and exits; a cluster task ends them
+    KILLED and returns."""
     if _exit_on_interrupt:
         catch_interrupts()
     client = MlflowClient()
@@ -153,7 +162,8 @@ def run_configuration(parent_id: str, config: dict[str, str], label: str) -> Out
                         run_name=label,
                         tags={**tags, MLFLOW_PROJECT_ENTRY_POINT: "main"}) as run:
             outcome.run_id = run.info.run_id
-            run_pipeline(config)
+            with reporting(report_to):
+                run_pipeline(config)
     except Interrupted as stop:  # the runs are KILLED; the search stops its other workers
         if _exit_on_interrupt:
             logging.shutdown()
@@ -161,6 +171,8 @@ def run_configuration(parent_id: str, config: dict[str, str], label: str) -> Out
         outcome.status = "KILLED"
         return outcome
     # Recorded on the child run by active_run; the other configurations go on.
+    except Pruned as stop:
+        log.info("configuration %s pruned: %s", label, stop.reason)
     except InputError as err:
         log.error("configuration %s failed: %s", label, err)
     except Exception:
@@ -169,11 +181,12 @@ def run_configuration(parent_id: str, config: dict[str, str], label: str) -> Out
         _idle()
     if outcome.run_id:
         done = client.get_run(outcome.run_id)
-        outcome.status = done.info.status
+        pruned = done.data.tags.get(TAG_PRUNED)
+        outcome.status = PRUNED if pruned else done.info.status
         outcome.metrics = done.data.metrics
         outcome.model_uri = done.data.tags.get(TAG_MODEL_URI)
         outcome.reused = done.data.tags.get(TAG_REUSED_STEPS, "")
-        outcome.error = done.data.tags.get(TAG_ERROR)
+        outcome.error = pruned or done.data.tags.get(TAG_ERROR)
     return outcome
 
 
@@ -199,7 +212,7 @@ def search(parent: Run, points: Points, executor: Executor) -> list[Outcome]:
 
     def start(point: Point, attempt: int) -> None:
         future = executor.submit(run_configuration, parent.info.run_id, point.config,
-                                 point.label)
+                                 point.label, point.report_to)
         running[future] = (point, attempt)
 
     try:
@@ -280,8 +293,9 @@ def ending_children(parent: Run) -> Iterator[None]:
 
 
 def failed_line(outcomes: list[Outcome]) -> InputError | None:
-    """The error a search ends with when configurations failed, naming them."""
-    failed = [o for o in outcomes if o.status != "FINISHED"]
+    """The error a search ends with when configurations failed, naming them (a pruned trial
+    did what its pruner asked)."""
+    failed = [o for o in outcomes if o.status not in ("FINISHED", PRUNED)]
     if not failed:
         return None
     named = "; ".join(f"{o.label} ({o.error or o.status})" for o in failed[:5])

@@ -1,6 +1,7 @@
 """Tuning's source of points: an Optuna study (seeded TPE) asked for configurations of the
 model families, their hyperparameters and the feature sets, and told each one's ranking
-metric. Several `tune` commands given the same storage and study name share one study."""
+metric, or that its pruner stopped it. Several `tune` commands given the same storage and
+study name share one study."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from orchestration.cache import step_lock
 from orchestration.naming import describe
-from orchestration.search import Outcome, Point
+from orchestration.pruning import Trial
+from orchestration.search import PRUNED, Outcome, Point
 from titanic.errors import InputError
 from titanic.families import FAMILIES, FAMILY_PARAMS, FEATURE_SETS
 
@@ -71,10 +73,14 @@ def open_study(url: str, name: str, seed: int) -> optuna.Study:
 
 
 class Study:
-    """`trials` points asked of an Optuna study, on top of fixed `main` parameters."""
+    """`trials` points asked of an Optuna study in `storage`, on top of fixed `main`
+    parameters; each trial's folds reported to the study, and `pruner` (or `none`) stopping
+    the ones that cannot win."""
 
-    def __init__(self, study: optuna.Study, trials: int, base: dict[str, str]) -> None:
-        self._study, self._left, self._base = study, trials, base
+    def __init__(self, study: optuna.Study, storage: str, trials: int, base: dict[str, str],
+                 pruner: str) -> None:
+        self._study, self._storage, self._left, self._base = study, storage, trials, base
+        self._pruner = pruner
         self.total = trials
 
     def ask(self) -> Point | None:
@@ -83,12 +89,18 @@ class Study:
         self._left -= 1
         trial = self._study.ask()
         config = {**self._base, **suggest(trial)}
-        return Point(config, f"trial {trial.number}: {describe(config)}", trial)
+        # Optuna's own trial id (not its number), as its storage knows the trial by it.
+        report_to = (None if self._pruner == "none" else
+                     Trial(self._storage, self._study.study_name, trial._trial_id,
+                           self._pruner, warmup=int(config["cv_folds"])))
+        return Point(config, f"trial {trial.number}: {describe(config)}", trial, report_to)
 
     def tell(self, point: Point, outcome: Outcome) -> None:
         if outcome.run_id:
             point.handle.set_user_attr(RUN_ID_ATTR, outcome.run_id)
-        if outcome.score is None:
+        if outcome.status == PRUNED:  # its value: the last fold mean it reported
+            self._study.tell(point.handle, state=TrialState.PRUNED)
+        elif outcome.score is None:
             self._study.tell(point.handle, state=TrialState.FAIL)
         else:
             self._study.tell(point.handle, outcome.score)

@@ -7,7 +7,7 @@ import logging
 import time
 import warnings
 from importlib.metadata import version
-from typing import Any
+from typing import Any, Callable
 
 import mlflow
 import numpy as np
@@ -24,6 +24,7 @@ from orchestration.inputs import fetch
 from orchestration.mlproject import PROJECT_DIR
 from orchestration.names import (CV_FILE, MODEL_NAME, OUT_MODEL, TAG_APPLIED, TAG_WARNING,
                                  TRAIN_FILE, VALID_FILE)
+from orchestration.pruning import fold_reporter
 from orchestration.runs import again_if_raced
 from titanic.errors import InputError
 from titanic.families import FAMILY_PARAMS
@@ -55,11 +56,13 @@ def train(passengers: pd.DataFrame, model: str, features: str, hp: dict[str, Any
 
 
 def cv_scores(passengers: pd.DataFrame, model: str, features: str, hp: dict[str, Any],
-              seed: int, folds: int, repeats: int) -> np.ndarray:
-    """Fold accuracies of the whole pipeline on the training rows only."""
+              seed: int, folds: int, repeats: int,
+              after_fold: Callable[[list[float], int], None] | None = None) -> np.ndarray:
+    """Fold accuracies of the whole pipeline on the training rows only; `after_fold` hears of
+    each fold as it ends (a tuning trial's pruner)."""
     check_folds(passengers[TARGET], folds)
     return cross_validate(build_pipeline(model, features, hp, seed), passengers, folds,
-                          repeats, seed)
+                          repeats, seed, after_fold)
 
 
 def accuracy(model: Pipeline, passengers: pd.DataFrame) -> float:
@@ -99,7 +102,8 @@ def run(prepared: str, model: str, features: str, C: float, max_iter: int, solve
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
-        scores = cv_scores(train_rows, model, features, hp, seed, cv_folds, cv_repeats)
+        scores = cv_scores(train_rows, model, features, hp, seed, cv_folds, cv_repeats,
+                           fold_reporter())
         started = time.perf_counter()
         pipeline = train(train_rows, model, features, hp, seed)
         fit_seconds = time.perf_counter() - started

@@ -1,6 +1,7 @@
 """tune: Optuna (seeded TPE) searches the model families, their hyperparameters and the feature
-sets for the best ranking metric; each trial is a child run like a sweep configuration.
-Several `tune` commands given the same `storage` and `study` share one study."""
+sets for the best ranking metric; each trial is a child run like a sweep configuration, and a
+pruner stops trials whose first folds show they cannot win. Several `tune` commands given the
+same `storage` and `study` share one study."""
 
 from __future__ import annotations
 
@@ -30,7 +31,8 @@ def main(argv: list[str] | None = None) -> NoReturn:
             study = open_study(url, settings["study"], settings["seed"])
             name_unless_named(run, f"tune {settings['study']}: {settings['trials']} trials")
             mlflow.set_tags({TAG_STUDY: f"{settings['study']} in {url}"})
-            outcomes = search(run, Study(study, settings["trials"], base),
+            points = Study(study, url, settings["trials"], base, settings["pruner"])
+            outcomes = search(run, points,
                               executor(settings["cluster"], settings["jobs"], settings["trials"]))
             finish(run, outcomes, [name for name in SPACE
                                    if len({o.config.get(name) for o in outcomes}) > 1],

@@ -226,6 +226,46 @@ def test_tune_runs_trials_as_children_and_two_commands_share_a_study(store: str,
     assert ids == {k.info.run_id for t in tunes for k in configurations(t).values()}
 
 
+def test_tune_prunes_trials_that_cannot_win_and_records_why(store: str, tmp_path: Path
+                                                           ) -> None:
+    """Five earlier trials that scored 0.99 after every fold: the median pruner stops each new
+    trial after its first full pass, and the tuning command still succeeds."""
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    study = optuna.create_study(storage=storage, study_name="strong", direction="maximize")
+    for _ in range(5):
+        study.add_trial(optuna.trial.create_trial(
+            state=optuna.trial.TrialState.COMPLETE, value=0.99,
+            intermediate_values={step: 0.99 for step in range(1, 7)}))
+    result = ok(mlflow_run("-e", "tune", "-P", "trials=2", "-P", "jobs=2", "-P", "cv_folds=3",
+                           "-P", "cv_repeats=2", "-P", f"storage={storage}",
+                           "-P", "study=strong"))
+    (tune,) = searches()
+    assert re.search(r"2 configurations under run \w+ \(2 pruned\)", result.stdout)
+    assert tune.info.status == "FINISHED" and "titanic.best_run" not in tune.data.tags
+    trials = configurations(tune)
+    assert len(trials) == 2
+    for trial in trials.values():
+        assert trial.info.status == "KILLED"
+        assert re.fullmatch(r"stopped after 3 of 6 folds: mean accuracy 0\.\d{4} is below the "
+                            r"median of earlier trials after as many folds",
+                            trial.data.tags["titanic.pruned"])
+        steps = {r.info.run_name: r for r in all_runs()
+                 if r.data.tags.get("mlflow.parentRunId") == trial.info.run_id}
+        assert sorted(steps) == ["prepare", "train"]  # evaluate never started
+        assert steps["prepare"].info.status == "FINISHED"
+        assert steps["train"].info.status == "KILLED"
+        assert steps["train"].data.tags["titanic.pruned"] == trial.data.tags["titanic.pruned"]
+    report = pd.read_csv(mlflow.artifacts.download_artifacts(
+        run_id=tune.info.run_id, artifact_path="results.csv"))
+    assert report["status"].tolist() == ["PRUNED", "PRUNED"]
+    assert report["error"].str.startswith("stopped after 3 of 6 folds").all()
+    new = optuna.load_study(study_name="strong", storage=storage).trials[5:]
+    assert [t.state for t in new] == [optuna.trial.TrialState.PRUNED] * 2
+    assert all(list(t.intermediate_values) == [3] for t in new)
+    assert {t.user_attrs["mlflow_run_id"] for t in new} == {r.info.run_id
+                                                            for r in trials.values()}
+
+
 @pytest.mark.parametrize(("args", "message"), [
     (("-P", "trials=0"), "trials must be a whole number from 1 to 10000"),
     (("-P", "storage=postgresql://nobody@127.0.0.1:1/none"), "cannot open the Optuna storage"),

@@ -6,7 +6,7 @@ Families and the hyperparameters each uses are named in `titanic.families`.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import category_encoders as ce
 import numpy as np
@@ -16,7 +16,8 @@ from sklearn.ensemble import (HistGradientBoostingClassifier, RandomForestClassi
                               VotingClassifier)
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import RepeatedStratifiedKFold, cross_val_score
+from sklearn.base import clone
+from sklearn.model_selection import RepeatedStratifiedKFold
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
@@ -91,9 +92,17 @@ def build_pipeline(model: str, features: str, hp: dict[str, Any], seed: int) -> 
 
 
 def cross_validate(pipeline: Pipeline, passengers: pd.DataFrame, folds: int, repeats: int,
-                   seed: int) -> np.ndarray:
+                   seed: int, after_fold: Callable[[list[float], int], None] | None = None
+                   ) -> np.ndarray:
     """Accuracy on each fold of stratified, repeated k-fold cross-validation; every fold
-    refits the whole pipeline, features included."""
+    refits the whole pipeline, features included. `after_fold(scores so far, folds in all)`
+    is called as each fold ends, and may stop the rest by raising."""
+    rows, labels = passengers[list(FEATURES)], passengers[TARGET]
     splits = RepeatedStratifiedKFold(n_splits=folds, n_repeats=repeats, random_state=seed)
-    return cross_val_score(pipeline, passengers[list(FEATURES)], passengers[TARGET],
-                           cv=splits, scoring="accuracy")
+    scores: list[float] = []
+    for fit_on, score_on in splits.split(rows, labels):
+        fitted = clone(pipeline).fit(rows.iloc[fit_on], labels.iloc[fit_on])
+        scores.append(float(fitted.score(rows.iloc[score_on], labels.iloc[score_on])))
+        if after_fold is not None:
+            after_fold(scores, folds * repeats)
+    return np.array(scores)

@@ -1,0 +1,116 @@
+"""Pruned tuning: the train step of a tuning trial reports each cross-validation fold to the
+trial's Optuna study, and a pruner stops a trial that cannot win, so that its time goes to the
+next trial.
+
+The report happens where the work runs (a worker process, or a cluster worker's thread), so
+that worker opens the study in its storage itself; the search driver only says which trial it
+is (`Trial`). Optuna loads only where a trial is pruned: a plain `train` or sweep does not
+pay for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+from orchestration.runs import Pruned
+from titanic.errors import InputError
+
+if TYPE_CHECKING:
+    import optuna
+    from optuna.pruners import BasePruner
+
+PRUNERS = ("median", "halving", "none")
+# Finished trials the median pruner waits for before it compares.
+STARTUP_TRIALS = 5
+# Successive halving keeps the best 1/REDUCTION of the trials at each rung.
+REDUCTION = 3
+WHY = {"median": "below the median of earlier trials after as many folds",
+       "halving": f"not in the best 1/{REDUCTION} of trials after as many folds"}
+
+
+@dataclass(frozen=True)
+class Trial:
+    """Which trial a configuration is, and how it may be stopped: sent to its worker."""
+    storage: str
+    study: str
+    trial_id: int
+    pruner: str
+    warmup: int  # folds before the first comparison: one pass over the training rows
+
+
+def make_pruner(name: str, warmup: int) -> BasePruner:
+    """Compare trials only once each has been scored on every training row (one full
+    `cv_folds` pass), by the mean accuracy of its folds so far."""
+    from optuna.pruners import MedianPruner, SuccessiveHalvingPruner
+    if name == "median":
+        return MedianPruner(n_startup_trials=STARTUP_TRIALS, n_warmup_steps=warmup)
+    if name == "halving":
+        return SuccessiveHalvingPruner(min_resource=warmup, reduction_factor=REDUCTION)
+    raise ValueError(f"no pruner {name!r}")
+
+
+@lru_cache(maxsize=4)
+def _study(storage: str, study: str, pruner: str, warmup: int) -> optuna.Study:
+    """The study as a worker sees it, opened once per worker."""
+    import optuna
+    from sqlalchemy.exc import SQLAlchemyError
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        return optuna.load_study(study_name=study, storage=storage,
+                                 pruner=make_pruner(pruner, warmup))
+    except (KeyError, ValueError, ImportError, OSError, SQLAlchemyError,
+            optuna.exceptions.OptunaError) as err:
+        reason = next((line for line in str(err).splitlines() if line.strip()),
+                      type(err).__name__)
+        raise InputError(f"this worker cannot open the Optuna study {study!r} in {storage} "
+                         f"({reason}) to report folds: pass -P storage= a URL every worker "
+                         f"reaches (e.g. postgresql://host/db), or -P pruner=none") from None
+
+
+class FoldReporter:
+    """Reports the mean accuracy of the folds so far to one trial, from the end of the first
+    full pass on, and raises Pruned when its pruner says to stop. Not before: a mean over part
+    of the rows swings widely, and Optuna's median pruner judges a trial by the best value it
+    ever reported."""
+
+    def __init__(self, trial: Trial) -> None:
+        import optuna
+        self._trial = optuna.trial.Trial(
+            _study(trial.storage, trial.study, trial.pruner, trial.warmup), trial.trial_id)
+        self._warmup = trial.warmup
+        self._why = WHY[trial.pruner]
+
+    def __call__(self, scores: list[float], total: int) -> None:
+        if len(scores) < self._warmup:
+            return
+        mean = sum(scores) / len(scores)
+        self._trial.report(mean, step=len(scores))
+        # After the last fold there is nothing left to save.
+        if len(scores) < total and self._trial.should_prune():
+            raise Pruned(f"stopped after {len(scores)} of {total} folds: mean accuracy "
+                         f"{mean:.4f} is {self._why}")
+
+
+_reporter: ContextVar[FoldReporter | None] = ContextVar("fold_reporter", default=None)
+
+
+@contextmanager
+def reporting(trial: Trial | None) -> Iterator[None]:
+    """Around a configuration: its train step reports to `trial` (None: a sweep's
+    configuration, or a trial of a study without a pruner, reports nowhere). Per thread, as a
+    cluster worker runs several configurations at once."""
+    token = _reporter.set(FoldReporter(trial) if trial is not None else None)
+    try:
+        yield
+    finally:
+        _reporter.reset(token)
+
+
+def fold_reporter() -> Callable[[list[float], int], None] | None:
+    """What the train step calls after each fold, if it runs as part of a pruned trial."""
+    return _reporter.get()

@@ -1,0 +1,164 @@
+"""Pruned tuning without MLflow runs: folds reported to a study in a sqlite file, the pruners'
+decisions, and what the study is told of a pruned trial."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import optuna
+import pytest
+from optuna.trial import TrialState
+from sklearn.model_selection import RepeatedStratifiedKFold, cross_val_score
+
+from orchestration.params import parse_params
+from orchestration.pruning import FoldReporter, Trial, fold_reporter, reporting
+from orchestration.runs import Pruned
+from orchestration.search import Outcome, failed_line
+from orchestration.study import Study
+from titanic.errors import InputError
+from titanic.models import build_pipeline, cross_validate
+from titanic.passengers import FEATURES, TARGET, read_passengers
+
+DATA = Path(__file__).resolve().parent.parent / "data" / "titanic"
+LOGREG = {"C": 1.0, "max_iter": 200, "solver": "lbfgs"}
+
+
+def study_with_finished_trials(tmp_path: Path, means: list[float], folds: int = 6
+                               ) -> tuple[str, optuna.Study]:
+    """A study whose finished trials reported `mean` after every fold."""
+    storage = f"sqlite:///{tmp_path / 'optuna.db'}"
+    study = optuna.create_study(storage=storage, study_name="s", direction="maximize")
+    for mean in means:
+        study.add_trial(optuna.trial.create_trial(
+            state=TrialState.COMPLETE, value=mean,
+            intermediate_values={step: mean for step in range(1, folds + 1)}))
+    return storage, study
+
+
+def reporter(storage: str, study: optuna.Study, pruner: str = "median", warmup: int = 3
+             ) -> tuple[FoldReporter, optuna.Trial]:
+    trial = study.ask()
+    return FoldReporter(Trial(storage, "s", trial._trial_id, pruner, warmup)), trial
+
+
+def test_cross_validate_reports_each_fold_and_scores_as_sklearn_does() -> None:
+    passengers = read_passengers(DATA / "train.csv", with_target=True, source="train.csv")
+    heard: list[tuple[list[float], int]] = []
+    scores = cross_validate(build_pipeline("logreg", "tutorial", LOGREG, 0), passengers, 3, 2,
+                            seed=0, after_fold=lambda s, total: heard.append((list(s), total)))
+    assert [len(s) for s, _ in heard] == [1, 2, 3, 4, 5, 6] and {t for _, t in heard} == {6}
+    assert heard[-1][0] == scores.tolist()
+    splits = RepeatedStratifiedKFold(n_splits=3, n_repeats=2, random_state=0)
+    expected = cross_val_score(build_pipeline("logreg", "tutorial", LOGREG, 0),
+                               passengers[list(FEATURES)], passengers[TARGET], cv=splits)
+    np.testing.assert_allclose(scores, expected, rtol=0, atol=1e-12)
+
+
+def test_a_raising_fold_callback_stops_cross_validation() -> None:
+    passengers = read_passengers(DATA / "train.csv", with_target=True, source="train.csv")
+    seen: list[int] = []
+
+    def stop_at_two(scores: list[float], total: int) -> None:
+        seen.append(len(scores))
+        if len(scores) == 2:
+            raise Pruned("enough")
+
+    with pytest.raises(Pruned, match="enough"):
+        cross_validate(build_pipeline("logreg", "tutorial", LOGREG, 0), passengers, 3, 2,
+                       seed=0, after_fold=stop_at_two)
+    assert seen == [1, 2]
+
+
+def test_median_pruner_stops_a_trial_below_the_median_after_the_first_pass(tmp_path: Path
+                                                                           ) -> None:
+    storage, study = study_with_finished_trials(tmp_path, [0.80, 0.81, 0.82, 0.83, 0.84])
+    report, trial = reporter(storage, study)
+    report([0.5, 0.5], 6)  # inside the first pass: nothing reported, never pruned
+    with pytest.raises(Pruned, match=r"stopped after 3 of 6 folds: mean accuracy 0\.5000 is "
+                                     r"below the median of earlier trials"):
+        report([0.5, 0.5, 0.5], 6)
+    assert study.trials[-1].intermediate_values == {3: 0.5}
+    good, _ = reporter(storage, study)
+    for done in range(1, 7):
+        good([0.9] * done, 6)
+    assert study.trials[-1].intermediate_values == {s: pytest.approx(0.9) for s in range(3, 7)}
+
+
+def test_median_pruner_waits_for_five_finished_trials_and_spares_the_last_fold(tmp_path: Path
+                                                                              ) -> None:
+    storage, study = study_with_finished_trials(tmp_path, [0.80, 0.81, 0.82, 0.83])
+    early, _ = reporter(storage, study)
+    early([0.5] * 3, 6)  # four finished trials: too few to judge by
+    study.add_trial(optuna.trial.create_trial(
+        state=TrialState.COMPLETE, value=0.84,
+        intermediate_values={step: 0.84 for step in range(1, 7)}))
+    last, _ = reporter(storage, study)
+    last([0.5] * 3, 3)  # the last fold: nothing left to save
+    assert study.trials[-1].intermediate_values == {3: 0.5}
+    judged, _ = reporter(storage, study)
+    with pytest.raises(Pruned):
+        judged([0.5] * 3, 6)
+
+
+def test_successive_halving_keeps_only_the_best_third(tmp_path: Path) -> None:
+    storage, study = study_with_finished_trials(tmp_path, [])
+    first, _ = reporter(storage, study, pruner="halving")
+    first([0.8] * 3, 6)  # alone at its rung: promoted
+    second, _ = reporter(storage, study, pruner="halving")
+    with pytest.raises(Pruned, match="not in the best 1/3 of trials"):
+        second([0.7] * 3, 6)
+
+
+def test_a_worker_that_cannot_open_the_study_says_how_to_fix_it(tmp_path: Path) -> None:
+    missing = Trial(f"sqlite:///{tmp_path / 'elsewhere.db'}", "s", 1, "median", 3)
+    with pytest.raises(InputError, match="cannot open the Optuna study 's' .* pass -P storage= "
+                                         "a URL every worker reaches .* or -P pruner=none"):
+        with reporting(missing):
+            pass
+
+
+def test_reporting_is_per_configuration_and_off_without_a_trial(tmp_path: Path) -> None:
+    storage, study = study_with_finished_trials(tmp_path, [])
+    with reporting(None):
+        assert fold_reporter() is None
+    with reporting(Trial(storage, "s", study.ask()._trial_id, "median", 3)):
+        assert isinstance(fold_reporter(), FoldReporter)
+    assert fold_reporter() is None
+
+
+def test_a_pruned_trial_is_told_pruned_never_best_and_no_failure(tmp_path: Path) -> None:
+    storage, study = study_with_finished_trials(tmp_path, [])
+    points = Study(study, storage, 3, {"cv_folds": "5"}, "median")
+    first, second, third = points.ask(), points.ask(), points.ask()
+    assert points.ask() is None
+    assert first.report_to == Trial(storage, "s", first.handle._trial_id, "median", 5)
+    first.handle.report(0.9, 5)
+    pruned = Outcome(first.label, first.config, status="PRUNED", error="stopped after 5",
+                     metrics={"cv_accuracy": 0.99})
+    finished = Outcome(second.label, second.config, status="FINISHED",
+                       metrics={"cv_accuracy": 0.8})
+    points.tell(first, pruned)
+    points.tell(second, finished)
+    points.tell(third, Outcome(third.label, third.config))  # FAILED
+    assert [t.state for t in study.trials] == [TrialState.PRUNED, TrialState.COMPLETE,
+                                               TrialState.FAIL]
+    assert study.trials[0].value == 0.9  # the last mean it reported
+    assert study.best_trial.number == second.handle.number
+    assert pruned.score is None
+    error = failed_line([pruned, finished, Outcome(third.label, third.config)])
+    assert error is not None and str(error).startswith("1 of 3 configurations did not finish")
+    assert failed_line([pruned, finished]) is None
+
+
+def test_no_pruner_sends_no_trial(tmp_path: Path) -> None:
+    storage, study = study_with_finished_trials(tmp_path, [])
+    point = Study(study, storage, 1, {"cv_folds": "5"}, "none").ask()
+    assert point is not None and point.report_to is None
+
+
+def test_pruner_parameter_is_checked() -> None:
+    assert parse_params({"pruner": "halving"}) == {"pruner": "halving"}
+    with pytest.raises(InputError, match="pruner must be one of median, halving, none"):
+        parse_params({"pruner": "hyperband"})
+
