@@ -1,14 +1,14 @@
 """Time the `sweep` and `tune` entry points against the shell sweep and one cold `main`, side by
 side on fresh scratch stores, and compare tuning's best score with the default grid's.
 
-    python bench/search.py                  # one repeat: about 12 minutes on 2 cores
+    python bench/search.py                  # one repeat: about 14 minutes on 2 cores
     python bench/search.py --repeats 2 --markdown bench/SEARCH.md
-    python bench/search.py --only tune tune-unpruned grid
+    python bench/search.py --only tune tune-halving tune-unpruned --repeats 2
 
 Targets: an 8-value `C` sweep through `-e sweep -P jobs=2` at most 0.3x the README's
 `xargs -P 2` over eight `mlflow run`s and at most 2.5x one cold `main`; a 40-trial `tune`
 (median pruner) within 60 s whose best trial scores at least the best configuration of the
-default grid. The same `tune` without a pruner runs beside it.
+default grid. The same `tune` with successive halving, and without a pruner, run beside it.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ SCENARIOS = {
     "`-e sweep` of the same 8 values, jobs=2": "sweep",
     "one cold `main`": "main",
     "`-e tune -P trials=40 -P jobs=2` (median pruner)": "tune",
+    "the same with `-P pruner=halving`": "tune-halving",
     "the same with `-P pruner=none`": "tune-unpruned",
     "`-e sweep` default grid (C=0.01,0.1,1,10 × model=logreg,hgb), jobs=2": "grid",
 }
@@ -45,8 +46,9 @@ def command(kind: str) -> list[str]:
     return {"sweep": [*MLFLOW_RUN, "-e", "sweep", "-P", f"C={','.join(VALUES)}", "-P", "jobs=2"],
             "main": MLFLOW_RUN,
             "tune": [*MLFLOW_RUN, "-e", "tune", "-P", "trials=40", "-P", "jobs=2"],
-            "tune-unpruned": [*MLFLOW_RUN, "-e", "tune", "-P", "trials=40", "-P", "jobs=2",
-                              "-P", "pruner=none"],
+            **{f"tune-{name}": [*MLFLOW_RUN, "-e", "tune", "-P", "trials=40", "-P", "jobs=2",
+                                "-P", f"pruner={pruner}"]
+               for name, pruner in (("halving", "halving"), ("unpruned", "none"))},
             "grid": [*MLFLOW_RUN, "-e", "sweep", *DEFAULT_GRID, "-P", "jobs=2"]}[kind]
 
 
@@ -118,7 +120,9 @@ def main() -> None:
               for name, a, b, target in (("sweep / xargs", "sweep", "xargs", "≤ 0.3"),
                                          ("sweep / cold main", "sweep", "main", "≤ 2.5"),
                                          ("tune / tune without pruner", "tune",
-                                          "tune-unpruned", ""))
+                                          "tune-unpruned", ""),
+                                         ("tune halving / tune without pruner",
+                                          "tune-halving", "tune-unpruned", ""))
               if a in kinds and b in kinds]
     lines = ["| scenario | median s | best cv_accuracy | pruned |", "|---|---|---|---|", *rows,
              "", "| figure | measured | target |", "|---|---|---|",
