@@ -26,6 +26,7 @@ PROJECT = Path(__file__).resolve().parent.parent
 VALUES = ["0.01", "0.03", "0.1", "0.3", "1", "3", "10", "30"]
 MLFLOW_RUN = [sys.executable, "-m", "mlflow", "run", str(PROJECT), "--env-manager", "local"]
 DEFAULT_GRID = ["-P", "C=0.01,0.1,1,10", "-P", "model=logreg,hgb"]
+TUNE = [*MLFLOW_RUN, "-e", "tune", "-P", "trials=40", "-P", "jobs=2"]  # the default pruner
 
 SCENARIOS = {
     "shell: xargs -P 2 over 8 `mlflow run -P C=…`": "xargs",
@@ -45,10 +46,9 @@ def command(kind: str) -> list[str]:
                               f"xargs -P 2 -I{{}} {runs} -P C={{}}"]
     return {"sweep": [*MLFLOW_RUN, "-e", "sweep", "-P", f"C={','.join(VALUES)}", "-P", "jobs=2"],
             "main": MLFLOW_RUN,
-            "tune": [*MLFLOW_RUN, "-e", "tune", "-P", "trials=40", "-P", "jobs=2"],
-            **{f"tune-{name}": [*MLFLOW_RUN, "-e", "tune", "-P", "trials=40", "-P", "jobs=2",
-                                "-P", f"pruner={pruner}"]
-               for name, pruner in (("halving", "halving"), ("unpruned", "none"))},
+            "tune": TUNE,
+            "tune-halving": [*TUNE, "-P", "pruner=halving"],
+            "tune-unpruned": [*TUNE, "-P", "pruner=none"],
             "grid": [*MLFLOW_RUN, "-e", "sweep", *DEFAULT_GRID, "-P", "jobs=2"]}[kind]
 
 

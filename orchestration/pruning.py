@@ -24,7 +24,6 @@ if TYPE_CHECKING:
     import optuna
     from optuna.pruners import BasePruner
 
-PRUNERS = ("median", "halving", "none")
 # Finished trials the median pruner waits for before it compares.
 STARTUP_TRIALS = 5
 # Successive halving keeps the best 1/REDUCTION of the trials at each rung.
