@@ -2,24 +2,29 @@
 
 Each transformer takes a frame of raw passenger rows (Kaggle's columns) and returns it with
 its own columns added, so they chain in one Pipeline and the logged model takes raw rows.
+Work on text (names, tickets, cabins) is done once per distinct value and spread back to the
+rows by integer codes, so a million rows cost little more than the few thousand values they
+repeat.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Callable
-
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from titanic.passengers import ID
+
 COMMON_TITLES = ("Mr", "Mrs", "Miss", "Master")
+RARE = "Rare"
+TITLES = (*COMMON_TITLES, RARE)
 # Spellings of the common titles; anything else, or no title at all, is "Rare".
 TITLE_ALIASES = {"Mlle": "Miss", "Ms": "Miss", "Mme": "Mrs"}
 WOMEN_AND_BOYS = ("Mrs", "Miss", "Master")
 NO_DECK = "U"
 DECKS = tuple("ABCDEFG")  # "T" (one boat-deck cabin) and anything else count as unknown
+DECK_VALUES = (*DECKS, NO_DECK)
 
 
 class _Added(BaseEstimator, TransformerMixin):
@@ -31,7 +36,7 @@ class _Added(BaseEstimator, TransformerMixin):
     def transform(self, X: pd.DataFrame) -> pd.DataFrame:
         return X.assign(**self.columns(X))
 
-    def columns(self, X: pd.DataFrame) -> dict[str, pd.Series]:
+    def columns(self, X: pd.DataFrame) -> dict[str, pd.Series | np.ndarray]:
         raise NotImplementedError
 
 
@@ -39,38 +44,86 @@ def title_of(name: object) -> str:
     """The honorific in "Surname, Title. Given names", grouped into the common ones and Rare."""
     found = re.search(r",\s*([^.,]+)\.", name) if isinstance(name, str) else None
     title = TITLE_ALIASES.get(found.group(1).strip(), found.group(1).strip()) if found else ""
-    return title if title in COMMON_TITLES else "Rare"
+    return title if title in COMMON_TITLES else RARE
 
 
 def surname_of(name: object) -> str:
     return name.split(",", 1)[0].strip().lower() if isinstance(name, str) and "," in name else ""
 
 
-def per_value(values: pd.Series, function: Callable[[object], str]) -> pd.Series:
-    """`function` of each value, computed once per distinct value (names and tickets repeat
-    across a large file) and spread back to the rows; missing values are passed as None."""
-    codes, distinct = pd.factorize(values, use_na_sentinel=True)
-    results = np.array([function(v) for v in distinct] + [function(None)], dtype=object)
-    return pd.Series(results[codes], index=values.index, dtype=object)  # -1: the last, None
+def deck_of(cabin: str) -> str:
+    letter = cabin.strip()[:1]
+    return letter if letter in DECKS else NO_DECK
 
 
-def by_id(ids: pd.Series, values: pd.Series | np.ndarray) -> pd.Series:
-    """Training values to look up by PassengerId (a repeated id keeps its last row)."""
-    table = pd.Series(np.asarray(values, dtype=object), index=pd.Index(ids))
-    return table[~table.index.duplicated(keep="last")]
+def title_codes(names: pd.Series) -> np.ndarray:
+    """Each name's position in TITLES."""
+    codes, distinct = pd.factorize(names)
+    found = [TITLES.index(title_of(name)) for name in distinct] + [TITLES.index(RARE)]
+    return np.array(found, dtype=np.int64)[codes]
 
 
-def _is_itself(ids: pd.Series, keys: pd.Series, training_keys: pd.Series) -> pd.Series:
-    """Rows that are a training passenger counted under this same key: the same id with the
-    same key (a new passenger may reuse an id, but then not the same ticket and name)."""
-    return (ids.map(training_keys) == keys) & keys.notna()
+def titles(names: pd.Series) -> pd.Categorical:
+    return pd.Categorical.from_codes(title_codes(names), categories=list(TITLES))
+
+
+def positions(codes: np.ndarray, distinct: pd.Index, vocabulary: pd.Index) -> np.ndarray:
+    """Where each row's value (`distinct[code]`) stands in `vocabulary`, -1 where it is absent
+    or the row has none (code -1): hashed once per distinct value, not once per row."""
+    return np.append(vocabulary.get_indexer(distinct), -1)[codes]
+
+
+class TrainingRows:
+    """Training rows by PassengerId, to tell a row that *is* a training passenger (the same id
+    under the same key) from a new passenger reusing an id; a repeated id keeps its last row."""
+
+    def __init__(self, ids: pd.Series) -> None:
+        last = ~ids.duplicated(keep="last").to_numpy()
+        self.rows = np.flatnonzero(last)
+        self.ids = pd.Index(ids.to_numpy()[last])
+
+    def training_row(self, ids: pd.Series) -> np.ndarray:
+        """The training row of each id, -1 for ids no training row has."""
+        found = self.ids.get_indexer(ids.to_numpy())
+        return np.where(found >= 0, self.rows[np.maximum(found, 0)], -1)
+
+
+def is_itself(training_row: np.ndarray, keys: np.ndarray, training_keys: np.ndarray
+              ) -> np.ndarray:
+    """Rows that are a training passenger counted under this same key (key codes -1: none)."""
+    known = (training_row >= 0) & (keys >= 0)
+    return known & (training_keys[np.maximum(training_row, 0)] == keys)
+
+
+class Counted:
+    """A key's training rows (their count, and the sum of a value over them), and each
+    training row's key, so that a row can be left out of its own key's figures."""
+
+    def __init__(self, codes: np.ndarray, distinct: pd.Index,
+                 values: np.ndarray | None = None) -> None:
+        used = np.unique(codes[codes >= 0])  # keys that no counted row has are dropped
+        self.vocabulary = distinct[used]
+        self.keys = positions(codes, distinct, self.vocabulary)
+        known = self.keys >= 0
+        size = len(self.vocabulary)
+        self.counts = np.bincount(self.keys[known], minlength=size).astype(float)
+        self.sums = (np.bincount(self.keys[known], weights=values[known], minlength=size)
+                     if values is not None else np.zeros(size))
+
+    def at(self, keys: np.ndarray, table: np.ndarray) -> np.ndarray:
+        """`table` (counts or sums) at each row's key, 0 where it has no known key."""
+        return np.where(keys >= 0, table[np.maximum(keys, 0)], 0.0)
+
+
+def ticket_codes(X: pd.DataFrame) -> tuple[np.ndarray, pd.Index]:
+    return pd.factorize(X["Ticket"])
 
 
 class Title(_Added):
     """Title from Name: Mr, Mrs, Miss, Master or Rare (rare, unseen and missing titles)."""
 
-    def columns(self, X: pd.DataFrame) -> dict[str, pd.Series]:
-        return {"Title": per_value(X["Name"], title_of)}
+    def columns(self, X: pd.DataFrame) -> dict[str, pd.Categorical]:
+        return {"Title": titles(X["Name"])}
 
 
 class Family(_Added):
@@ -84,10 +137,13 @@ class Family(_Added):
 class Cabin(_Added):
     """Deck letter from Cabin (U when unknown) and whether a cabin was recorded."""
 
-    def columns(self, X: pd.DataFrame) -> dict[str, pd.Series]:
-        cabin = X["Cabin"].where(X["Cabin"].notna(), "").astype(str).str.strip()
-        deck = cabin.str[:1].where(cabin.str[:1].isin(DECKS), NO_DECK)
-        return {"Deck": deck, "HasCabin": (cabin != "").astype(int)}
+    def columns(self, X: pd.DataFrame) -> dict[str, object]:
+        codes, distinct = pd.factorize(X["Cabin"])  # code -1: no cabin recorded
+        decks = [DECK_VALUES.index(deck_of(str(c))) for c in distinct] + [len(DECKS)]
+        recorded = [int(str(c).strip() != "") for c in distinct] + [0]
+        return {"Deck": pd.Categorical.from_codes(np.array(decks)[codes],
+                                                  categories=list(DECK_VALUES)),
+                "HasCabin": np.array(recorded)[codes]}
 
 
 class TicketGroup(_Added):
@@ -95,14 +151,14 @@ class TicketGroup(_Added):
     passenger), and the fare per person: a ticket's fare covers the whole group."""
 
     def fit(self, X: pd.DataFrame, y: pd.Series | None = None) -> TicketGroup:
-        tickets = X["Ticket"].where(X["Ticket"].notna())
-        self.counts_ = tickets.value_counts()
-        self.tickets_ = by_id(X[ID], tickets)
+        self.tickets_ = Counted(*ticket_codes(X))
+        self.training_ = TrainingRows(X[ID])
         return self
 
-    def columns(self, X: pd.DataFrame) -> dict[str, pd.Series]:
-        tickets = X["Ticket"].where(X["Ticket"].notna())
-        size = tickets.map(self.counts_).fillna(0) - _is_itself(X[ID], tickets, self.tickets_) + 1
+    def columns(self, X: pd.DataFrame) -> dict[str, np.ndarray]:
+        tickets = positions(*ticket_codes(X), self.tickets_.vocabulary)
+        itself = is_itself(self.training_.training_row(X[ID]), tickets, self.tickets_.keys)
+        size = self.tickets_.at(tickets, self.tickets_.counts) - itself + 1
         return {"TicketGroupSize": size, "FarePerPerson": X["Fare"] / size}
 
 
@@ -114,12 +170,14 @@ class AgeByTitle(_Added):
         age = pd.to_numeric(X["Age"], errors="coerce")
         overall = age.median()
         self.overall_ = 0.0 if pd.isna(overall) else float(overall)
-        self.medians_ = age.groupby(per_value(X["Name"], title_of)).median().dropna().to_dict()
+        medians = age.groupby(title_codes(X["Name"])).median()
+        self.medians_ = medians.reindex(range(len(TITLES))).fillna(self.overall_).to_numpy()
         return self
 
     def columns(self, X: pd.DataFrame) -> dict[str, pd.Series]:
-        fallback = per_value(X["Name"], title_of).map(self.medians_).fillna(self.overall_)
-        return {"Age": pd.to_numeric(X["Age"], errors="coerce").fillna(fallback)}
+        fallback = self.medians_[title_codes(X["Name"])]
+        return {"Age": pd.to_numeric(X["Age"], errors="coerce").fillna(
+            pd.Series(fallback, index=X.index))}
 
 
 class GroupSurvival(_Added):
@@ -132,37 +190,47 @@ class GroupSurvival(_Added):
     `GroupKnown` 0."""
 
     def fit(self, X: pd.DataFrame, y: pd.Series) -> GroupSurvival:
-        label = pd.Series(np.asarray(y, dtype=float), index=X.index)
+        label = np.asarray(y, dtype=float)
         self.prior_ = float(label.mean())
-        self.tables_ = {}
-        groups = group_keys(X)
-        for kind, keys in groups.items():
-            known = keys.notna()
-            grouped = label[known].groupby(keys[known])
-            self.tables_[kind] = (grouped.sum(), grouped.count())
-        self.labels_ = by_id(X[ID], label).astype(float)
-        self.keys_ = {kind: by_id(X[ID], keys) for kind, keys in groups.items()}
+        self.groups_ = {kind: Counted(codes, distinct, label)
+                        for kind, (codes, distinct) in group_keys(X).items()}
+        self.training_ = TrainingRows(X[ID])
+        self.labels_ = label
         return self
 
-    def columns(self, X: pd.DataFrame) -> dict[str, pd.Series]:
-        own = X[ID].map(self.labels_)  # NaN for passengers not among the training rows
-        survived = pd.Series(0.0, index=X.index)
-        mates = pd.Series(0.0, index=X.index)
-        for kind, keys in group_keys(X).items():
-            sums, counts = self.tables_[kind]
-            self_counted = _is_itself(X[ID], keys, self.keys_[kind])
-            mates += keys.map(counts).fillna(0) - self_counted
-            survived += keys.map(sums).fillna(0) - own.where(self_counted, 0.0)
+    def columns(self, X: pd.DataFrame) -> dict[str, np.ndarray]:
+        training_row = self.training_.training_row(X[ID])
+        own = self.labels_[np.maximum(training_row, 0)]  # used only where the row is itself
+        survived = np.zeros(len(X))
+        mates = np.zeros(len(X))
+        for kind, (codes, distinct) in group_keys(X).items():
+            group = self.groups_[kind]
+            keys = positions(codes, distinct, group.vocabulary)
+            itself = is_itself(training_row, keys, group.keys)
+            mates += group.at(keys, group.counts) - itself
+            survived += group.at(keys, group.sums) - np.where(itself, own, 0.0)
         known = mates > 0
-        rate = (survived / mates.where(known, 1.0)).where(known, self.prior_)
+        rate = np.where(known, survived / np.where(known, mates, 1.0), self.prior_)
         return {"GroupSurvival": rate, "GroupKnown": known.astype(int)}
 
 
-def group_keys(X: pd.DataFrame) -> dict[str, pd.Series]:
-    """For women and boys: their family key (surname and class) and their ticket; missing
-    (no group) for men and where the name or ticket is unknown."""
-    woman_or_boy = per_value(X["Name"], title_of).isin(WOMEN_AND_BOYS)
-    surname = per_value(X["Name"], surname_of)
-    family = (surname + "|" + X["Pclass"].astype(str)).where(surname != "")
-    ticket = X["Ticket"].where(X["Ticket"].notna()).astype(object)
-    return {"family": family.where(woman_or_boy), "ticket": ticket.where(woman_or_boy)}
+def group_keys(X: pd.DataFrame) -> dict[str, tuple[np.ndarray, pd.Index]]:
+    """For women and boys: their family key (surname and class) and their ticket, as codes
+    into the distinct keys; -1 (no group) for men and where the name or ticket is unknown.
+    Family keys are made once per distinct pair of name and class."""
+    names, distinct_names = pd.factorize(X["Name"])
+    classes, distinct_classes = pd.factorize(X["Pclass"], use_na_sentinel=False)
+    pairs, distinct_pairs = pd.factorize((names + 1) * len(distinct_classes) + classes)
+    name_of = np.append(np.asarray(distinct_names, dtype=object), None)
+    family, woman_or_boy = [], []
+    for pair in distinct_pairs:
+        name, pclass = name_of[pair // len(distinct_classes) - 1], distinct_classes[
+            pair % len(distinct_classes)]
+        surname = surname_of(name)
+        woman_or_boy.append(title_of(name) in WOMEN_AND_BOYS)
+        family.append(f"{surname}|{float(pclass)!r}" if surname and woman_or_boy[-1] else None)
+    family_codes, families = pd.factorize(pd.Series(family, dtype=object))
+    tickets, distinct_tickets = ticket_codes(X)
+    grouped = np.array(woman_or_boy, dtype=bool)[pairs]
+    return {"family": (family_codes[pairs], pd.Index(families)),
+            "ticket": (np.where(grouped, tickets, -1), distinct_tickets)}

@@ -18,16 +18,16 @@ from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.base import clone
 from sklearn.model_selection import RepeatedStratifiedKFold
-from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.pipeline import Pipeline
 
+from titanic.encoding import Encode
 from titanic.features import AgeByTitle, Cabin, Family, GroupSurvival, TicketGroup, Title
 from titanic.passengers import FEATURES, TARGET
 
-ENGINEERED_CATEGORICAL = ["Sex", "Embarked", "Title", "Deck"]
-ENGINEERED_NUMERIC = ["Pclass", "Age", "SibSp", "Parch", "Fare", "FamilySize", "IsAlone",
+ENGINEERED_CATEGORICAL = ("Sex", "Embarked", "Title", "Deck")
+ENGINEERED_NUMERIC = ("Pclass", "Age", "SibSp", "Parch", "Fare", "FamilySize", "IsAlone",
                       "TicketGroupSize", "FarePerPerson", "HasCabin", "GroupSurvival",
-                      "GroupKnown"]
+                      "GroupKnown")
 
 
 def tutorial_features() -> list[tuple[str, Any]]:
@@ -49,19 +49,9 @@ def tutorial_features() -> list[tuple[str, Any]]:
 def engineered_features() -> list[tuple[str, Any]]:
     """Title, family, ticket group, cabin deck, age by title and group survival, then
     imputation, one-hot categories and scaled numbers."""
-    encode = ColumnTransformer(
-        [("categories", make_pipeline(
-            SimpleImputer(strategy="most_frequent", keep_empty_features=True),
-            OneHotEncoder(handle_unknown="ignore", sparse_output=False)),
-          ENGINEERED_CATEGORICAL),
-         ("numbers", make_pipeline(
-             SimpleImputer(strategy="median", keep_empty_features=True), StandardScaler()),
-          ENGINEERED_NUMERIC)],
-        remainder="drop",
-    )
     return [("title", Title()), ("family", Family()), ("ticket", TicketGroup()),
             ("cabin", Cabin()), ("age", AgeByTitle()), ("group", GroupSurvival()),
-            ("encode", encode)]
+            ("encode", Encode(ENGINEERED_CATEGORICAL, ENGINEERED_NUMERIC))]
 
 
 def classifier(model: str, hp: dict[str, Any], seed: int) -> Any:
