@@ -11,6 +11,7 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from orchestration.cli import step_main
+from orchestration.datasets import passenger_dataset
 from orchestration.inputs import fetch
 from orchestration.names import OUT_PREPARED, PREPARED_DIR, PROFILE_FILE, TRAIN_FILE, VALID_FILE
 from orchestration.runs import again_if_raced
@@ -63,7 +64,7 @@ def run(data: str, test_size: float, seed: int) -> dict[str, str]:
         warnings.filterwarnings("ignore", message="The specified dataset source can be interpreted")
         for frame, context, name in ((train, "training", "titanic-train"),
                                      (valid, "validation", "titanic-valid")):
-            dataset = mlflow.data.from_pandas(frame, source=source, targets=TARGET, name=name)
+            dataset = passenger_dataset(frame, source, name)
             again_if_raced(lambda: mlflow.log_input(dataset, context=context))
     mlflow.log_metrics({"rows": len(passengers), "train_rows": len(train),
                         "valid_rows": len(valid), "survival_rate": facts["survival_rate"],

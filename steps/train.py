@@ -19,7 +19,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.pipeline import Pipeline
 
 from orchestration.cli import step_main
-from orchestration.datasets import dataset
+from orchestration.datasets import dataset, schema_rows
 from orchestration.inputs import fetch
 from orchestration.mlproject import PROJECT_DIR
 from orchestration.names import (CV_FILE, MODEL_NAME, OUT_MODEL, TAG_APPLIED, TAG_WARNING,
@@ -71,6 +71,7 @@ def accuracy(model: Pipeline, passengers: pd.DataFrame) -> float:
 
 def log_model(pipeline: Pipeline, rows: pd.DataFrame) -> ModelInfo:
     """The pipeline as a pyfunc model that loads anywhere and answers label and probability."""
+    sample = schema_rows(rows)
     quiet = logging.getLogger("mlflow.pyfunc")
     level = quiet.level
     # A fitted scikit-learn pipeline is saved by pickling, whichever way it is logged: MLflow's
@@ -80,7 +81,7 @@ def log_model(pipeline: Pipeline, rows: pd.DataFrame) -> ModelInfo:
         return mlflow.pyfunc.log_model(
             name=MODEL_NAME,
             python_model=SurvivalModel(pipeline),
-            signature=infer_signature(rows, predictions(pipeline, rows)),
+            signature=infer_signature(sample, predictions(pipeline, sample)),
             input_example=rows.head(5),
             code_paths=[str(MODEL_CODE)],
             # Listed rather than inferred: inference loads the model again in a subprocess.

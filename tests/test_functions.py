@@ -15,11 +15,13 @@ import numpy as np
 import pandas as pd
 import pytest
 from mlflow.exceptions import MlflowException
+from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
 from sklearn.model_selection import train_test_split
 
 from conftest import EXPERIMENT
 from orchestration import cache, inputs
+from orchestration.datasets import digest, passenger_dataset, schema_rows
 from orchestration.inputs import sha256_files
 from orchestration.links import ui_line
 from orchestration.naming import describe
@@ -31,7 +33,7 @@ from steps.evaluate import confusion_figure, evaluate, roc_figure
 from steps.prepare import prepare, profile
 from steps.train import accuracy, train
 from titanic.errors import InputError
-from titanic.passengers import FEATURES, read_passengers
+from titanic.passengers import FEATURES, TARGET, read_passengers
 from titanic.survival import SurvivalModel, label, survival_score
 
 LOGREG = {"C": 1.0, "max_iter": 200, "solver": "lbfgs"}
@@ -145,6 +147,33 @@ def test_profile_counts_missing_values() -> None:
 
 
 # --- train and evaluate ---------------------------------------------------------------------------
+
+@pytest.mark.filterwarnings("ignore:Hint. Inferred schema contains integer")
+@pytest.mark.parametrize("name", ["train.csv", "test.csv"])
+def test_datasets_and_signatures_get_the_schema_mlflow_infers_from_every_row(name: str) -> None:
+    """The schema comes from a few rows (MLflow's own inference reads every cell in Python),
+    and must be the one the whole file gives: missing values make a column optional."""
+    passengers = read_passengers(DATA / name, with_target=name == "train.csv", source=name)
+    passengers = pd.concat([passengers] * 3, ignore_index=True)  # missing cells beyond the head
+    passengers.loc[250, "Fare"] = None
+    target = TARGET if TARGET in passengers else None
+    whole = mlflow.data.from_pandas(passengers, targets=target).schema
+    rows = schema_rows(passengers)
+    assert len(rows) < len(passengers) / 10
+    if target:
+        assert passenger_dataset(passengers, None, "x").schema == whole
+    assert infer_signature(rows).inputs == infer_signature(passengers).inputs == whole
+    assert not whole.inputs[[c.name for c in whole.inputs].index("Fare")].required
+
+
+def test_dataset_digest_follows_the_content() -> None:
+    passengers = read_passengers(DATA / "train.csv", with_target=True, source="train.csv")
+    same = digest(passengers.copy())
+    assert digest(passengers) == same and len(same) == 8
+    changed = passengers.copy()
+    changed.loc[800, "Name"] = "Someone, Mr. Else"
+    assert digest(changed) != same
+
 
 def test_train_learns_from_raw_rows_with_missing_values() -> None:
     rows = passengers(40)
