@@ -35,6 +35,10 @@ def forced(step: str, force: str) -> bool:
     return force == "all" or (force in STEPS and STEPS.index(step) >= STEPS.index(force))
 
 
+def reused_steps(record: list[dict[str, object]]) -> str:
+    return ",".join(str(r["step"]) for r in record if r["reused_from"])
+
+
 def run_pipeline(chosen: dict[str, str]) -> list[dict[str, object]]:
     """Run the steps as children of the active run; returns what each child did."""
     force = parse_params(chosen)["force"]  # every value checked before any step starts
@@ -63,6 +67,8 @@ def run_pipeline(chosen: dict[str, str]) -> list[dict[str, object]]:
                        "reused_from": done.data.tags.get(TAG_REUSED_FROM),
                        "warning": done.data.tags.get(TAG_WARNING),
                        "outputs": outputs_of(done), "metrics": done.data.metrics})
+        if done.data.tags.get(TAG_REUSED_FROM):  # said at once: a later step may be pruned
+            client.set_tag(parent.info.run_id, TAG_REUSED_STEPS, reused_steps(record))
 
     steps = pd.DataFrame({
         "step": [r["step"] for r in record],
@@ -70,9 +76,9 @@ def run_pipeline(chosen: dict[str, str]) -> list[dict[str, object]]:
         "": [f"reused from `{r['reused_from']}`" if r["reused_from"] else "computed"
              for r in record]})
     note = f"{steps.to_markdown(index=False)}\n\nModel: `{outputs[OUT_MODEL]}`"
-    reused_steps = ",".join(r["step"] for r in record if r["reused_from"])
     log_batch(parent.info.run_id, pipeline_metrics(record),
-              {TAG_MODEL_URI: outputs[OUT_MODEL], TAG_REUSED_STEPS: reused_steps, NOTE_TAG: note})
+              {TAG_MODEL_URI: outputs[OUT_MODEL], TAG_REUSED_STEPS: reused_steps(record),
+               NOTE_TAG: note})
     mlflow.log_dict({"steps": record}, PIPELINE_FILE)
     return record
 

@@ -259,6 +259,8 @@ def test_tune_prunes_trials_that_cannot_win_and_records_why(store: str, tmp_path
         run_id=tune.info.run_id, artifact_path="results.csv"))
     assert report["status"].tolist() == ["PRUNED", "PRUNED"]
     assert report["error"].str.startswith("stopped after 3 of 6 folds").all()
+    # The two trials share one prepare (the step lock makes the second wait for the first).
+    assert sorted(report["steps"]) == ["computed", "reused prepare"]
     new = optuna.load_study(study_name="strong", storage=storage).trials[5:]
     assert [t.state for t in new] == [optuna.trial.TrialState.PRUNED] * 2
     assert all(list(t.intermediate_values) == [3] for t in new)
