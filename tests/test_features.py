@@ -131,6 +131,20 @@ def test_group_whose_members_are_all_in_validation_is_unknown() -> None:
     assert out["GroupSurvival"].tolist() == [0.5, 0.5, 0.5]
 
 
+def test_group_family_keys_match_a_class_read_as_a_whole_or_a_decimal_number() -> None:
+    """A file with a missing Pclass is read with decimal classes (3.0): its families are still
+    those of files read with whole ones (3)."""
+    training = rows(*FAMILY, {"Name": "Nobody, Mr. X", "Pclass": None})
+    assert training["Pclass"].dtype.kind == "f"
+    group = GroupSurvival().fit(training, pd.Series([1, 0, 1, 0, 1, 0]))
+    new = rows({"PassengerId": 40, "Name": "Smith, Miss. Fay", "Sex": "female",
+                "Ticket": "OTHER"})
+    assert new["Pclass"].dtype.kind == "i"
+    out = group.transform(new)
+    assert out["GroupKnown"].tolist() == [1]
+    assert out["GroupSurvival"].tolist() == pytest.approx([2 / 3])  # the family, not the ticket
+
+
 def real_split() -> tuple[pd.DataFrame, pd.DataFrame]:
     raw = pd.read_csv(DATA / "train.csv")
     return raw.iloc[:600].reset_index(drop=True), raw.iloc[600:].reset_index(drop=True)

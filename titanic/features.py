@@ -218,17 +218,18 @@ def group_keys(X: pd.DataFrame) -> dict[str, tuple[np.ndarray, pd.Index]]:
     """For women and boys: their family key (surname and class) and their ticket, as codes
     into the distinct keys; -1 (no group) for men and where the name or ticket is unknown.
     Family keys are made once per distinct pair of name and class."""
-    names, distinct_names = pd.factorize(X["Name"])
+    names, distinct_names = pd.factorize(X["Name"])  # code -1: no name
     classes, distinct_classes = pd.factorize(X["Pclass"], use_na_sentinel=False)
-    pairs, distinct_pairs = pd.factorize((names + 1) * len(distinct_classes) + classes)
-    name_of = np.append(np.asarray(distinct_names, dtype=object), None)
+    width = len(distinct_classes)
+    pairs, distinct_pairs = pd.factorize((names + 1) * width + classes)  # (name, class) codes
     family, woman_or_boy = [], []
     for pair in distinct_pairs:
-        name, pclass = name_of[pair // len(distinct_classes) - 1], distinct_classes[
-            pair % len(distinct_classes)]
+        name_code, class_code = divmod(int(pair), width)
+        name = distinct_names[name_code - 1] if name_code else None
         surname = surname_of(name)
         woman_or_boy.append(title_of(name) in WOMEN_AND_BOYS)
-        family.append(f"{surname}|{float(pclass)!r}" if surname and woman_or_boy[-1] else None)
+        pclass = float(distinct_classes[class_code])
+        family.append(f"{surname}|{pclass!r}" if surname and woman_or_boy[-1] else None)
     family_codes, families = pd.factorize(pd.Series(family, dtype=object))
     tickets, distinct_tickets = ticket_codes(X)
     grouped = np.array(woman_or_boy, dtype=bool)[pairs]
