@@ -56,11 +56,19 @@ def quiet_known_warnings() -> None:
     warnings.filterwarnings("ignore", message="The specified dataset source can be")
 
 
+def quiet_process() -> None:
+    """What a process that runs steps shows: the project's log lines, without MLflow warnings
+    that do not apply or its download bars (a step's inputs are a few small files, and the
+    bars of parallel workers interleave), unless MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR says."""
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    quiet_known_warnings()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
 def _run_body(body: Callable[[], None]) -> int:
     # What the imports made lives until exit: keep it out of every garbage collection.
     gc.freeze()
-    quiet_known_warnings()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    quiet_process()
     catch_interrupts()
     launched_as = os.environ.get("MLFLOW_RUN_ID")  # set by `mlflow run` for the run it made
     try:

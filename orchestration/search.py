@@ -27,7 +27,7 @@ from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_PROJECT_ENTRY_
 from threadpoolctl import threadpool_limits
 
 from orchestration import liveness
-from orchestration.cli import quiet_known_warnings
+from orchestration.cli import quiet_process
 from orchestration.executors import Executor, LocalPool, WorkerLost
 from orchestration.names import (RANKING_METRIC, STEPS, TAG_ERROR, TAG_MODEL_URI, TAG_PRUNED,
                                  TAG_REUSED_STEPS, failure_tags)
@@ -127,11 +127,7 @@ def prepare_worker() -> None:
     """What a configuration needs of the process it runs in, local or on a cluster."""
     # `mlflow run` names its own run in MLFLOW_RUN_ID; a worker must start children instead.
     os.environ.pop("MLFLOW_RUN_ID", None)
-    # Interleaved progress bars of parallel downloads say nothing.
-    os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"
-    quiet_known_warnings()
-    logging.basicConfig(level=logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    quiet_process()
 
 
 def start_worker() -> None:
