@@ -50,7 +50,7 @@ def run_cli(body: Callable[[], None]) -> NoReturn:
 def quiet_known_warnings() -> None:
     """MLflow warnings that do not apply to this project's data and models."""
     # Integer columns are what the passenger files hold; logged models take their schema from
-    # whole training splits, missing values included.
+    # rows that include a missing cell of every column the training split has one in.
     warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
     # MLflow registers its local-file dataset source twice and asks which one: either is right.
     warnings.filterwarnings("ignore", message="The specified dataset source can be")
