@@ -10,6 +10,8 @@ repeat.
 from __future__ import annotations
 
 import re
+from typing import Callable
+
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
@@ -51,16 +53,25 @@ def surname_of(name: object) -> str:
     return name.split(",", 1)[0].strip().lower() if isinstance(name, str) and "," in name else ""
 
 
-def deck_of(cabin: str) -> str:
-    letter = cabin.strip()[:1]
+def deck_of(cabin: object) -> str:
+    letter = "" if cabin is None else str(cabin).strip()[:1]
     return letter if letter in DECKS else NO_DECK
+
+
+def has_cabin(cabin: object) -> int:
+    return int(cabin is not None and str(cabin).strip() != "")
+
+
+def per_value(codes: np.ndarray, distinct: pd.Index, function: Callable[[object], object]
+              ) -> np.ndarray:
+    """`function` of each distinct value (from `pd.factorize`), spread back to the rows by
+    their codes; missing values (code -1) are passed as None."""
+    return np.array([function(v) for v in distinct] + [function(None)])[codes]
 
 
 def title_codes(names: pd.Series) -> np.ndarray:
     """Each name's position in TITLES."""
-    codes, distinct = pd.factorize(names)
-    found = [TITLES.index(title_of(name)) for name in distinct] + [TITLES.index(RARE)]
-    return np.array(found, dtype=np.int64)[codes]
+    return per_value(*pd.factorize(names), lambda name: TITLES.index(title_of(name)))
 
 
 def titles(names: pd.Series) -> pd.Categorical:
@@ -138,12 +149,10 @@ class Cabin(_Added):
     """Deck letter from Cabin (U when unknown) and whether a cabin was recorded."""
 
     def columns(self, X: pd.DataFrame) -> dict[str, object]:
-        codes, distinct = pd.factorize(X["Cabin"])  # code -1: no cabin recorded
-        decks = [DECK_VALUES.index(deck_of(str(c))) for c in distinct] + [len(DECKS)]
-        recorded = [int(str(c).strip() != "") for c in distinct] + [0]
-        return {"Deck": pd.Categorical.from_codes(np.array(decks)[codes],
-                                                  categories=list(DECK_VALUES)),
-                "HasCabin": np.array(recorded)[codes]}
+        cabins = pd.factorize(X["Cabin"])
+        decks = per_value(*cabins, lambda cabin: DECK_VALUES.index(deck_of(cabin)))
+        return {"Deck": pd.Categorical.from_codes(decks, categories=list(DECK_VALUES)),
+                "HasCabin": per_value(*cabins, has_cabin)}
 
 
 class TicketGroup(_Added):
