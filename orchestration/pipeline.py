@@ -67,7 +67,7 @@ def run_pipeline(chosen: dict[str, str]) -> list[dict[str, object]]:
                        "reused_from": done.data.tags.get(TAG_REUSED_FROM),
                        "warning": done.data.tags.get(TAG_WARNING),
                        "outputs": outputs_of(done), "metrics": done.data.metrics})
-        if done.data.tags.get(TAG_REUSED_FROM):  # said at once: a later step may be pruned
+        if record[-1]["reused_from"]:  # said at once: a later step may be pruned
             client.set_tag(parent.info.run_id, TAG_REUSED_STEPS, reused_steps(record))
 
     steps = pd.DataFrame({
