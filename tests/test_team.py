@@ -141,8 +141,7 @@ def add_team(monkeypatch: pytest.MonkeyPatch, through_tool: bool = False) -> Non
     if not through_tool:
         auth = users_tool.AuthServiceClient(mlflow.get_tracking_uri())  # its quiet import
         for name, (role, password) in TEAM.items():
-            auth.create_user(name, password)
-            users_tool.grant(auth, name, role, "Default", "titanic")
+            users_tool.add(auth, name, password, role, "Default", "titanic")
         return
     for name, (role, password) in TEAM.items():
         done = subprocess.run([sys.executable, str(PROJECT / "tools" / "team_users.py"), "add",

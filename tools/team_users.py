@@ -91,6 +91,19 @@ def grant(auth: AuthServiceClient, user: str, role: str, experiment: str, model:
             auth.grant_user_permission(user, kind, resource, EDIT)
 
 
+def add(auth: AuthServiceClient, user: str, password: str, role: str, experiment: str,
+        model: str) -> None:
+    """A new account with `role` on the team's experiment and registered model."""
+    try:
+        auth.create_user(user, password)
+    except MlflowException as err:
+        if err.error_code != "RESOURCE_ALREADY_EXISTS":
+            raise
+        raise InputError(f"user {user} exists already: use `grant` to change the role or "
+                         f"`password` to reset the password") from None
+    grant(auth, user, role, experiment, model)
+
+
 def show(auth: AuthServiceClient, user: str, experiment: str, model: str) -> str:
     found = auth.get_user(user)
     client = MlflowClient()
@@ -117,16 +130,12 @@ def main() -> None:
     try:
         if args.action in ("add", "grant") and args.role is None:
             raise InputError(f"{args.action} needs a role: one of {', '.join(ROLES)}")
-        if args.action == "add":
-            try:
-                auth.create_user(args.user, read_password(args.user))
-            except MlflowException as err:
-                if err.error_code != "RESOURCE_ALREADY_EXISTS":
-                    raise
-                raise InputError(f"user {args.user} exists already: use `grant` to change "
-                                 f"the role or `password` to reset the password") from None
         if args.action in ("add", "grant"):
-            grant(auth, args.user, args.role, args.experiment, args.registered_model)
+            if args.action == "add":
+                add(auth, args.user, read_password(args.user), args.role, args.experiment,
+                    args.registered_model)
+            else:
+                grant(auth, args.user, args.role, args.experiment, args.registered_model)
             print(f"{args.user} is a {args.role} of experiment {args.experiment!r} and "
                   f"registered model {args.registered_model!r}")
         elif args.action == "password":
