@@ -9,6 +9,7 @@ stop the search. Credentials never do: each worker signs in with its own environ
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import hashlib
 import importlib
@@ -19,6 +20,7 @@ import signal
 import socket
 import sys
 import threading
+import time
 import warnings
 from concurrent.futures import CancelledError, Future, wait
 from typing import Any, Callable, TypeVar
@@ -26,6 +28,7 @@ from urllib.parse import urlsplit
 
 import mlflow
 from distributed import Client, Event, Security, WorkerPlugin, get_client
+from distributed.core import Status
 from distributed.scheduler import KilledWorker
 from threadpoolctl import threadpool_limits
 
@@ -42,11 +45,16 @@ CODE_FOLDERS = ("steps", "titanic", "orchestration")
 CONNECT_SECONDS = 15.0
 WORKER_WAIT_SECONDS = 30.0
 DOCS = "docs/cluster.md"
+# A worker that closes (its scheduler gone, or stopped) waits this long for the configurations
+# it runs to end; Dask alone would give them 30 s and then exit under them, leaving their
+# runs RUNNING.
+FINISH_ON_CLOSE_SECONDS = 600.0
 # Dask's own settings for TLS, as environment variables (or ~/.config/dask/*.yaml).
 TLS_SETTINGS = ("DASK_DISTRIBUTED__COMM__TLS__CA_FILE", "DASK_DISTRIBUTED__COMM__TLS__CLIENT__CERT",
                 "DASK_DISTRIBUTED__COMM__TLS__CLIENT__KEY")
 
 log = logging.getLogger("titanic")
+_running: set[int] = set()  # the threads of this worker running a configuration
 
 
 class CodeMismatch(InputError):
@@ -131,6 +139,18 @@ class ProjectWorker(WorkerPlugin):
             if callback is not None:
                 callback.stop()
 
+    async def teardown(self, worker: Any) -> None:
+        """On close, let running configurations end: what they finish, the same command run
+        again reuses. (A later client registering the plugin again also tears this one down:
+        the worker then carries on, and nothing waits.)"""
+        if worker.status not in (Status.closing, Status.closing_gracefully) or not _running:
+            return
+        log.warning("this worker is closing: waiting up to %.0f s for the %d configuration(s) "
+                    "it runs to end", FINISH_ON_CLOSE_SECONDS, len(_running))
+        deadline = time.monotonic() + FINISH_ON_CLOSE_SECONDS
+        while _running and time.monotonic() < deadline:
+            await asyncio.sleep(0.5)
+
 
 def on_worker(tracking_uri: str, digest: str, stop: str, fn: Callable[..., T], *args: Any) -> T:
     """A task: `fn(*args)` on this worker, if its code is the client's, logging to the
@@ -157,6 +177,7 @@ def on_worker(tracking_uri: str, digest: str, stop: str, fn: Callable[..., T], *
     runs.clear_interrupts()
     watcher = threading.Thread(target=watch, name="titanic-stop-watch", daemon=True)
     watcher.start()
+    _running.add(threading.get_ident())
     try:
         with threadpool_limits(1):
             return fn(*args)
@@ -164,6 +185,7 @@ def on_worker(tracking_uri: str, digest: str, stop: str, fn: Callable[..., T], *
         done.set()
         watcher.join()
         runs.clear_interrupts()
+        _running.discard(threading.get_ident())
 
 
 class DaskCluster(Executor):

@@ -327,6 +327,30 @@ def test_a_project_run_whose_entry_point_never_started_is_dead_after_a_grace() -
     assert liveness.why_dead({**local, "mlflow.project.env": "virtualenv"}, now - 200, now) is None
 
 
+def test_a_closing_cluster_worker_waits_for_the_configurations_it_runs() -> None:
+    """Dask gives a closing worker's tasks 30 s, then exits under them; the project's plugin
+    holds the close until running configurations end, and does not when it is merely
+    replaced (a later client registering it again)."""
+    import asyncio
+    import threading
+    import types
+
+    from distributed.core import Status
+
+    from orchestration import cluster
+    task, worker = -1, types.SimpleNamespace(status=Status.running)
+    cluster._running.add(task)
+    try:
+        asyncio.run(cluster.ProjectWorker().teardown(worker))
+        assert task in cluster._running  # returned at once: the configuration still runs
+        worker.status = Status.closing
+        threading.Timer(1.0, cluster._running.discard, (task,)).start()
+        asyncio.run(cluster.ProjectWorker().teardown(worker))
+        assert task not in cluster._running  # returned only once it had ended
+    finally:
+        cluster._running.discard(task)
+
+
 def test_read_passengers_semicolons_decimal_commas_and_latin1(tmp_path: Path) -> None:
     frame = passengers(6).assign(Name=["Bräund, Mr. A"] * 6, Fare=[7.25, 8.5, 9.0, 1.5, 2.0, 3.0])
     path = tmp_path / "excel.csv"
