@@ -12,6 +12,8 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 
+from titanic.features import positions
+
 
 def _number(X: pd.DataFrame, column: str) -> np.ndarray:
     """A column as a new float array, missing values as NaN."""
@@ -65,7 +67,7 @@ class Encode(BaseEstimator, TransformerMixin):
         start = 0
         for (column, (known, fill)), width in zip(self.categories_.items(), widths):
             codes, distinct = pd.factorize(X[column])
-            found = np.append(known.get_indexer(distinct.astype(object)), fill)[codes]
+            found = positions(codes, distinct.astype(object), known, missing=fill)
             rows = np.flatnonzero(found >= 0)
             out[rows, start + found[rows]] = 1.0
             start += width

@@ -78,10 +78,12 @@ def titles(names: pd.Series) -> pd.Categorical:
     return pd.Categorical.from_codes(title_codes(names), categories=list(TITLES))
 
 
-def positions(codes: np.ndarray, distinct: pd.Index, vocabulary: pd.Index) -> np.ndarray:
-    """Where each row's value (`distinct[code]`) stands in `vocabulary`, -1 where it is absent
-    or the row has none (code -1): hashed once per distinct value, not once per row."""
-    return np.append(vocabulary.get_indexer(distinct), -1)[codes]
+def positions(codes: np.ndarray, distinct: pd.Index, vocabulary: pd.Index, missing: int = -1
+              ) -> np.ndarray:
+    """Where each row's value (`distinct[code]`) stands in `vocabulary`: -1 where it is
+    absent, `missing` where the row has none (code -1). Hashed once per distinct value, not
+    once per row."""
+    return np.append(vocabulary.get_indexer(distinct), missing)[codes]
 
 
 class TrainingRows:
