@@ -27,6 +27,7 @@ WOMEN_AND_BOYS = ("Mrs", "Miss", "Master")
 NO_DECK = "U"
 DECKS = tuple("ABCDEFG")  # "T" (one boat-deck cabin) and anything else count as unknown
 DECK_VALUES = (*DECKS, NO_DECK)
+TITLE = re.compile(r",\s*([^.,]+)\.")  # "Surname, Title. Given names"
 
 
 class _Added(BaseEstimator, TransformerMixin):
@@ -44,7 +45,7 @@ class _Added(BaseEstimator, TransformerMixin):
 
 def title_of(name: object) -> str:
     """The honorific in "Surname, Title. Given names", grouped into the common ones and Rare."""
-    found = re.search(r",\s*([^.,]+)\.", name) if isinstance(name, str) else None
+    found = TITLE.search(name) if isinstance(name, str) else None
     title = TITLE_ALIASES.get(found.group(1).strip(), found.group(1).strip()) if found else ""
     return title if title in COMMON_TITLES else RARE
 
@@ -66,7 +67,8 @@ def per_value(codes: np.ndarray, distinct: pd.Index, function: Callable[[object]
               ) -> np.ndarray:
     """`function` of each distinct value (from `pd.factorize`), spread back to the rows by
     their codes; missing values (code -1) are passed as None."""
-    return np.array([function(v) for v in distinct] + [function(None)])[codes]
+    # A list, not the Index: reading an Arrow-backed Index item by item costs microseconds each.
+    return np.array([function(v) for v in distinct.tolist()] + [function(None)])[codes]
 
 
 def title_codes(names: pd.Series) -> np.ndarray:
@@ -233,13 +235,14 @@ def group_keys(X: pd.DataFrame) -> dict[str, tuple[np.ndarray, pd.Index]]:
     classes, distinct_classes = pd.factorize(X["Pclass"], use_na_sentinel=False)
     width = len(distinct_classes)
     pairs, distinct_pairs = pd.factorize((names + 1) * width + classes)  # (name, class) codes
+    name_list, class_list = [None, *distinct_names.tolist()], distinct_classes.tolist()
     family, woman_or_boy = [], []
-    for pair in distinct_pairs:
-        name_code, class_code = divmod(int(pair), width)
-        name = distinct_names[name_code - 1] if name_code else None
+    for pair in distinct_pairs.tolist():
+        name_code, class_code = divmod(pair, width)
+        name = name_list[name_code]
         surname = surname_of(name)
         woman_or_boy.append(title_of(name) in WOMEN_AND_BOYS)
-        pclass = float(distinct_classes[class_code])
+        pclass = float(class_list[class_code])
         family.append(f"{surname}|{pclass!r}" if surname and woman_or_boy[-1] else None)
     family_codes, families = pd.factorize(pd.Series(family, dtype=object))
     tickets, distinct_tickets = ticket_codes(X)
