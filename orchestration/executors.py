@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import multiprocessing.forkserver
 import os
 import signal
 from abc import ABC, abstractmethod
@@ -20,7 +21,12 @@ from typing import Any, Callable, TypeVar
 import psutil
 from pebble import ProcessExpired, ProcessPool
 
+from orchestration.names import STEPS
+
 T = TypeVar("T")
+# What a local worker imports once, before its first call: the search's worker side and every
+# step it runs.
+LOCAL_PRELOAD = ["orchestration.search", *(f"steps.{step}" for step in STEPS)]
 # Seconds that interrupted workers get to end their runs KILLED before they are killed.
 STOP_GRACE_SECONDS = 60.0
 
@@ -57,14 +63,27 @@ class Executor(ABC):
         self.close(interrupted=error is not None)
 
 
-class LocalPool(Executor):
-    """`slots` worker processes on this machine, forked from a server that imported `preload`
-    once, so a call costs its work and not an interpreter start. Each worker is set up by
-    `initializer`; a dead worker is replaced by a fresh one."""
+def start_fork_server(argv: list[str]) -> None:
+    """Start the fork server that a LocalPool forks its workers from, now: a search command
+    calls this before its own imports, so that the server imports LOCAL_PRELOAD (about as
+    long as the command's own imports) on another core beside them rather than after them.
+    The pool uses the server already running. Not for a search on a cluster (`--cluster`
+    other than `local`), whose configurations run elsewhere."""
+    if "--cluster" in argv[:-1] and argv[argv.index("--cluster") + 1] != "local":
+        return
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(LOCAL_PRELOAD)
+    multiprocessing.forkserver.ensure_running()
 
-    def __init__(self, slots: int, preload: list[str], initializer: Callable[[], None]) -> None:
+
+class LocalPool(Executor):
+    """`slots` worker processes on this machine, forked from a server that imported
+    LOCAL_PRELOAD once, so a call costs its work and not an interpreter start. Each worker is
+    set up by `initializer`; a dead worker is replaced by a fresh one."""
+
+    def __init__(self, slots: int, initializer: Callable[[], None]) -> None:
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(preload)
+        context.set_forkserver_preload(LOCAL_PRELOAD)  # unless start_fork_server started it
         self.slots = slots
         self._pool = ProcessPool(max_workers=slots, initializer=initializer, context=context)
         self._futures: list[Future[Any]] = []

@@ -29,7 +29,7 @@ from threadpoolctl import threadpool_limits
 from orchestration import liveness
 from orchestration.cli import quiet_process
 from orchestration.executors import Executor, LocalPool, WorkerLost
-from orchestration.names import (RANKING_METRIC, STEPS, TAG_ERROR, TAG_MODEL_URI, TAG_PRUNED,
+from orchestration.names import (RANKING_METRIC, TAG_ERROR, TAG_MODEL_URI, TAG_PRUNED,
                                  TAG_REUSED_STEPS, failure_tags)
 from orchestration.pipeline import run_pipeline
 from orchestration.progress import Progress
@@ -191,8 +191,7 @@ def executor(cluster: str, jobs: int | None, configurations: int) -> Executor:
     workers of a Dask scheduler; `jobs` at a time (None: one per core or cluster thread)."""
     if cluster == "local":
         slots = min(jobs or os.cpu_count() or 1, configurations)
-        return LocalPool(slots, ["orchestration.search", *(f"steps.{step}" for step in STEPS)],
-                         start_worker)
+        return LocalPool(slots, start_worker)
     from orchestration.cluster import DaskCluster  # Dask loads only for a cluster
     return DaskCluster(cluster, min(jobs, configurations) if jobs else None)
 

@@ -4,7 +4,13 @@ ranked table, a plot and the best model."""
 
 from __future__ import annotations
 
+import sys
 from typing import NoReturn
+
+from orchestration.executors import start_fork_server
+
+if __name__ == "__main__":  # first: the local workers' imports run beside this command's own
+    start_fork_server(sys.argv)
 
 from orchestration.cli import parse_args, run_cli
 from orchestration.grid import expand, label, varied

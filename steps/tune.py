@@ -5,7 +5,13 @@ same `storage` and `study` share one study."""
 
 from __future__ import annotations
 
+import sys
 from typing import NoReturn
+
+from orchestration.executors import start_fork_server
+
+if __name__ == "__main__":  # first: the local workers' imports run beside this command's own
+    start_fork_server(sys.argv)
 
 import mlflow
 
