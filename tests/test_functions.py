@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import io
+import platform
 import re
 import shutil
 import subprocess
 import sys
 import time
+from importlib.metadata import version
 from pathlib import Path
 
 import mlflow
@@ -15,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from mlflow.exceptions import MlflowException
-from mlflow.models import infer_signature
+from mlflow.models import Model, infer_signature
 from mlflow.tracking import MlflowClient
 from sklearn.model_selection import train_test_split
 
@@ -29,7 +31,7 @@ from orchestration.params import parse_params
 from orchestration.progress import Progress
 from orchestration.registry import becomes_champion, set_alias
 from orchestration.search import Outcome
-from steps.evaluate import confusion_figure, evaluate, roc_figure
+from steps.evaluate import confusion_figure, environment_mismatches, evaluate, roc_figure
 from steps.prepare import prepare, profile
 from steps.train import accuracy, train
 from titanic.errors import InputError
@@ -201,6 +203,22 @@ def test_evaluate_metrics_on_known_scores() -> None:
     assert result["val_roc_auc"] == 0.75
     assert result["val_log_loss"] == pytest.approx(
         -np.mean(np.log([0.9, 0.4, 0.4, 0.9])))
+
+
+def test_a_model_fitted_in_another_environment_is_told_apart(tmp_path: Path) -> None:
+    here = platform.python_version()
+    model = Model(flavors={"python_function": {"python_version": here}})
+    (tmp_path / "requirements.txt").write_text(
+        f"numpy=={version('numpy')}\npandas=={version('pandas')}\n")
+    assert environment_mismatches(tmp_path, model) == []  # what train pins, as installed
+
+    (tmp_path / "requirements.txt").write_text(
+        f"numpy==1.0.0\npandas=={version('pandas')}\nno-such-package==1.0\n")
+    model = Model(flavors={"python_function": {"python_version": "2.7.18"}})
+    assert environment_mismatches(tmp_path, model) == [
+        f"numpy {version('numpy')} (fitted with ==1.0.0)",
+        "no-such-package missing (fitted with ==1.0)",
+        f"Python {here} (fitted with 2.7.18)"]
 
 
 def test_label_agrees_with_model_predict() -> None:
