@@ -23,7 +23,6 @@ import tempfile
 import time
 import urllib.request
 import uuid
-from collections import Counter
 from pathlib import Path
 
 import psycopg
