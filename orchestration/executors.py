@@ -71,9 +71,16 @@ def start_fork_server(argv: list[str]) -> None:
     other than `local`), whose configurations run elsewhere."""
     if "--cluster" in argv[:-1] and argv[argv.index("--cluster") + 1] != "local":
         return
+    _fork_server()
+
+
+def _fork_server() -> multiprocessing.context.ForkServerContext:
+    """The fork server's context, the server running and importing LOCAL_PRELOAD (started
+    now unless it already runs)."""
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(LOCAL_PRELOAD)
     multiprocessing.forkserver.ensure_running()
+    return context
 
 
 class LocalPool(Executor):
@@ -82,10 +89,9 @@ class LocalPool(Executor):
     set up by `initializer`; a dead worker is replaced by a fresh one."""
 
     def __init__(self, slots: int, initializer: Callable[[], None]) -> None:
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(LOCAL_PRELOAD)  # unless start_fork_server started it
         self.slots = slots
-        self._pool = ProcessPool(max_workers=slots, initializer=initializer, context=context)
+        self._pool = ProcessPool(max_workers=slots, initializer=initializer,
+                                 context=_fork_server())
         self._futures: list[Future[Any]] = []
 
     def submit(self, fn: Callable[..., T], *args: Any) -> Future[T]:

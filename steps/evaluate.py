@@ -98,12 +98,12 @@ def run(model_uri: str, prepared: str, test_data: str) -> dict[str, str]:
     local = fetch(model_uri, "model_uri")
     try:
         # Its environment is checked below, in a fraction of the time MLflow's check takes.
-        pipeline = mlflow.pyfunc.load_model(str(local), suppress_warnings=True
-                                            ).unwrap_python_model().pipeline
+        loaded = mlflow.pyfunc.load_model(str(local), suppress_warnings=True)
+        pipeline = loaded.unwrap_python_model().pipeline
     except (MlflowException, AttributeError) as err:
         raise InputError(f"model_uri {model_uri!r} is not a model this project's train logged "
                          f"({err}): pass the model URI that train printed") from None
-    model = Model.load(local)
+    model = loaded.metadata  # its MLmodel, as load_model read it
     model_id = model.model_id  # None for a model saved outside a tracking store
     folder = fetch(prepared, "prepared")
     valid = read_passengers(folder / VALID_FILE, with_target=True, source="prepared valid split")
