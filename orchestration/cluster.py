@@ -22,7 +22,8 @@ import sys
 import threading
 import time
 import warnings
-from concurrent.futures import CancelledError, Future, wait
+from collections.abc import Collection
+from concurrent.futures import FIRST_COMPLETED, CancelledError, Future, wait
 from typing import Any, Callable, TypeVar
 from urllib.parse import urlsplit
 
@@ -44,6 +45,8 @@ T = TypeVar("T")
 CODE_FOLDERS = ("steps", "titanic", "orchestration")
 CONNECT_SECONDS = 15.0
 WORKER_WAIT_SECONDS = 30.0
+# How often a search waiting on its tasks checks that the client still has its scheduler.
+LOST_CHECK_SECONDS = 1.0
 DOCS = "docs/cluster.md"
 # A worker that closes (its scheduler gone, or stopped) waits this long for the configurations
 # it runs to end; Dask alone would give them 30 s and then exit under them, leaving their
@@ -250,14 +253,27 @@ class DaskCluster(Executor):
         self._futures.append(future)
         return future
 
+    def wait(self, futures: Collection[Future[Any]]) -> set[Future[Any]]:
+        """As Executor.wait, but a lost scheduler ends the wait: a task that had finished
+        when its scheduler died, its result not yet fetched, never ends on this side."""
+        while True:
+            done, _ = wait(futures, timeout=LOST_CHECK_SECONDS, return_when=FIRST_COMPLETED)
+            if done:
+                return done
+            if self._client.status != "running":
+                raise self._lost()
+
     def result(self, future: Future[T]) -> T:
         try:
             return future.result()
         except KilledWorker as err:
             raise WorkerLost(f"its Dask workers died while running it ({err})") from None
         except CancelledError:
-            raise InputError(f"lost the Dask scheduler at {self._address} mid-search: the "
-                             f"same command again computes only what is missing") from None
+            raise self._lost() from None
+
+    def _lost(self) -> InputError:
+        return InputError(f"lost the Dask scheduler at {self._address} mid-search: the same "
+                          f"command again computes only what is missing")
 
     def close(self, interrupted: bool) -> None:
         try:

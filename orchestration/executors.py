@@ -1,6 +1,6 @@
 """Where a search runs its configurations. The search driver (`orchestration.search`) submits
-calls and reads their results through `Executor`; `LocalPool` is this machine's processes, and
-a cluster executor plugs in beside it with the same three methods.
+calls, waits for them and reads their results through `Executor`; `LocalPool` is this machine's
+processes, and a cluster executor plugs in beside it with the same methods.
 
 A worker that dies (killed, out of memory) costs only the call it was running: the executor
 reports it as `WorkerLost`, and the driver decides whether to try again.
@@ -14,7 +14,8 @@ import multiprocessing.forkserver
 import os
 import signal
 from abc import ABC, abstractmethod
-from concurrent.futures import Future
+from collections.abc import Collection
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from types import TracebackType
 from typing import Any, Callable, TypeVar
 
@@ -45,6 +46,11 @@ class Executor(ABC):
     @abstractmethod
     def submit(self, fn: Callable[..., T], *args: Any) -> Future[T]:
         """Start `fn(*args)` on a worker."""
+
+    def wait(self, futures: Collection[Future[Any]]) -> set[Future[Any]]:
+        """Block until at least one of `futures` has ended; those that have."""
+        done, _ = wait(futures, return_when=FIRST_COMPLETED)
+        return done
 
     @abstractmethod
     def result(self, future: Future[T]) -> T:

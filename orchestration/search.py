@@ -16,7 +16,7 @@ import os
 import signal
 import time
 from collections.abc import Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, wait
+from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -217,8 +217,7 @@ def search(parent: Run, points: Points, executor: Executor) -> list[Outcome]:
                     start(point, 1)
                 if not running:
                     return outcomes
-                done, _ = wait(running, return_when=FIRST_COMPLETED)
-                for future in done:
+                for future in executor.wait(running):
                     point, attempt = running.pop(future)
                     try:
                         outcome = executor.result(future)

@@ -5,6 +5,7 @@ the team tests."""
 
 from __future__ import annotations
 
+import operator
 import os
 import re
 import shutil
@@ -12,9 +13,10 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
@@ -370,6 +372,41 @@ def test_the_scheduler_killed_mid_sweep(cluster: Cluster, tmp_path: Path) -> Non
     reused = {r.info.run_name: r.data.tags.get("titanic.reused_steps", "")
               for r in configurations(search_run(again))}
     assert reused["n_trees=50"] == "prepare,train,evaluate", reused
+
+
+def test_a_result_the_scheduler_died_holding_ends_the_wait(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The scheduler dies after a task ended and before the client fetched its result: Dask's
+    executor future for it never ends, and a search waiting on it must not wait forever."""
+    from orchestration.cluster import DaskCluster
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:9")  # never reached here
+    started: list[subprocess.Popen[str]] = []
+    with scheduler("127.0.0.1", started=started) as address, \
+            worker(address, tmp_path / "worker"):
+        wait_for_workers(address, 1)
+        with DaskCluster(address, None) as pool:
+            future = pool.submit(operator.mul, b"x", 10**8)  # 100 MB to fetch: time to die
+            while not any(state.status == "finished" for state in pool._client.futures.values()):
+                time.sleep(0.001)
+            os.kill(started[0].pid, signal.SIGKILL)
+            raised: list[BaseException] = []
+            waiting = threading.Thread(target=lambda: raised.extend(_raised(pool.wait, {future})),
+                                       daemon=True)
+            waiting.start()
+            waiting.join(timeout=60)
+            assert not waiting.is_alive(), "the wait did not end in 60 s"
+    assert not future.done()  # what Dask does: the wait ended on the lost scheduler
+    assert [str(err) for err in raised] == [
+        f"lost the Dask scheduler at {address} mid-search: the same command again computes "
+        f"only what is missing"]
+
+
+def _raised(fn: Callable[..., object], *args: object) -> list[BaseException]:
+    try:
+        fn(*args)
+    except Exception as err:
+        return [err]
+    return []
 
 
 def test_tls_between_client_scheduler_and_workers(cluster: Cluster, tmp_path: Path,
