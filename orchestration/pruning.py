@@ -1,6 +1,6 @@
 """Pruned tuning: the train step of a tuning trial reports each cross-validation fold to the
-trial's Optuna study, and a pruner stops a trial that cannot win, so that its time goes to the
-next trial.
+trial's Optuna study, and a pruner (median, successive halving, or a Wilcoxon signed-rank test
+against the best trial) stops a trial that cannot win, so that its time goes to the next trial.
 
 The report happens where the work runs (a worker process, or a cluster worker's thread), so
 that worker opens the study in its storage itself; the search driver only says which trial it
@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+import warnings
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
@@ -28,8 +29,16 @@ if TYPE_CHECKING:
 STARTUP_TRIALS = 5
 # Successive halving keeps the best 1/REDUCTION of the trials at each rung.
 REDUCTION = 3
+# The Wilcoxon pruner stops a trial once its folds are worse than the best trial's on the same
+# folds at this p-value.
+P_THRESHOLD = 0.1
 WHY = {"median": "below the median of earlier trials after as many folds",
-       "halving": f"not in the best 1/{REDUCTION} of trials after as many folds"}
+       "halving": f"not in the best 1/{REDUCTION} of trials after as many folds",
+       "wilcoxon": f"worse than the best trial's on the same folds (Wilcoxon signed-rank test, "
+                   f"p < {P_THRESHOLD})"}
+# What a pruner's trials report at each step: the mean accuracy of the folds so far, or the
+# accuracy of that one fold (at its index), as the Wilcoxon test pairs folds across trials.
+PER_FOLD = ("wilcoxon",)
 
 
 @dataclass(frozen=True)
@@ -45,11 +54,16 @@ class Trial:
 def make_pruner(name: str, warmup: int) -> BasePruner:
     """Compare trials only once each has been scored on every training row (one full
     `cv_folds` pass), by the mean accuracy of its folds so far."""
-    from optuna.pruners import MedianPruner, SuccessiveHalvingPruner
+    from optuna.exceptions import ExperimentalWarning
+    from optuna.pruners import MedianPruner, SuccessiveHalvingPruner, WilcoxonPruner
     if name == "median":
         return MedianPruner(n_startup_trials=STARTUP_TRIALS, n_warmup_steps=warmup)
     if name == "halving":
         return SuccessiveHalvingPruner(min_resource=warmup, reduction_factor=REDUCTION)
+    if name == "wilcoxon":
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ExperimentalWarning)
+            return WilcoxonPruner(p_threshold=P_THRESHOLD, n_startup_steps=warmup)
     raise ValueError(f"no pruner {name!r}")
 
 
@@ -72,10 +86,12 @@ def _study(storage: str, study: str, pruner: str, warmup: int) -> optuna.Study:
 
 
 class FoldReporter:
-    """Reports the mean accuracy of the folds so far to one trial, from the end of the first
-    full pass on, and raises Pruned when its pruner says to stop. Not before: a mean over part
-    of the rows swings widely, and Optuna's median pruner judges a trial by the best value it
-    ever reported."""
+    """Reports to one trial, and raises Pruned when its pruner says to stop, from the end of
+    the first full pass on. For the median and halving pruners it reports the mean accuracy
+    of the folds so far, and only from then: a mean over part of the rows swings widely, and
+    the median pruner judges a trial by the best value it ever reported. For the Wilcoxon
+    pruner it reports every fold's own accuracy at the fold's index, which the test pairs with
+    the best trial's accuracy on the same fold."""
 
     def __init__(self, trial: Trial) -> None:
         import optuna
@@ -83,12 +99,16 @@ class FoldReporter:
             _study(trial.storage, trial.study, trial.pruner, trial.warmup), trial.trial_id)
         self._warmup = trial.warmup
         self._why = WHY[trial.pruner]
+        self._per_fold = trial.pruner in PER_FOLD
 
     def __call__(self, scores: list[float], total: int) -> None:
+        mean = sum(scores) / len(scores)
+        if self._per_fold:
+            self._trial.report(scores[-1], step=len(scores) - 1)
         if len(scores) < self._warmup:
             return
-        mean = sum(scores) / len(scores)
-        self._trial.report(mean, step=len(scores))
+        if not self._per_fold:
+            self._trial.report(mean, step=len(scores))
         # After the last fold there is nothing left to save.
         if len(scores) < total and self._trial.should_prune():
             raise Pruned(f"stopped after {len(scores)} of {total} folds: mean accuracy "

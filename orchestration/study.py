@@ -16,7 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from orchestration.cache import step_lock
 from orchestration.naming import describe
-from orchestration.pruning import Trial
+from orchestration.pruning import PER_FOLD, Trial
 from orchestration.search import PRUNED, Outcome, Point
 from titanic.errors import InputError
 from titanic.families import FAMILIES, FAMILY_PARAMS, FEATURE_SETS
@@ -24,6 +24,10 @@ from titanic.families import FAMILIES, FAMILY_PARAMS, FEATURE_SETS
 # The search space: a family, a feature set, and the hyperparameters the family uses.
 SPACE = ("model", "features", *FAMILY_PARAMS["vote"])
 RUN_ID_ATTR = "mlflow_run_id"  # on each Optuna trial: the child run it was
+# On the study: what its trials report at each step. Pruners that read one kind cannot judge
+# trials that reported the other, so a study keeps to the kind of its first pruned command.
+REPORTS_ATTR = "titanic_fold_reports"
+RUNNING_MEAN, EACH_FOLD = "the running mean of its folds", "each fold's own accuracy"
 
 
 def suggest(trial: optuna.Trial) -> dict[str, str]:
@@ -53,13 +57,15 @@ def storage_url(raw: str) -> str:
     return f"sqlite:///{folder / 'optuna.db'}"
 
 
-def open_study(url: str, name: str, seed: int) -> optuna.Study:
-    """The study, created if new; several commands on one storage and name share it."""
+def open_study(url: str, name: str, seed: int, pruner: str) -> optuna.Study:
+    """The study, created if new; several commands on one storage and name share it, if their
+    pruners read the same reports."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
         with step_lock(f"optuna-study|{url}|{name}"):  # a new sqlite file: one creator at a time
             study = optuna.create_study(storage=url, study_name=name, direction="maximize",
                                         load_if_exists=True)
+            check_reports(study, url, pruner)
     except (SQLAlchemyError, ValueError, ImportError, OSError, optuna.exceptions.OptunaError
             ) as err:
         reason = next((line for line in str(err).splitlines() if line.strip()),
@@ -70,6 +76,22 @@ def open_study(url: str, name: str, seed: int) -> optuna.Study:
     # Seeded, and a later command joining the study does not replay the first one's draws.
     study.sampler = TPESampler(seed=seed + len(study.trials), constant_liar=True)
     return study
+
+
+def check_reports(study: optuna.Study, url: str, pruner: str) -> None:
+    """Record what this study's trials report, or refuse a pruner that reads the other kind."""
+    if pruner == "none":
+        return
+    ours = EACH_FOLD if pruner in PER_FOLD else RUNNING_MEAN
+    # A study pruned before this attribute existed holds running means.
+    held = study.user_attrs.get(REPORTS_ATTR) or (
+        RUNNING_MEAN if any(t.intermediate_values for t in study.trials) else None)
+    if held is None:
+        study.set_user_attr(REPORTS_ATTR, ours)
+    elif held != ours:
+        raise InputError(f"the Optuna study {study.study_name!r} in {url} holds trials that "
+                         f"reported {held}, and -P pruner={pruner} judges by {ours}: pass "
+                         f"another -P study= name, or the pruner that study was started with")
 
 
 class Study:
@@ -98,7 +120,8 @@ class Study:
     def tell(self, point: Point, outcome: Outcome) -> None:
         if outcome.run_id:
             point.handle.set_user_attr(RUN_ID_ATTR, outcome.run_id)
-        if outcome.status == PRUNED:  # its value: the last fold mean it reported
+        # Its value: the last it reported (a fold mean; under wilcoxon one fold's accuracy).
+        if outcome.status == PRUNED:
             self._study.tell(point.handle, state=TrialState.PRUNED)
         elif outcome.score is None:
             self._study.tell(point.handle, state=TrialState.FAIL)

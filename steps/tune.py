@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> NoReturn:
             base = {**entry_point_defaults("main"),
                     **{k: v for k, v in chosen.items() if k not in SEARCH_SETTINGS}}
             url = storage_url(settings["storage"])
-            study = open_study(url, settings["study"], settings["seed"])
+            study = open_study(url, settings["study"], settings["seed"], settings["pruner"])
             name_unless_named(run, f"tune {settings['study']}: {settings['trials']} trials")
             mlflow.set_tags({TAG_STUDY: f"{settings['study']} in {url}"})
             points = Study(study, url, settings["trials"], base, settings["pruner"])

@@ -15,7 +15,7 @@ from orchestration.params import parse_params
 from orchestration.pruning import FoldReporter, Trial, fold_reporter, reporting
 from orchestration.runs import Pruned
 from orchestration.search import Outcome, failed_line
-from orchestration.study import Study
+from orchestration.study import Study, open_study
 from titanic.errors import InputError
 from titanic.models import build_pipeline, cross_validate
 from titanic.passengers import FEATURES, TARGET, read_passengers
@@ -110,6 +110,52 @@ def test_successive_halving_keeps_only_the_best_third(tmp_path: Path) -> None:
         second([0.7] * 3, 6)
 
 
+def test_wilcoxon_pruner_pairs_each_fold_with_the_best_trials_same_fold(tmp_path: Path) -> None:
+    storage = f"sqlite:///{tmp_path / 'optuna.db'}"
+    study = optuna.create_study(storage=storage, study_name="s", direction="maximize")
+    best = [0.85, 0.80, 0.88, 0.82, 0.86, 0.84]  # folds differ in how hard they are
+    study.add_trial(optuna.trial.create_trial(
+        state=TrialState.COMPLETE, value=float(np.mean(best)),
+        intermediate_values=dict(enumerate(best))))
+    # As good on every fold, though its folds' mean dips below the best mean on the way.
+    even, _ = reporter(storage, study, pruner="wilcoxon")
+    for folds in range(1, 7):
+        even(best[:folds], 6)
+    assert study.trials[-1].intermediate_values == dict(enumerate(best))
+    # Worse than the best trial on every fold, though above the best's mean on its easy folds:
+    # stopped once the test is sure, after the first pass (3 folds) and before the last.
+    worse, _ = reporter(storage, study, pruner="wilcoxon")
+    scores = [score - 0.02 for score in best]
+    reported = 0
+    with pytest.raises(Pruned, match=r"stopped after \d of 6 folds: mean accuracy 0\.\d{4} is "
+                                     r"worse than the best trial's on the same folds \(Wilcoxon"):
+        for reported in range(1, 7):
+            worse(scores[:reported], 6)
+    assert 3 < reported < 6
+    assert study.trials[-1].intermediate_values == dict(enumerate(scores[:reported]))
+
+
+def test_a_study_keeps_to_the_kind_of_fold_report_its_pruner_reads(tmp_path: Path) -> None:
+    storage = f"sqlite:///{tmp_path / 'optuna.db'}"
+    open_study(storage, "means", 0, "median")
+    assert open_study(storage, "means", 0, "halving").study_name == "means"
+    assert open_study(storage, "means", 0, "none").study_name == "means"
+    with pytest.raises(InputError) as refused:
+        open_study(storage, "means", 0, "wilcoxon")
+    assert str(refused.value) == (
+        f"the Optuna study 'means' in {storage} holds trials that reported the running mean "
+        f"of its folds, and -P pruner=wilcoxon judges by each fold's own accuracy: pass "
+        f"another -P study= name, or the pruner that study was started with")
+    open_study(storage, "folds", 0, "wilcoxon")
+    with pytest.raises(InputError, match="reported each fold's own accuracy, and -P "
+                                         "pruner=median judges by the running mean"):
+        open_study(storage, "folds", 0, "median")
+    # A study pruned before studies recorded their kind holds running means.
+    _, older = study_with_finished_trials(tmp_path, [0.8])
+    with pytest.raises(InputError, match="study 's' .* reported the running mean"):
+        open_study(storage, older.study_name, 0, "wilcoxon")
+
+
 def test_a_worker_that_cannot_open_the_study_says_how_to_fix_it(tmp_path: Path) -> None:
     missing = Trial(f"sqlite:///{tmp_path / 'elsewhere.db'}", "s", 1, "median", 3)
     with pytest.raises(InputError, match="cannot open the Optuna study 's' .* pass -P storage= "
@@ -159,6 +205,6 @@ def test_no_pruner_sends_no_trial(tmp_path: Path) -> None:
 
 def test_pruner_parameter_is_checked() -> None:
     assert parse_params({"pruner": "halving"}) == {"pruner": "halving"}
-    with pytest.raises(InputError, match="pruner must be one of median, halving, none"):
+    with pytest.raises(InputError, match="pruner must be one of median, halving, wilcoxon, none"):
         parse_params({"pruner": "hyperband"})
 
