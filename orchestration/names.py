@@ -35,6 +35,7 @@ TAG_PRUNED = "titanic.pruned"  # on a KILLED tuning trial and its train step: wh
 TAG_BEST_RUN = "titanic.best_run"  # on a sweep or tuning run: its best configuration's run
 TAG_BEST_MODEL_URI = "titanic.best_model_uri"  # ... and that run's model
 TAG_STUDY = "titanic.study"  # on a tuning run: the Optuna study and its storage
+TAG_PRUNER = "titanic.pruner"  # ... and the pruner it used (what `-P pruner=auto` chose)
 TAG_PROMOTED = "titanic.promoted"  # on a promote (or main) run: the version and its alias
 OUTPUT_TAG = "titanic.output."
 NOTE_TAG = "mlflow.note.content"

@@ -100,7 +100,7 @@ PARSERS: dict[str, Callable[[str, str], Any]] = {
     "trials": _number(int, "a whole number from 1 to 10000", lambda v: 1 <= v <= 10000, "40"),
     "storage": _text,
     "study": _text,
-    "pruner": _choice(("median", "halving", "wilcoxon", "none")),
+    "pruner": _choice(("auto", "median", "halving", "wilcoxon", "none")),
 }
 # `main` parameters that say what to do with the result, not what to compute.
 PIPELINE_ONLY = ("force", "promote", "registered_model")

@@ -28,6 +28,8 @@ RUN_ID_ATTR = "mlflow_run_id"  # on each Optuna trial: the child run it was
 # trials that reported the other, so a study keeps to the kind of its first pruned command.
 REPORTS_ATTR = "titanic_fold_reports"
 RUNNING_MEAN, EACH_FOLD = "the running mean of its folds", "each fold's own accuracy"
+# `-P pruner=auto` on a study with no pruned trials yet (bench/SEARCH.md compares them).
+NEW_STUDY_PRUNER = "wilcoxon"
 
 
 def suggest(trial: optuna.Trial) -> dict[str, str]:
@@ -57,15 +59,16 @@ def storage_url(raw: str) -> str:
     return f"sqlite:///{folder / 'optuna.db'}"
 
 
-def open_study(url: str, name: str, seed: int, pruner: str) -> optuna.Study:
-    """The study, created if new; several commands on one storage and name share it, if their
-    pruners read the same reports."""
+def open_study(url: str, name: str, seed: int, pruner: str) -> tuple[optuna.Study, str]:
+    """The study, created if new, and the pruner to use on it (`auto`: the one that reads
+    what its trials report). Several commands on one storage and name share the study, if
+    their pruners read the same reports."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
         with step_lock(f"optuna-study|{url}|{name}"):  # a new sqlite file: one creator at a time
             study = optuna.create_study(storage=url, study_name=name, direction="maximize",
                                         load_if_exists=True)
-            check_reports(study, url, pruner)
+            pruner = check_reports(study, url, pruner)
     except (SQLAlchemyError, ValueError, ImportError, OSError, optuna.exceptions.OptunaError
             ) as err:
         reason = next((line for line in str(err).splitlines() if line.strip()),
@@ -75,23 +78,27 @@ def open_study(url: str, name: str, seed: int, pruner: str) -> optuna.Study:
                          f"sqlite:////tmp/optuna.db or postgresql://host/db") from None
     # Seeded, and a later command joining the study does not replay the first one's draws.
     study.sampler = TPESampler(seed=seed + len(study.trials), constant_liar=True)
-    return study
+    return study, pruner
 
 
-def check_reports(study: optuna.Study, url: str, pruner: str) -> None:
-    """Record what this study's trials report, or refuse a pruner that reads the other kind."""
-    if pruner == "none":
-        return
-    ours = EACH_FOLD if pruner in PER_FOLD else RUNNING_MEAN
+def check_reports(study: optuna.Study, url: str, pruner: str) -> str:
+    """The pruner for this study (`auto` resolved); records what its trials report, or
+    refuses a pruner that reads the other kind."""
     # A study pruned before this attribute existed holds running means.
     held = study.user_attrs.get(REPORTS_ATTR) or (
         RUNNING_MEAN if any(t.intermediate_values for t in study.trials) else None)
+    if pruner == "auto":
+        pruner = "median" if held == RUNNING_MEAN else NEW_STUDY_PRUNER
+    if pruner == "none":
+        return pruner
+    ours = EACH_FOLD if pruner in PER_FOLD else RUNNING_MEAN
     if held is None:
         study.set_user_attr(REPORTS_ATTR, ours)
     elif held != ours:
         raise InputError(f"the Optuna study {study.study_name!r} in {url} holds trials that "
                          f"reported {held}, and -P pruner={pruner} judges by {ours}: pass "
                          f"another -P study= name, or the pruner that study was started with")
+    return pruner
 
 
 class Study:

@@ -17,7 +17,7 @@ import mlflow
 
 from orchestration.cli import parse_args, run_cli
 from orchestration.mlproject import entry_point_defaults
-from orchestration.names import TAG_STUDY
+from orchestration.names import TAG_PRUNER, TAG_STUDY
 from orchestration.naming import name_unless_named
 from orchestration.params import SEARCH_SETTINGS, parse_params
 from orchestration.report import finish
@@ -34,10 +34,11 @@ def main(argv: list[str] | None = None) -> NoReturn:
             base = {**entry_point_defaults("main"),
                     **{k: v for k, v in chosen.items() if k not in SEARCH_SETTINGS}}
             url = storage_url(settings["storage"])
-            study = open_study(url, settings["study"], settings["seed"], settings["pruner"])
+            study, pruner = open_study(url, settings["study"], settings["seed"],
+                                       settings["pruner"])
             name_unless_named(run, f"tune {settings['study']}: {settings['trials']} trials")
-            mlflow.set_tags({TAG_STUDY: f"{settings['study']} in {url}"})
-            points = Study(study, url, settings["trials"], base, settings["pruner"])
+            mlflow.set_tags({TAG_STUDY: f"{settings['study']} in {url}", TAG_PRUNER: pruner})
+            points = Study(study, url, settings["trials"], base, pruner)
             outcomes = search(run, points,
                               executor(settings["cluster"], settings["jobs"], settings["trials"]))
             finish(run, outcomes, [name for name in SPACE

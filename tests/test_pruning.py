@@ -137,16 +137,20 @@ def test_wilcoxon_pruner_pairs_each_fold_with_the_best_trials_same_fold(tmp_path
 
 def test_a_study_keeps_to_the_kind_of_fold_report_its_pruner_reads(tmp_path: Path) -> None:
     storage = f"sqlite:///{tmp_path / 'optuna.db'}"
-    open_study(storage, "means", 0, "median")
-    assert open_study(storage, "means", 0, "halving").study_name == "means"
-    assert open_study(storage, "means", 0, "none").study_name == "means"
+    assert open_study(storage, "means", 0, "median")[1] == "median"
+    assert open_study(storage, "means", 0, "halving")[1] == "halving"
+    assert open_study(storage, "means", 0, "none")[1] == "none"
+    assert open_study(storage, "means", 0, "auto")[1] == "median"
     with pytest.raises(InputError) as refused:
         open_study(storage, "means", 0, "wilcoxon")
     assert str(refused.value) == (
         f"the Optuna study 'means' in {storage} holds trials that reported the running mean "
         f"of its folds, and -P pruner=wilcoxon judges by each fold's own accuracy: pass "
         f"another -P study= name, or the pruner that study was started with")
-    open_study(storage, "folds", 0, "wilcoxon")
+    study, pruner = open_study(storage, "folds", 0, "auto")  # new: the paired test
+    assert pruner == "wilcoxon" and study.user_attrs["titanic_fold_reports"] == \
+        "each fold's own accuracy"
+    assert open_study(storage, "folds", 0, "auto")[1] == "wilcoxon"
     with pytest.raises(InputError, match="reported each fold's own accuracy, and -P "
                                          "pruner=median judges by the running mean"):
         open_study(storage, "folds", 0, "median")
@@ -154,6 +158,7 @@ def test_a_study_keeps_to_the_kind_of_fold_report_its_pruner_reads(tmp_path: Pat
     _, older = study_with_finished_trials(tmp_path, [0.8])
     with pytest.raises(InputError, match="study 's' .* reported the running mean"):
         open_study(storage, older.study_name, 0, "wilcoxon")
+    assert open_study(storage, older.study_name, 0, "auto")[1] == "median"
 
 
 def test_a_worker_that_cannot_open_the_study_says_how_to_fix_it(tmp_path: Path) -> None:
@@ -205,6 +210,6 @@ def test_no_pruner_sends_no_trial(tmp_path: Path) -> None:
 
 def test_pruner_parameter_is_checked() -> None:
     assert parse_params({"pruner": "halving"}) == {"pruner": "halving"}
-    with pytest.raises(InputError, match="pruner must be one of median, halving, wilcoxon, none"):
+    with pytest.raises(InputError, match="pruner must be one of auto, median, halving, wilcoxon, none"):
         parse_params({"pruner": "hyperband"})
 

@@ -228,8 +228,9 @@ def test_tune_runs_trials_as_children_and_two_commands_share_a_study(store: str,
 
 def test_tune_prunes_trials_that_cannot_win_and_records_why(store: str, tmp_path: Path
                                                            ) -> None:
-    """Five earlier trials that scored 0.99 after every fold: the median pruner stops each new
-    trial after its first full pass, and the tuning command still succeeds."""
+    """Five earlier trials that reported a mean of 0.99 after every fold: `-P pruner=auto`
+    picks the median pruner for such a study, it stops each new trial after its first full
+    pass, and the tuning command still succeeds."""
     storage = f"sqlite:///{tmp_path / 'study.db'}"
     study = optuna.create_study(storage=storage, study_name="strong", direction="maximize")
     for _ in range(5):
@@ -242,6 +243,7 @@ def test_tune_prunes_trials_that_cannot_win_and_records_why(store: str, tmp_path
     (tune,) = searches()
     assert re.search(r"2 configurations under run \w+ \(2 pruned\)", result.stdout)
     assert tune.info.status == "FINISHED" and "titanic.best_run" not in tune.data.tags
+    assert tune.data.params["pruner"] == "auto" and tune.data.tags["titanic.pruner"] == "median"
     trials = configurations(tune)
     assert len(trials) == 2
     for trial in trials.values():
