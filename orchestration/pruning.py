@@ -10,11 +10,11 @@ pay for it.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-import warnings
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
@@ -53,7 +53,8 @@ class Trial:
 
 def make_pruner(name: str, warmup: int) -> BasePruner:
     """Compare trials only once each has been scored on every training row (one full
-    `cv_folds` pass), by the mean accuracy of its folds so far."""
+    `cv_folds` pass): by the mean accuracy of its folds so far (median, halving), or fold by
+    fold against the best trial (wilcoxon)."""
     from optuna.exceptions import ExperimentalWarning
     from optuna.pruners import MedianPruner, SuccessiveHalvingPruner, WilcoxonPruner
     if name == "median":
