@@ -86,7 +86,8 @@ def check_reports(study: optuna.Study, url: str, pruner: str) -> str:
     refuses a pruner that reads the other kind."""
     # A study pruned before this attribute existed holds running means.
     held = study.user_attrs.get(REPORTS_ATTR) or (
-        RUNNING_MEAN if any(t.intermediate_values for t in study.trials) else None)
+        RUNNING_MEAN if any(t.intermediate_values for t in study.get_trials(deepcopy=False))
+        else None)
     if pruner == "auto":
         pruner = "median" if held == RUNNING_MEAN else NEW_STUDY_PRUNER
     if pruner == "none":
