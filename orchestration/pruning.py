@@ -103,11 +103,11 @@ class FoldReporter:
         self._per_fold = trial.pruner in PER_FOLD
 
     def __call__(self, scores: list[float], total: int) -> None:
-        mean = sum(scores) / len(scores)
         if self._per_fold:
             self._trial.report(scores[-1], step=len(scores) - 1)
         if len(scores) < self._warmup:
             return
+        mean = sum(scores) / len(scores)
         if not self._per_fold:
             self._trial.report(mean, step=len(scores))
         # After the last fold there is nothing left to save.
