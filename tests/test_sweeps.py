@@ -58,7 +58,7 @@ def test_parallel_sweep_on_a_fresh_sqlite_store(tmp_path: Path, monkeypatch: pyt
     # README set-up: the store's tables exist before the first parallel run.
     setup = shell(f"python {PROJECT / 'tools' / 'init_store.py'}", cwd=tmp_path)
     assert setup.returncode == 0, setup.stderr
-    values = ["0.01", "0.03", "0.1", "0.3", "1", "3", "10", "30"]
+    values = ["0.01", "0.1", "1", "10"]  # as many as run at once: all race on the new store
     result = shell(PARALLEL_SWEEP.format(values=" ".join(values), project=PROJECT), cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     check_sweep(values)
