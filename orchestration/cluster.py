@@ -13,7 +13,6 @@ import asyncio
 import functools
 import hashlib
 import importlib
-import ipaddress
 import logging
 import os
 import signal
@@ -36,6 +35,7 @@ from threadpoolctl import threadpool_limits
 from orchestration import runs
 from orchestration.cache import package_versions
 from orchestration.executors import STOP_GRACE_SECONDS, Executor, WorkerLost
+from orchestration.hosts import is_loopback
 from orchestration.mlproject import PROJECT_DIR
 from orchestration.names import STEPS
 from titanic.errors import InputError
@@ -99,19 +99,11 @@ def check_address(address: str) -> str:
     if parts.scheme not in ("tcp", "tls") or not parts.hostname or port is None:
         raise InputError(f"cluster must be local or a Dask scheduler address such as "
                          f"tls://scheduler:8786 or tcp://127.0.0.1:8786; got {address!r}")
-    if parts.scheme == "tcp" and not _loopback(parts.hostname):
+    if parts.scheme == "tcp" and not is_loopback(parts.hostname):
         print(f"titanic: warning: {address} is plain tcp: anyone who reaches the scheduler "
               f"can run code on its workers and read what they send; use tls:// ({DOCS})",
               file=sys.stderr)
     return address
-
-
-def _loopback(host: str) -> bool:
-    try:
-        return all(ipaddress.ip_address(info[4][0]).is_loopback
-                   for info in socket.getaddrinfo(host, None))
-    except (OSError, ValueError):
-        return False
 
 
 def check_tracking_uri(uri: str, address: str) -> None:

@@ -24,6 +24,7 @@ from sklearn.model_selection import train_test_split
 from conftest import EXPERIMENT
 from orchestration import cache, inputs
 from orchestration.datasets import digest, passenger_dataset, schema_rows
+from orchestration.hosts import is_loopback
 from orchestration.inputs import sha256_files
 from orchestration.links import ui_line
 from orchestration.naming import describe
@@ -313,6 +314,16 @@ def test_sha256_files_sees_names_and_content(tmp_path: Path) -> None:
     first = sha256_files(tmp_path / "a")
     (tmp_path / "a" / "x.csv").rename(tmp_path / "a" / "y.csv")
     assert sha256_files(tmp_path / "a") != first
+
+
+# --- hosts -------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("host, loopback", [
+    ("127.0.0.1", True), ("::1", True), ("localhost", True), ("10.1.2.3", False),
+    ("0.0.0.0", False), ("no-such-host.invalid", False)])
+def test_only_addresses_of_this_machine_alone_count_as_loopback(host: str, loopback: bool
+                                                                ) -> None:
+    assert is_loopback(host) is loopback
 
 
 # --- liveness and hostile files ---------------------------------------------------------------

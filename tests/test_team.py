@@ -314,16 +314,20 @@ def test_who_may_do_what_on_the_team_server(team_server: str, tmp_path: Path,
     assert len(client.search_model_versions("name='titanic'")) == 1
 
 
-def test_the_team_server_refuses_to_start_without_an_admin_password(tmp_path: Path) -> None:
+def test_the_team_server_refuses_to_start_as_asked_in_one_line(tmp_path: Path) -> None:
     env = {k: v for k, v in run_env().items() if k != "MLFLOW_AUTH_ADMIN_PASSWORD"}
-    for extra, says in [
-        ([], "no password for the first admin: export MLFLOW_AUTH_ADMIN_PASSWORD"),
-        (["--database-url", "postgresql://mlflow:secret@127.0.0.1/x"],
+    for extra, password, says in [
+        ([], None, "no password for the first admin: export MLFLOW_AUTH_ADMIN_PASSWORD"),
+        (["--database-url", "postgresql://mlflow:secret@127.0.0.1/x"], None,
          "--database-url carries a password, which would show on the server's command line"),
+        ([], "eleven-char", "the first admin's password has 11 characters: a password needs "
+                            "at least 12 (MLflow's rule)"),
+        (["--host", "no-such-host.invalid"], ADMIN_PASSWORD,
+         "--host no-such-host.invalid does not resolve here ("),
     ]:
         done = subprocess.run([sys.executable, str(PROJECT / "tools" / "team_server.py"),
-                               *extra], cwd=tmp_path, env=env, capture_output=True, text=True,
-                              timeout=60)
+                               *extra], cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                              env={**env, "MLFLOW_AUTH_ADMIN_PASSWORD": password or ""})
         assert done.returncode == 1
         assert done.stderr.strip().startswith(f"titanic: error: {says}")
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import configparser
-import ipaddress
 import os
 import secrets
 import socket
@@ -32,9 +31,13 @@ import psutil
 import psycopg
 from psycopg import sql
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from orchestration.hosts import addresses, is_loopback  # noqa: E402
+
 DEFAULT_DATABASE = "postgresql://postgres@127.0.0.1:5432/titanic_mlflow"
 ADMIN = "admin"
 PASSWORD_VARIABLE = "MLFLOW_AUTH_ADMIN_PASSWORD"
+MIN_PASSWORD = 12  # MLflow's auth app refuses shorter passwords
 SECRET_KEY_VARIABLE = "MLFLOW_FLASK_SERVER_SECRET_KEY"
 # Seconds a worker trusts a checked password: PBKDF2 per request would halve the throughput.
 CREDENTIAL_CACHE_SECONDS = 60
@@ -93,11 +96,10 @@ def admin_password(password_file: Path | None) -> str:
         raise SetupError(f"no password for the first admin: export {PASSWORD_VARIABLE} (from "
                          f"your secret store, not typed on a command line), or pass "
                          f"--admin-password-file FILE readable by you only")
+    if len(password) < MIN_PASSWORD:
+        raise SetupError(f"the first admin's password has {len(password)} characters: a "
+                         f"password needs at least {MIN_PASSWORD} (MLflow's rule)")
     return password
-
-
-def is_loopback(host: str) -> bool:
-    return ipaddress.ip_address(socket.gethostbyname(host)).is_loopback
 
 
 def allowed_hosts(host: str, port: int) -> list[str]:
@@ -105,8 +107,8 @@ def allowed_hosts(host: str, port: int) -> list[str]:
     page elsewhere cannot reach it through a rebinding DNS name."""
     if host in ("0.0.0.0", "::"):
         names = {socket.gethostname(), socket.getfqdn(), "localhost"}
-        names |= {a.address.split("%")[0] for addresses in psutil.net_if_addrs().values()
-                  for a in addresses if a.family in (socket.AF_INET, socket.AF_INET6)}
+        names |= {a.address.split("%")[0] for listed in psutil.net_if_addrs().values()
+                  for a in listed if a.family in (socket.AF_INET, socket.AF_INET6)}
     else:
         names = {host}
         if is_loopback(host):
@@ -152,6 +154,12 @@ def main() -> None:
                         help=f"the first admin's password (default: ${PASSWORD_VARIABLE})")
     args = parser.parse_args()
     try:
+        if args.host not in ("0.0.0.0", "::"):
+            try:
+                addresses(args.host)
+            except OSError as err:
+                raise SetupError(f"--host {args.host} does not resolve here ({err.strerror}): "
+                                 f"pass an address of this machine, such as 127.0.0.1") from None
         database = without_password(args.database_url, "--database-url")
         users = without_password(args.auth_database_url or auth_database(database),
                                  "--auth-database-url")

@@ -37,10 +37,10 @@ with warnings.catch_warnings():  # the server's web stack, imported along: not o
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from orchestration.access import refusal  # noqa: E402
 from titanic.errors import InputError  # noqa: E402
+from tools.team_server import MIN_PASSWORD  # noqa: E402
 
 ROLES = ("reader", "member", "maintainer", "admin")
 EDIT = "EDIT"
-MIN_PASSWORD = 12
 MODEL_DESCRIPTION = "Titanic survival models; `champion` is the best promoted one."
 
 
