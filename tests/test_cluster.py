@@ -331,7 +331,8 @@ def test_an_unreachable_scheduler_fails_the_search_in_one_line(cluster: Cluster,
 
 def test_a_scheduler_with_no_worker_is_one_line(tmp_path: Path,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    """The same refusal the search fails with (as above), after a wait shortened here."""
+    """The line a search ends with when no worker joins, checked on the executor with its
+    30 s wait made 1 s; a refused search ends like the unreachable one above."""
     from orchestration import cluster as dask_cluster
     monkeypatch.setattr(dask_cluster, "WORKER_WAIT_SECONDS", 1.0)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:9")  # never reached here
