@@ -320,8 +320,7 @@ def test_a_worker_with_other_code_is_refused(cluster: Cluster, tmp_path: Path) -
 
 def test_an_unreachable_scheduler_fails_the_search_in_one_line(cluster: Cluster,
                                                                tmp_path: Path) -> None:
-    with scheduler("127.0.0.1") as address:
-        pass  # a free address, nobody listening on it any more
+    address = f"tcp://127.0.0.1:{free_port('127.0.0.1')}"  # nobody listens there
     gone = mlflow_run("-e", "sweep", "-P", f"cluster={address}", *QUICK, cwd=tmp_path)
     assert gone.returncode == 1
     (line,) = error_lines(gone)

@@ -210,6 +210,7 @@ def test_no_pruner_sends_no_trial(tmp_path: Path) -> None:
 
 def test_pruner_parameter_is_checked() -> None:
     assert parse_params({"pruner": "halving"}) == {"pruner": "halving"}
-    with pytest.raises(InputError, match="pruner must be one of auto, median, halving, wilcoxon, none"):
+    with pytest.raises(InputError,
+                       match="pruner must be one of auto, median, halving, wilcoxon, none"):
         parse_params({"pruner": "hyperband"})
 

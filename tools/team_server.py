@@ -154,12 +154,11 @@ def main() -> None:
                         help=f"the first admin's password (default: ${PASSWORD_VARIABLE})")
     args = parser.parse_args()
     try:
-        if args.host not in ("0.0.0.0", "::"):
-            try:
-                addresses(args.host)
-            except OSError as err:
-                raise SetupError(f"--host {args.host} does not resolve here ({err.strerror}): "
-                                 f"pass an address of this machine, such as 127.0.0.1") from None
+        try:
+            addresses(args.host)
+        except OSError as err:
+            raise SetupError(f"--host {args.host} does not resolve here ({err.strerror}): "
+                             f"pass an address of this machine, such as 127.0.0.1") from None
         database = without_password(args.database_url, "--database-url")
         users = without_password(args.auth_database_url or auth_database(database),
                                  "--auth-database-url")
