@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import gc
+import importlib
+import io
 import os
 import shutil
+import signal
 import subprocess
 import sys
+from contextlib import chdir, redirect_stderr, redirect_stdout
+from functools import partial
 from pathlib import Path
+from typing import Callable
+from unittest import mock
 
 import mlflow
 import pytest
@@ -69,6 +77,60 @@ def mlflow_run(*args: str, project: Path | str = PROJECT, cwd: Path = PROJECT,
     return subprocess.run(
         [sys.executable, "-m", "mlflow", "run", str(project), "--env-manager", "local", *args],
         cwd=cwd, env=run_env(), capture_output=True, text=True, timeout=300, **kwargs)
+
+
+class _Exited(Exception):
+    def __init__(self, code: int) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+def _leave(code: int) -> None:
+    raise _Exited(code)
+
+
+def run_here(*args: str) -> subprocess.CompletedProcess[str]:
+    """`mlflow_run(*args)` (`-e` and `-P` only) without MLflow's launcher: the entry point's
+    own code in this process, with its checks, runs, error line and exit code. For the many
+    inputs that take one path, whose launcher part is checked through `mlflow run` once: a
+    `mlflow run` costs seconds of start-up before the entry point's first line."""
+    from orchestration.cli import step_main
+
+    entry, argv = "main", []
+    pairs = iter(args)
+    for flag, value in zip(pairs, pairs, strict=True):
+        if flag == "-e":
+            entry = value
+        elif flag == "-P":
+            name, _, given = value.partition("=")
+            argv += [f"--{name}", given]
+        else:
+            raise ValueError(f"run_here takes -e and -P, not {flag}")
+    command = getattr(importlib.import_module(f"steps.{entry}"), "main",
+                      partial(step_main, entry))
+    handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        # The command ends the process (os._exit) where `mlflow run` started one for it.
+        with (mock.patch("orchestration.cli.exit_now", _leave), chdir(PROJECT),
+              redirect_stdout(out), redirect_stderr(err)):
+            command(argv)
+        raise AssertionError(f"{entry} returned instead of exiting")
+    except _Exited as exited:
+        code = exited.code
+    finally:
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
+        gc.unfreeze()
+    return subprocess.CompletedProcess(["run_here", *args], code, out.getvalue(), err.getvalue())
+
+
+Launch = Callable[..., subprocess.CompletedProcess[str]]
+
+
+def launcher_id(value: object) -> str | None:
+    """Test ids that say how a parametrized case was run: `mlflow_run` or `run_here`."""
+    return value.__name__ if value in (mlflow_run, run_here) else None
 
 
 def experiment_id() -> str:

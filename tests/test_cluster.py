@@ -283,15 +283,15 @@ def test_ctrl_c_ends_a_cluster_sweep_killed_and_the_workers_carry_on(cluster: Cl
 
 def test_tune_asks_and_tells_on_the_cluster(cluster: Cluster) -> None:
     storage = f"sqlite:///{cluster.folder / 'optuna.db'}"  # the study stays with the client
-    result = mlflow_run("-e", "tune", "-P", "trials=8", "-P", f"cluster={cluster.address}",
+    result = mlflow_run("-e", "tune", "-P", "trials=4", "-P", f"cluster={cluster.address}",
                         "-P", f"storage={storage}", "-P", "study=on-the-cluster", *QUICK,
                         cwd=cluster.folder)
     assert result.returncode == 0, result.stderr[-3000:]
     search = search_run(result)
     trials = configurations(search)
-    assert len(trials) == 8 and {r.info.status for r in trials} == {"FINISHED"}
+    assert len(trials) == 4 and {r.info.status for r in trials} == {"FINISHED"}
     study = optuna.load_study(study_name="on-the-cluster", storage=storage)
-    assert [t.state.name for t in study.trials] == ["COMPLETE"] * 8
+    assert [t.state.name for t in study.trials] == ["COMPLETE"] * 4
     assert {t.user_attrs["mlflow_run_id"] for t in study.trials} == \
         {r.info.run_id for r in trials}
 
@@ -345,7 +345,7 @@ def test_a_scheduler_with_no_worker_is_one_line(tmp_path: Path,
 
 
 def test_the_scheduler_killed_mid_sweep(cluster: Cluster, tmp_path: Path) -> None:
-    grid = ("-P", "n_trees=50,100,150,200", "-P", "model=rf")
+    grid = ("-P", "n_trees=50,100,150,200", "-P", "model=rf", *QUICK)
     started: list[subprocess.Popen[str]] = []
     with scheduler("127.0.0.1", started=started) as address, \
             worker(address, tmp_path / "worker") as lone:

@@ -9,9 +9,12 @@ import mlflow
 import pytest
 from mlflow.tracking import MlflowClient
 
-from conftest import PROJECT, QUICK, all_runs, error_lines, mlflow_run, parents
+from conftest import (PROJECT, QUICK, Launch, all_runs, error_lines, launcher_id, mlflow_run,
+                      parents, run_here)
 
-pytestmark = pytest.mark.slow  # each entry point through `mlflow run`
+# Each entry point through `mlflow run`; the many inputs that take one path already taken
+# through it run in this process (`run_here`).
+pytestmark = pytest.mark.slow
 
 STEP_TAGS = ("titanic.step", "titanic.cache_key", "titanic.code_digest",
              "mlflow.project.entryPoint", "mlflow.source.type", "mlflow.source.name")
@@ -88,7 +91,7 @@ def test_train_validates_values_mlflow_does_not(store: str) -> None:
 
 
 def test_train_rejects_a_uri_that_is_not_prepared_data(store: str) -> None:
-    result = mlflow_run("-e", "train", "-P", "prepared=runs:/0123456789abcdef/prepared")
+    result = run_here("-e", "train", "-P", "prepared=runs:/0123456789abcdef/prepared")
     assert result.returncode != 0
     (line,) = error_lines(result)
     assert "prepared 'runs:/0123456789abcdef/prepared' cannot be read" in line
@@ -104,15 +107,16 @@ def _bad_files(tmp: Path) -> dict[str, Path]:
     return {name: tmp / f"{name}.csv" for name in files} | {"no-file": tmp / "absent.csv"}
 
 
-@pytest.mark.parametrize("case, says", [
-    ("no-file", "step prepare failed: data file not found"),
-    ("empty", "step prepare failed: data is empty"),
-    ("header-only", "step prepare failed: data .* has a header but no rows"),
-    ("missing-columns", "step prepare failed: data .* lacks required column\\(s\\) Pclass, Sex"),
-])
-def test_main_with_bad_data_fails_the_step_and_the_parent(store: str, tmp_path: Path,
+@pytest.mark.parametrize("launch, case, says", [
+    (mlflow_run, "no-file", "step prepare failed: data file not found"),
+    (run_here, "empty", "step prepare failed: data is empty"),
+    (run_here, "header-only", "step prepare failed: data .* has a header but no rows"),
+    (run_here, "missing-columns",
+     "step prepare failed: data .* lacks required column\\(s\\) Pclass, Sex"),
+], ids=launcher_id)
+def test_main_with_bad_data_fails_the_step_and_the_parent(store: str, tmp_path: Path, launch: Launch,
                                                           case: str, says: str) -> None:
-    result = mlflow_run("-P", f"data={_bad_files(tmp_path)[case]}")
+    result = launch("-P", f"data={_bad_files(tmp_path)[case]}")
     assert result.returncode != 0
     (line,) = error_lines(result)
     assert re.search(says, line), line
@@ -121,8 +125,20 @@ def test_main_with_bad_data_fails_the_step_and_the_parent(store: str, tmp_path: 
              r.info.status) for r in runs] == [("parent", "FAILED"), ("prepare", "FAILED")]
 
 
+def test_mlflow_run_records_a_refused_value_on_the_failed_run(store: str) -> None:
+    """`mlflow run` logs every -P value before the entry point starts: the value refused is
+    there to see on the FAILED run, beside the reason."""
+    result = mlflow_run("-P", "C=abc")
+    assert result.returncode != 0
+    assert error_lines(result) == [
+        "titanic: error: C must be a number > 0, got 'abc': pass e.g. -P C=1.5"]
+    (run,) = all_runs()  # the parent only: no step started
+    assert run.info.status == "FAILED"
+    assert run.data.params["C"] == "abc"
+    assert run.data.tags["titanic.error"] == "C must be a number > 0, got 'abc': pass e.g. -P C=1.5"
+
+
 @pytest.mark.parametrize("param, says", [
-    ("C=abc", "C must be a number > 0, got 'abc': pass e.g. -P C=1.5"),
     ("C=0", "C must be a number > 0, got '0'"),
     ("max_iter=0", "max_iter must be a whole number > 0, got '0'"),
     ("test_size=1.5", "test_size must be a number between 0 and 1 (exclusive), got '1.5'"),
@@ -130,28 +146,28 @@ def test_main_with_bad_data_fails_the_step_and_the_parent(store: str, tmp_path: 
                     "saga; got 'adam'"),
 ])
 def test_main_rejects_bad_parameters_before_any_step(store: str, param: str, says: str) -> None:
-    result = mlflow_run("-P", param)
+    result = run_here("-P", param)
     assert result.returncode != 0
     (line,) = error_lines(result)
     assert says in line
     (run,) = all_runs()  # the parent only: no step started
     assert run.info.status == "FAILED"
-    assert run.data.params[param.split("=")[0]] == param.split("=", 1)[1]
+    assert says in run.data.tags["titanic.error"]
 
 
 # Small forests and one pass of cross-validation: what is tested is the wiring, not quality.
 SMALL = ("-P", "n_trees=20", *QUICK)
 
 
-@pytest.mark.parametrize("model, applied", [
-    ("logreg", "C,max_iter,solver"),
-    ("hgb", "learning_rate,max_depth,n_trees,min_samples_leaf"),
-    ("rf", "max_depth,n_trees,min_samples_leaf"),
-    ("vote", "C,max_iter,solver,learning_rate,max_depth,n_trees,min_samples_leaf"),
-])
-def test_every_family_through_mlflow_run(store: str, model: str, applied: str) -> None:
+@pytest.mark.parametrize("launch, model, applied", [
+    (run_here, "logreg", "C,max_iter,solver"),
+    (run_here, "hgb", "learning_rate,max_depth,n_trees,min_samples_leaf"),
+    (run_here, "rf", "max_depth,n_trees,min_samples_leaf"),
+    (mlflow_run, "vote", "C,max_iter,solver,learning_rate,max_depth,n_trees,min_samples_leaf"),
+], ids=launcher_id)
+def test_every_family(store: str, launch: Launch, model: str, applied: str) -> None:
     features = "tutorial" if model == "rf" else "engineered"
-    result = mlflow_run("-P", f"model={model}", "-P", f"features={features}", *SMALL)
+    result = launch("-P", f"model={model}", "-P", f"features={features}", *SMALL)
     assert result.returncode == 0, result.stderr[-3000:]
     (parent,) = parents()
     train = next(r for r in all_runs() if r.info.run_name == "train")
@@ -167,11 +183,11 @@ def test_every_family_through_mlflow_run(store: str, model: str, applied: str) -
 
 def test_a_family_ignores_and_the_cache_skips_hyperparameters_it_does_not_use(store: str
                                                                              ) -> None:
-    first = mlflow_run("-P", "model=rf", *SMALL)
+    first = run_here("-P", "model=rf", *SMALL)
     assert first.returncode == 0, first.stderr[-3000:]
-    again = mlflow_run("-P", "model=rf", "-P", "C=0.01", "-P", "solver=saga", *SMALL)
+    again = run_here("-P", "model=rf", "-P", "C=0.01", "-P", "solver=saga", *SMALL)
     assert again.returncode == 0, again.stderr[-3000:]
-    other = mlflow_run("-P", "model=rf", "-P", "features=tutorial", *SMALL)
+    other = run_here("-P", "model=rf", "-P", "features=tutorial", *SMALL)
     assert other.returncode == 0, other.stderr[-3000:]
     runs = [r for r in all_runs() if r.info.run_name == "train"]
     assert [r.data.params["C"] for r in runs] == ["1.5", "0.01", "1.5"]
@@ -191,7 +207,7 @@ def test_a_family_ignores_and_the_cache_skips_hyperparameters_it_does_not_use(st
     ("cv_repeats=0", "cv_repeats must be a whole number from 1 to 100, got '0'"),
 ])
 def test_main_rejects_bad_model_parameters(store: str, param: str, says: str) -> None:
-    result = mlflow_run("-P", param)
+    result = run_here("-P", param)
     assert result.returncode != 0
     (line,) = error_lines(result)
     assert says in line, line
@@ -199,7 +215,7 @@ def test_main_rejects_bad_model_parameters(store: str, param: str, says: str) ->
 
 
 def test_more_folds_than_the_smaller_class_fails_train(store: str) -> None:
-    result = mlflow_run("-P", "cv_folds=300")
+    result = run_here("-P", "cv_folds=300")
     assert result.returncode != 0
     (line,) = error_lines(result)
     assert re.search(r"step train failed: cv_folds=300 is more than the \d+ training rows of "

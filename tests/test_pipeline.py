@@ -16,7 +16,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from conftest import (MAIN_DEFAULTS, PROJECT, QUICK, all_runs, children, error_lines,
-                      experiment_id, mlflow_run, parents, reused, run_env)
+                      experiment_id, mlflow_run, parents, reused, run_env, run_here)
 from orchestration import cache
 
 pytestmark = pytest.mark.slow  # whole pipelines through `mlflow run`
@@ -113,15 +113,16 @@ def test_cache_reuses_unchanged_steps_and_recomputes_from_the_change(store: str)
         assert step.data.tags["titanic.pid"] != first.data.tags["titanic.pid"]
     assert MlflowClient().list_artifacts(again.info.run_id)[0].path == "pipeline.json"
 
-    ok(mlflow_run("-P", "C=0.1", *QUICK))  # a train parameter: prepare reused, the rest recomputed
+    # The cache finds the runs `mlflow run` made from a run made without it, and the reverse.
+    ok(run_here("-P", "C=0.1", *QUICK))  # a train parameter: prepare reused, the rest recomputed
     assert reused(parents()[-1]) == {"prepare": first_ids["prepare"], "train": None,
                                      "evaluate": None}
 
-    ok(mlflow_run("-P", "force=train", *QUICK))  # forced from train on, though nothing changed
+    ok(run_here("-P", "force=train", *QUICK))  # forced from train on, though nothing changed
     assert reused(parents()[-1]) == {"prepare": first_ids["prepare"], "train": None,
                                      "evaluate": None}
 
-    ok(mlflow_run("-P", "force=all", *QUICK))
+    ok(run_here("-P", "force=all", *QUICK))
     assert reused(parents()[-1]) == {"prepare": None, "train": None, "evaluate": None}
 
 
@@ -181,7 +182,7 @@ def test_failed_killed_and_running_runs_are_never_reused(store: str,
             client.set_terminated(run.info.run_id, status)
         decoys.append(run.info.run_id)
 
-    ok(mlflow_run())
+    ok(run_here(*QUICK))
     prepare = children(parents()[-1])["prepare"]
     assert prepare.data.tags["titanic.cache_key"] == key  # same inputs, so the same key...
     assert "titanic.reused_from" not in prepare.data.tags  # ...but nothing finished to reuse

@@ -22,7 +22,8 @@ import pytest
 from mlflow.entities import Run
 from mlflow.tracking import MlflowClient
 
-from conftest import EXPERIMENT, PROJECT, QUICK, children, error_lines, mlflow_run, run_env
+from conftest import (EXPERIMENT, PROJECT, QUICK, Launch, children, error_lines, launcher_id,
+                      mlflow_run, run_env, run_here)
 from orchestration import leaderboard
 from titanic.errors import InputError
 from orchestration.registry import candidate, promote
@@ -156,22 +157,22 @@ def test_promote_entry_point_picks_the_best_run(runs: dict[str, Run]) -> None:
     assert promote_run.info.status == "FINISHED"
 
 
-@pytest.mark.parametrize(("which", "name", "message"), [
-    ("0123456789abcdef0123456789abcdef", "bad-input", "no run '0123456789abcdef0123456789abcdef'"),
-    ("prepare", "bad-input", "has no model: pass a main"),
-    ("default", "bad/name", "registered_model 'bad/name' is not allowed"),
-])
-def test_promote_refuses_bad_input(runs: dict[str, Run], which: str, name: str,
+@pytest.mark.parametrize(("launch", "which", "name", "message"), [
+    (run_here, "0123456789abcdef0123456789abcdef", "bad-input",
+     "no run '0123456789abcdef0123456789abcdef'"),
+    (mlflow_run, "prepare", "bad-input", "has no model: pass a main"),
+    (run_here, "default", "bad/name", "registered_model 'bad/name' is not allowed"),
+], ids=launcher_id)
+def test_promote_refuses_bad_input(runs: dict[str, Run], launch: Launch, which: str, name: str,
                                    message: str) -> None:
     run_id = (children(runs["default"])["prepare"].info.run_id if which == "prepare"
               else runs[which].info.run_id if which in runs else which)
-    result = mlflow_run("-e", "promote", "-P", f"run={run_id}", "-P", f"registered_model={name}")
+    result = launch("-e", "promote", "-P", f"run={run_id}", "-P", f"registered_model={name}")
     assert result.returncode != 0
     (line,) = error_lines(result)
     assert message in line
     client = MlflowClient()
     failed = client.search_runs([runs["default"].info.experiment_id],
-                                "tags.`mlflow.project.entryPoint` = 'promote' and "
                                 "attributes.status = 'FAILED'",
                                 order_by=["attributes.start_time DESC"])
     assert message in failed[0].data.tags["titanic.error"]

@@ -18,7 +18,8 @@ import pytest
 from mlflow.entities import Run
 from mlflow.tracking import MlflowClient
 
-from conftest import PROJECT, QUICK, all_runs, children, error_lines, mlflow_run, run_env
+from conftest import (PROJECT, QUICK, Launch, all_runs, children, error_lines, launcher_id,
+                      mlflow_run, run_env, run_here)
 
 pytestmark = pytest.mark.slow  # sweeps and tuning through `mlflow run`
 
@@ -105,17 +106,17 @@ def test_a_failing_configuration_fails_the_sweep_and_a_rerun_does_only_it(store:
     assert "RUNNING" not in {r.info.status for r in all_runs()}
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (("-P", "C=0.1,abc"), "C=0.1,abc: C must be a number > 0, got 'abc'"),
-    (("-P", "C=0.1,,1"), "C='0.1,,1' holds an empty value"),
-    (("-P", "C=" + ",".join(str(i + 1) for i in range(30)),
-      "-P", "n_trees=" + ",".join(str(i + 1) for i in range(20)), "-P", "model=vote"),
+@pytest.mark.parametrize(("launch", "args", "message"), [
+    (mlflow_run, ("-P", "C=0.1,abc"), "C=0.1,abc: C must be a number > 0, got 'abc'"),
+    (run_here, ("-P", "C=0.1,,1"), "C='0.1,,1' holds an empty value"),
+    (run_here, ("-P", "C=" + ",".join(str(i + 1) for i in range(30)),
+                "-P", "n_trees=" + ",".join(str(i + 1) for i in range(20)), "-P", "model=vote"),
      "has 600 configurations (30 C x 20 n_trees), more than max_configs=500"),
-    (("-P", "jobs=0"), "jobs must be a whole number >= 1, or auto"),
-])
-def test_sweep_refuses_bad_input_before_any_child(store: str, args: tuple[str, ...],
-                                                  message: str) -> None:
-    result = mlflow_run("-e", "sweep", *args)
+    (run_here, ("-P", "jobs=0"), "jobs must be a whole number >= 1, or auto"),
+], ids=launcher_id)
+def test_sweep_refuses_bad_input_before_any_child(store: str, launch: Launch,
+                                                  args: tuple[str, ...], message: str) -> None:
+    result = launch("-e", "sweep", *args)
     assert result.returncode != 0
     (line,) = error_lines(result)
     assert message in line
@@ -270,13 +271,14 @@ def test_tune_prunes_trials_that_cannot_win_and_records_why(store: str, tmp_path
                                                             for r in trials.values()}
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (("-P", "trials=0"), "trials must be a whole number from 1 to 10000"),
-    (("-P", "storage=postgresql://nobody@127.0.0.1:1/none"), "cannot open the Optuna storage"),
-])
-def test_tune_refuses_bad_input_before_any_trial(store: str, args: tuple[str, ...],
-                                                 message: str) -> None:
-    result = mlflow_run("-e", "tune", *args)
+@pytest.mark.parametrize(("launch", "args", "message"), [
+    (mlflow_run, ("-P", "trials=0"), "trials must be a whole number from 1 to 10000"),
+    (run_here, ("-P", "storage=postgresql://nobody@127.0.0.1:1/none"),
+     "cannot open the Optuna storage"),
+], ids=launcher_id)
+def test_tune_refuses_bad_input_before_any_trial(store: str, launch: Launch,
+                                                 args: tuple[str, ...], message: str) -> None:
+    result = launch("-e", "tune", *args)
     assert result.returncode != 0
     (line,) = error_lines(result)
     assert message in line

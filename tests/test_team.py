@@ -37,7 +37,7 @@ from mlflow.tracking import MlflowClient
 
 from tools import team_users as users_tool
 from conftest import (PROJECT, QUICK, children, experiment_id, mlflow_run, parents, reused,
-                      run_env)
+                      run_env, run_here)
 
 pytestmark = pytest.mark.slow  # the team server on PostgreSQL
 
@@ -175,7 +175,7 @@ def test_pipeline_registry_and_leaderboard_through_the_server(
     sign_in(monkeypatch, "maintainer")
     first = mlflow_run(*QUICK, "-P", "promote=true", cwd=tmp_path)
     assert first.returncode == 0, first.stderr[-3000:]
-    again = mlflow_run(*QUICK, cwd=tmp_path)
+    again = run_here(*QUICK)  # the same, without MLflow's launcher
     assert again.returncode == 0, again.stderr[-3000:]
     computed, repeated = parents()
     assert computed.info.status == repeated.info.status == "FINISHED"
@@ -268,13 +268,13 @@ def test_who_may_do_what_on_the_team_server(team_server: str, tmp_path: Path,
     client = MlflowClient()
     assert client.search_model_versions("name='titanic'") == []
     train = children(pipeline)["train"]
-    refused = mlflow_run("-e", "promote", "-P", f"run={train.info.run_id}", cwd=tmp_path)
+    refused = run_here("-e", "promote", "-P", f"run={train.info.run_id}")
     assert refused.returncode != 0 and "member may not promote" in refused.stderr
     assert client.search_model_versions("name='titanic'") == []
 
     # The maintainer promotes it; the model's steps are reused, nothing recomputed.
     sign_in(monkeypatch, "maintainer")
-    promoted = mlflow_run(*QUICK, "-P", "promote=true", cwd=tmp_path)
+    promoted = run_here(*QUICK, "-P", "promote=true")
     assert promoted.returncode == 0, promoted.stderr[-3000:]
     assert "Use it: models:/titanic@champion" in promoted.stdout
     assert all(reused(parents()[-1]).values())
@@ -309,7 +309,7 @@ def test_who_may_do_what_on_the_team_server(team_server: str, tmp_path: Path,
     assert granted.returncode == 0, granted.stderr
     assert "EDIT" in team_users("show", "member").stdout.split("registered_model titanic:")[1]
     sign_in(monkeypatch, "member")
-    again = mlflow_run("-e", "promote", "-P", "run=best", cwd=tmp_path)
+    again = run_here("-e", "promote", "-P", "run=best")
     assert again.returncode == 0, again.stderr[-3000:]
     assert len(client.search_model_versions("name='titanic'")) == 1
 
