@@ -158,9 +158,10 @@ def test_categories_never_seen_in_training_are_counted(store: str, tmp_path: Pat
     odd = pd.read_csv(PROJECT / "data" / "titanic" / "test.csv")
     odd.loc[:2, "Sex"] = "other"
     odd.to_csv(test_data, index=False)
-    result = mlflow_run("-e", "evaluate", "-P", f"model_uri={parent.data.tags['titanic.model_uri']}",
-                        "-P", f"prepared={next(r for r in all_runs() if r.info.run_name == 'prepare').data.tags['titanic.output.prepared']}",
-                        "-P", f"test_data={test_data}")
+    prepare = next(r for r in all_runs() if r.info.run_name == "prepare")
+    result = run_here("-e", "evaluate", "-P", f"model_uri={parent.data.tags['titanic.model_uri']}",
+                      "-P", f"prepared={prepare.data.tags['titanic.output.prepared']}",
+                      "-P", f"test_data={test_data}")
     assert result.returncode == 0, result.stderr[-3000:]
     evaluate = all_runs()[-1]
     assert evaluate.data.metrics["unseen_values_test"] == 3

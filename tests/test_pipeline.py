@@ -194,7 +194,7 @@ def test_resume_recomputes_only_what_failed(store: str, project_copy: Path) -> N
     good = test_csv.read_text()
     pd.read_csv(test_csv).drop(columns="Fare").to_csv(test_csv, index=False)
 
-    failed = mlflow_run(project=project_copy)
+    failed = mlflow_run(*QUICK, project=project_copy)
     assert failed.returncode != 0
     (line,) = error_lines(failed)
     assert "step evaluate failed: test_data" in line and "Fare" in line
@@ -205,7 +205,7 @@ def test_resume_recomputes_only_what_failed(store: str, project_copy: Path) -> N
         "prepare": "FINISHED", "train": "FINISHED", "evaluate": "FAILED"}
 
     test_csv.write_text(good)
-    ok(mlflow_run(project=project_copy))
+    ok(mlflow_run(*QUICK, project=project_copy))
     resumed = parents()[-1]
     assert resumed.info.status == "FINISHED"
     assert reused(resumed) == {"prepare": steps["prepare"].info.run_id,
@@ -310,13 +310,13 @@ def test_plain_mlflow_run_with_the_default_env_manager(store: str, tmp_path: Pat
 
 
 def test_a_deleted_run_is_not_reused_nor_what_stood_for_it(store: str) -> None:
-    ok(mlflow_run(*QUICK))
+    ok(run_here(*QUICK))
     first = children(parents()[-1])
-    ok(mlflow_run(*QUICK))
+    ok(run_here(*QUICK))
     assert reused(parents()[-1])["prepare"] == first["prepare"].info.run_id
 
     MlflowClient().delete_run(first["prepare"].info.run_id)
-    ok(mlflow_run(*QUICK))
+    ok(run_here(*QUICK))
     latest = children(parents()[-1])
     assert "titanic.reused_from" not in latest["prepare"].data.tags
     assert latest["prepare"].data.tags["titanic.output.prepared"] == \
@@ -336,7 +336,7 @@ def test_model_loads_and_predicts_outside_the_project(store: str, tmp_path: Path
     """The engineered model holds the project's transformer classes: their code travels
     with it, so a fresh process elsewhere, without the project on its path, can use it; the
     load line main prints names the store, so it works pasted into another folder."""
-    result = ok(mlflow_run(*QUICK))
+    result = ok(run_here(*QUICK))
     model_uri = parents()[-1].data.tags["titanic.model_uri"]
     (load_line,) = [line.removeprefix("Load it: ") for line in result.stdout.splitlines()
                     if line.startswith("Load it: ")]
@@ -380,7 +380,7 @@ print(json.dumps({"rows": len(predicted), "columns": list(predicted.columns),
 def test_the_logged_model_carries_only_the_model_package(store: str, tmp_path: Path) -> None:
     """What a model ships is `titanic/` and its pinned requirements: it loads and predicts raw
     rows in a new environment holding only those, in another folder, with no project code."""
-    ok(mlflow_run(*QUICK))
+    ok(run_here(*QUICK))
     model_uri = parents()[-1].data.tags["titanic.model_uri"]
     model = Path(mlflow.artifacts.download_artifacts(model_uri, dst_path=str(tmp_path / "m")))
     shipped = sorted(str(p.relative_to(model / "code")) for p in (model / "code").rglob("*.py"))
