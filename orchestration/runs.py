@@ -36,6 +36,11 @@ class Interrupted(BaseException):
         super().__init__(signal.Signals(signum).name)
         self.signum = signum
 
+    def __reduce__(self) -> tuple[type[Interrupted], tuple[int]]:
+        # A local worker interrupted between configurations sends this back to the search
+        # process, which rebuilds it from the signal number (not from the name it shows).
+        return type(self), (self.signum,)
+
 
 class Pruned(Exception):
     """A tuning trial stopped on purpose, as its pruner asked: its runs end KILLED, saying why,

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import io
+import pickle
 import platform
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -31,6 +33,7 @@ from orchestration.naming import describe
 from orchestration.params import parse_params
 from orchestration.progress import Progress
 from orchestration.registry import becomes_champion, set_alias
+from orchestration.runs import Interrupted, Pruned
 from orchestration.search import Outcome
 from steps.evaluate import confusion_figure, environment_mismatches, evaluate, roc_figure
 from steps.prepare import prepare, profile
@@ -327,6 +330,16 @@ def test_only_addresses_of_this_machine_alone_count_as_loopback(host: str, loopb
 
 
 # --- liveness and hostile files ---------------------------------------------------------------
+
+@pytest.mark.parametrize("raised", [Interrupted(signal.SIGINT), Interrupted(signal.SIGTERM),
+                                    Pruned("fold 3 of 15: 0.7200, below the median")])
+def test_what_a_worker_raises_reaches_the_search_as_it_was(raised: BaseException) -> None:
+    """A local worker interrupted between configurations sends its Interrupted back to the
+    search process, pickled: a copy that cannot be rebuilt there stops the pool's result
+    thread, and the search waits out its grace period before it ends."""
+    copy = pickle.loads(pickle.dumps(raised))
+    assert (type(copy), copy.args, vars(copy)) == (type(raised), raised.args, vars(raised))
+
 
 def test_why_dead_by_process_here_and_by_heartbeat_elsewhere() -> None:
     from orchestration import liveness
