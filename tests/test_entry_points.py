@@ -12,8 +12,8 @@ from mlflow.tracking import MlflowClient
 from conftest import (PROJECT, QUICK, Launch, all_runs, error_lines, launcher_id, mlflow_run,
                       parents, run_here)
 
-# Each entry point through `mlflow run`; the many inputs that take one path already taken
-# through it run in this process (`run_here`).
+# Each entry point through `mlflow run`. Inputs that take a path already taken through it
+# run in this process instead (`run_here`), without seconds of MLflow's start-up each.
 pytestmark = pytest.mark.slow
 
 STEP_TAGS = ("titanic.step", "titanic.cache_key", "titanic.code_digest",
@@ -114,8 +114,9 @@ def _bad_files(tmp: Path) -> dict[str, Path]:
     (run_here, "missing-columns",
      "step prepare failed: data .* lacks required column\\(s\\) Pclass, Sex"),
 ], ids=launcher_id)
-def test_main_with_bad_data_fails_the_step_and_the_parent(store: str, tmp_path: Path, launch: Launch,
-                                                          case: str, says: str) -> None:
+def test_main_with_bad_data_fails_the_step_and_the_parent(store: str, tmp_path: Path,
+                                                          launch: Launch, case: str, says: str
+                                                          ) -> None:
     result = launch("-P", f"data={_bad_files(tmp_path)[case]}")
     assert result.returncode != 0
     (line,) = error_lines(result)
