@@ -8,6 +8,7 @@ import io
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 from contextlib import chdir, redirect_stderr, redirect_stdout
@@ -65,6 +66,13 @@ def project_copy(tmp_path: Path) -> Path:
     shutil.copytree(PROJECT, target, ignore=shutil.ignore_patterns(
         ".git", ".venv", "mlflow.db", "mlruns", "mlartifacts", "__pycache__", ".pytest_cache"))
     return target
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port nothing listens on at `host` now, for a server a test starts there."""
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return probe.getsockname()[1]
 
 
 def run_env(**extra: str) -> dict[str, str]:

@@ -27,7 +27,7 @@ from distributed import Client
 from mlflow.entities import Run
 from mlflow.tracking import MlflowClient
 
-from conftest import PROJECT, QUICK, error_lines, mlflow_run, run_env
+from conftest import PROJECT, QUICK, error_lines, free_port, mlflow_run, run_env
 from test_team import TEAM, add_team, certificates, drop, postgres_or_skip, running_server
 from titanic.errors import InputError
 
@@ -72,12 +72,6 @@ def bridged_namespaces(count: int) -> Iterator[tuple[str, list[str]]]:
         for name in made:
             subprocess.run(["ip", "netns", "del", name], capture_output=True)
         subprocess.run(["ip", "link", "del", bridge], capture_output=True)
-
-
-def free_port(host: str) -> int:
-    with socket.socket() as probe:
-        probe.bind((host, 0))
-        return probe.getsockname()[1]
 
 
 def stop(proc: subprocess.Popen[str]) -> None:
@@ -320,7 +314,7 @@ def test_a_worker_with_other_code_is_refused(cluster: Cluster, tmp_path: Path) -
 
 def test_an_unreachable_scheduler_fails_the_search_in_one_line(cluster: Cluster,
                                                                tmp_path: Path) -> None:
-    address = f"tcp://127.0.0.1:{free_port('127.0.0.1')}"  # nobody listens there
+    address = f"tcp://127.0.0.1:{free_port()}"  # nobody listens there
     gone = mlflow_run("-e", "sweep", "-P", f"cluster={address}", *QUICK, cwd=tmp_path)
     assert gone.returncode == 1
     (line,) = error_lines(gone)

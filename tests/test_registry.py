@@ -7,7 +7,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -22,8 +21,8 @@ import pytest
 from mlflow.entities import Run
 from mlflow.tracking import MlflowClient
 
-from conftest import (EXPERIMENT, PROJECT, QUICK, Launch, children, error_lines, launcher_id,
-                      mlflow_run, run_env, run_here)
+from conftest import (EXPERIMENT, PROJECT, QUICK, Launch, children, error_lines, free_port,
+                      launcher_id, mlflow_run, run_env, run_here)
 from orchestration import leaderboard
 from titanic.errors import InputError
 from orchestration.registry import candidate, promote
@@ -257,9 +256,7 @@ def test_the_champion_loads_predicts_and_serves_anywhere(runs: dict[str, Run],
     assert predicted["Survived"].sum() == int(survivors)
     assert ((predicted["probability"] > 0.5) == (predicted["Survived"] == 1)).all()
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     server = champion_server(port, env, elsewhere)
     try:
         status, body = post(port, [ROW, {**ROW, "PassengerId": 893, "Sex": "female",

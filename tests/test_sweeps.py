@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,7 +16,7 @@ import mlflow
 import pytest
 from mlflow.tracking import MlflowClient
 
-from conftest import PROJECT, children, parents, reused, run_env
+from conftest import PROJECT, children, free_port, parents, reused, run_env
 
 pytestmark = pytest.mark.slow  # shell sweeps of `mlflow run`
 
@@ -62,12 +61,6 @@ def test_parallel_sweep_on_a_fresh_sqlite_store(tmp_path: Path, monkeypatch: pyt
     result = shell(PARALLEL_SWEEP.format(values=" ".join(values), project=PROJECT), cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     check_sweep(values)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture

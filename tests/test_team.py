@@ -9,7 +9,6 @@ import datetime
 import ipaddress
 import os
 import signal
-import socket
 import ssl
 import subprocess
 import sys
@@ -36,8 +35,8 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from tools import team_users as users_tool
-from conftest import (PROJECT, QUICK, children, experiment_id, mlflow_run, parents, reused,
-                      run_env, run_here)
+from conftest import (PROJECT, QUICK, children, experiment_id, free_port, mlflow_run, parents,
+                      reused, run_env, run_here)
 
 pytestmark = pytest.mark.slow  # the team server on PostgreSQL
 
@@ -83,9 +82,7 @@ def running_server(database: str, folder: Path, host: str, *extra: str,
     """`tools/team_server.py` on `database`, listening on `host`; yields its URL, on loopback
     for 0.0.0.0 (https when given --certfile and --keyfile, checked against `ca`)."""
     reach = "127.0.0.1" if host == "0.0.0.0" else host
-    with socket.socket() as probe:
-        probe.bind((reach, 0))
-        port = probe.getsockname()[1]
+    port = free_port(reach)
     server = subprocess.Popen(
         [sys.executable, str(PROJECT / "tools" / "team_server.py"), "--database-url",
          f"{POSTGRES}/{database}", "--artifacts", str(folder / "server-artifacts"),
