@@ -3,9 +3,11 @@ of itself in one call to the store."""
 
 from __future__ import annotations
 
+import gc
 import logging
 import signal
 import time
+import traceback
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
@@ -107,8 +109,9 @@ def active_run(**start_kwargs: object) -> Iterator[Run]:
         yield run
         raise_if_interrupted()
         status = "FINISHED"
-    except Interrupted:
+    except Interrupted as stop:
         status = "KILLED"
+        release_store(stop)
         raise
     except Pruned as stop:
         status = "KILLED"
@@ -130,6 +133,15 @@ def active_run(**start_kwargs: object) -> Iterator[Run]:
                         "has exited", run.info.run_id, err)
         else:
             _unended.remove(run.info.run_id)
+
+
+def release_store(stop: Interrupted) -> None:
+    """Let go of the store call a signal cut short, before ending runs KILLED: its cursor,
+    still referenced by the frames the signal unwound, keeps the lock its unfinished statement
+    took on a sqlite store, and ending the run would wait out MLflow's 20 s busy timeout,
+    fail, and leave the run to the helper that marks it after this process exits."""
+    traceback.clear_frames(stop.__traceback__)
+    gc.collect()
 
 
 def open_on_training_runs(experiment_id: str) -> None:

@@ -341,6 +341,26 @@ def test_what_a_worker_raises_reaches_the_search_as_it_was(raised: BaseException
     assert (type(copy), copy.args, vars(copy)) == (type(raised), raised.args, vars(raised))
 
 
+def test_a_signal_inside_a_store_read_still_ends_the_run_killed_here(store: str) -> None:
+    """The signal lands in a sqlite read, its statement begun and not finished (the listener
+    raises as the signal handler would there): the run must still end KILLED in this process,
+    not wait out the lock that read holds and leave the run to the helper after exit."""
+    from sqlalchemy import event
+    from orchestration.runs import active_run, unended
+    engine = MlflowClient()._tracking_client.store.engine
+
+    def signal_lands(_conn, _cursor, statement: str, *_args: object) -> None:
+        if statement.startswith("SELECT"):
+            event.remove(engine, "after_cursor_execute", signal_lands)
+            raise Interrupted(signal.SIGINT)
+
+    with pytest.raises(Interrupted), active_run(run_name="cut short") as run:
+        event.listen(engine, "after_cursor_execute", signal_lands)
+        MlflowClient().search_runs([run.info.experiment_id])
+    assert MlflowClient().get_run(run.info.run_id).info.status == "KILLED"
+    assert run.info.run_id not in unended()
+
+
 def test_why_dead_by_process_here_and_by_heartbeat_elsewhere() -> None:
     from orchestration import liveness
     now = time.time()
