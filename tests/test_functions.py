@@ -520,10 +520,10 @@ def test_ui_line_opens_the_run_in_the_training_view(monkeypatch: pytest.MonkeyPa
 def test_progress_counts_scores_and_names_the_best_so_far() -> None:
     out = io.StringIO()
     progress = Progress(3, stream=out)
-    for label, status, score, error in [("C=1", "FINISHED", 0.81, None),
-                                        ("C=abc", "FAILED", None, "bad C"),
-                                        ("C=2", "FINISHED", 0.83, None)]:
-        progress.ended(Outcome(label, {}, status=status, error=error,
+    for name, status, score, error in [("C=1", "FINISHED", 0.81, None),
+                                       ("C=abc", "FAILED", None, "bad C"),
+                                       ("C=2", "FINISHED", 0.83, None)]:
+        progress.ended(Outcome(name, {}, status=status, error=error,
                                metrics={"cv_accuracy": score} if score else {}))
     progress.close()
     first, failed, last = out.getvalue().splitlines()

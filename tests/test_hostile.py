@@ -238,7 +238,7 @@ def test_mlflow_run_terminated_alone_ends_the_runs_killed(store: str, how: str) 
         locked.execute("BEGIN IMMEDIATE")
     os.kill(proc.pid, signal.SIGTERM)  # `timeout` passes its TERM on to `mlflow run` only
     if locked is not None:
-        time.sleep(45)  # past two of MLflow's 20 s busy waits: ending train, then main
+        time.sleep(25)  # past MLflow's 20 s busy wait in ending train: the helper ends it
         locked.execute("COMMIT")
         locked.close()
     _, err = proc.communicate(timeout=240)

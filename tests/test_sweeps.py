@@ -95,7 +95,7 @@ def test_parallel_sweep_against_a_server(server: str, tmp_path: Path,
     monkeypatch.setenv("MLFLOW_TRACKING_URI", server)
     monkeypatch.delenv("MLFLOW_EXPERIMENT_NAME", raising=False)
     mlflow.set_tracking_uri(server)
-    values = ["0.1", "0.5", "1", "5"]
+    values = ["0.1", "1"]  # two racing for each step is the race (four run on fresh sqlite)
     result = shell(PARALLEL_SWEEP.format(values=" ".join(values), project=PROJECT), cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     check_sweep(values)
