@@ -27,7 +27,7 @@ from distributed import Client
 from mlflow.entities import Run
 from mlflow.tracking import MlflowClient
 
-from conftest import (PROJECT, QUICK, error_lines, experiment_id, free_port, mlflow_run, run_env,
+from conftest import (PROJECT, QUICK, error_lines, free_port, mlflow_run, parents, run_env,
                       run_here)
 from test_team import TEAM, add_team, certificates, drop, postgres_or_skip, running_server
 from titanic.errors import InputError
@@ -182,14 +182,6 @@ def search_run(result: subprocess.CompletedProcess[str]) -> Run:
     return MlflowClient().get_run(run_id)
 
 
-def newest_search() -> Run:
-    """The search a `run_here` made: the experiment's newest run without a parent (the tests
-    here run one after another)."""
-    return next(r for r in MlflowClient().search_runs(
-        [experiment_id()], order_by=["attributes.start_time DESC"], max_results=50)
-        if "mlflow.parentRunId" not in r.data.tags)
-
-
 def pids_of(namespace: str) -> set[str]:
     listed = subprocess.run(["ip", "netns", "pids", namespace], capture_output=True, text=True)
     return set(listed.stdout.split())
@@ -316,7 +308,7 @@ def test_a_worker_with_other_code_is_refused(cluster: Cluster, tmp_path: Path) -
         rf"code \(digest [0-9a-f]{{12}}\) than this checkout \([0-9a-f]{{12}} in "
         rf"{re.escape(str(PROJECT))}\): check out the same commit and packages there and "
         rf"restart the worker", line), line
-    search = newest_search()
+    search = parents()[-1]  # the newest search: the tests here run one after another
     assert search.info.status == "FAILED" and not configurations(search)
 
 
@@ -330,7 +322,7 @@ def test_an_unreachable_scheduler_fails_the_search_in_one_line(
     assert gone.returncode == 2
     (line,) = error_lines(gone)
     assert line.startswith(f"titanic: error: cannot reach the Dask scheduler at {address} (")
-    assert newest_search().info.status == "FAILED"
+    assert parents()[-1].info.status == "FAILED"
 
 
 def test_a_scheduler_with_no_worker_is_one_line(tmp_path: Path,
