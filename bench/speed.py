@@ -32,6 +32,9 @@ AT_SCALE = """
 import json, resource, sys, time
 import numpy as np, pandas as pd
 from threadpoolctl import threadpool_limits
+from orchestration.mlproject import entry_point_defaults
+from orchestration.params import parse_params
+from titanic.families import FAMILY_PARAMS
 from titanic.models import build_pipeline
 from titanic.passengers import FEATURES, TARGET, read_passengers
 rows = int(sys.argv[1])
@@ -44,9 +47,11 @@ if len(sys.argv) > 2:  # only write the rows, as a CSV file
     print(json.dumps({"rows": rows}))
     sys.exit()
 threadpool_limits(1)
-hp = {"C": 1.5, "max_iter": 1000, "solver": "lbfgs"}
+defaults = entry_point_defaults("main")
+hp = parse_params({name: defaults[name] for name in FAMILY_PARAMS[defaults["model"]]})
 started = time.perf_counter()
-model = build_pipeline("logreg", "engineered", hp, 123).fit(data[list(FEATURES)], data[TARGET])
+model = build_pipeline(defaults["model"], defaults["features"], hp, int(defaults["seed"]))
+model.fit(data[list(FEATURES)], data[TARGET])
 fitted = time.perf_counter()
 model.predict(data[list(FEATURES)])
 done = time.perf_counter()
@@ -59,13 +64,18 @@ ONE_FIT = """
 import json, statistics, time
 from pathlib import Path
 from threadpoolctl import threadpool_limits
+from orchestration.mlproject import entry_point_defaults
+from orchestration.params import parse_params
 from steps.prepare import prepare
+from titanic.families import FAMILY_PARAMS
 from titanic.models import build_pipeline
 from titanic.passengers import FEATURES, TARGET, read_passengers
-kaggle = read_passengers(Path("data/titanic/train.csv"), with_target=True, source="train.csv")
-train, valid = prepare(kaggle, 0.25, 123)
+defaults = entry_point_defaults("main")
+kaggle = read_passengers(Path(defaults["data"]), with_target=True, source="train.csv")
+train, valid = prepare(kaggle, float(defaults["test_size"]), int(defaults["seed"]))
 threadpool_limits(1)
-model = build_pipeline("logreg", "engineered", {"C": 1.5, "max_iter": 1000, "solver": "lbfgs"}, 123)
+hp = parse_params({name: defaults[name] for name in FAMILY_PARAMS[defaults["model"]]})
+model = build_pipeline(defaults["model"], defaults["features"], hp, int(defaults["seed"]))
 times = []
 for _ in range(30):
     started = time.perf_counter()

@@ -49,7 +49,7 @@ def test_steps_alone_chain_by_uri_and_main_reuses_them(store: str) -> None:
     assert [r.info.status for r in alone.values()] == ["FINISHED"] * 3
     assert alone["train"].data.params == {
         "prepared": prepared_uri, "model": "logreg", "features": "engineered", "C": "0.5",
-        "max_iter": "1000", "solver": "lbfgs", "learning_rate": "0.03", "max_depth": "3",
+        "max_iter": "1000", "solver": "newton-cholesky", "learning_rate": "0.03", "max_depth": "3",
         "n_trees": "200", "min_samples_leaf": "2", "cv_folds": "5", "cv_repeats": "3",
         "seed": "123"}
     assert alone["train"].data.tags["titanic.applied_params"] == "C,max_iter,solver"

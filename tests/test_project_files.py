@@ -59,7 +59,7 @@ def test_step_params_chain_outputs() -> None:
     chosen = parse_args("main", ["--C", "0.5"])
     assert step_params("train", chosen, {"prepared": "runs:/x/prepared"}) == {
         "prepared": "runs:/x/prepared", "model": "logreg", "features": "engineered",
-        "C": "0.5", "max_iter": "1000", "solver": "lbfgs", "learning_rate": "0.03",
+        "C": "0.5", "max_iter": "1000", "solver": "newton-cholesky", "learning_rate": "0.03",
         "max_depth": "3", "n_trees": "200", "min_samples_leaf": "2", "cv_folds": "5",
         "cv_repeats": "3", "seed": "123"}
     assert step_params("evaluate", chosen, {"prepared": "p", "model_uri": "models:/m"}) == {
