@@ -102,9 +102,10 @@ def run(prepared: str, model: str, features: str, C: float, max_iter: int, solve
     valid_rows = read_passengers(folder / VALID_FILE, with_target=True, source="prepared valid split")
     mlflow.set_tag(TAG_APPLIED, ",".join(FAMILY_PARAMS[model]))
 
-    # One BLAS thread: a logistic fit's products over tall, narrow rows are bound by memory,
-    # and a second thread made one fit on 1,000,000 rows 13.2 s instead of 10.1 s here
-    # (OpenMP models, hgb, keep every core).
+    # One BLAS thread: a logistic fit's products over tall, narrow rows are bound by memory.
+    # On 1,000,000 rows here a second thread made an lbfgs fit 13.2 s instead of 10.1 s, and
+    # saved a newton-cholesky fit (the default) only 0.45 s of 4.3 s. OpenMP models (hgb)
+    # keep every core.
     with warnings.catch_warnings(record=True) as caught, threadpool_limits(1, user_api="blas"):
         warnings.simplefilter("always", ConvergenceWarning)
         scores = cv_scores(train_rows, model, features, hp, seed, cv_folds, cv_repeats,
