@@ -84,9 +84,10 @@ def measure(kind: str, scratch: Path, index: int) -> tuple[float, float, int]:
     uri = f"sqlite:///{folder / 'mlflow.db'}"
     env = {**os.environ, "MLFLOW_TRACKING_URI": uri}
     env.pop("MLFLOW_EXPERIMENT_NAME", None)
-    # The README's set-up for a new store, so that only the work itself is timed.
+    # The README's set-up for a new store, so that only the work itself is timed; run there,
+    # so that the store's artifacts go beside it, not into the project folder.
     subprocess.run([sys.executable, str(PROJECT / "tools" / "init_store.py")], env=env,
-                   check=True, capture_output=True)
+                   cwd=folder, check=True, capture_output=True)
     started = time.perf_counter()
     done = subprocess.run(command(kind), env=env, cwd=folder, capture_output=True, text=True)
     took = time.perf_counter() - started

@@ -111,7 +111,7 @@ def mlflow_run(project: Path, folder: Path, *args: str) -> float:
     env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{folder / 'mlflow.db'}"}
     env.pop("MLFLOW_EXPERIMENT_NAME", None)
     subprocess.run([sys.executable, str(PROJECT / "tools" / "init_store.py")], env=env,
-                   check=True, capture_output=True)
+                   cwd=folder, check=True, capture_output=True)
     started = time.perf_counter()
     subprocess.run([sys.executable, "-m", "mlflow", "run", str(project), "--env-manager",
                     "local", *args], cwd=folder, env=env, check=True, capture_output=True)

@@ -136,7 +136,8 @@ def server_load(folder: Path, authenticated: bool) -> tuple[float, str, int]:
 def sqlite_load(folder: Path) -> tuple[float, str]:
     uri = f"sqlite:///{folder / 'mlflow.db'}"
     subprocess.run([sys.executable, str(PROJECT / "tools" / "init_store.py")], check=True,
-                   capture_output=True, env={**os.environ, "MLFLOW_TRACKING_URI": uri})
+                   capture_output=True, env={**os.environ, "MLFLOW_TRACKING_URI": uri},
+                   cwd=folder)
     seconds = load(uri, folder, separate_machines=False, env=dict(os.environ))
     return seconds, check(uri, dict(os.environ))
 
