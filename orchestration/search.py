@@ -29,6 +29,7 @@ from threadpoolctl import threadpool_limits
 from orchestration import liveness
 from orchestration.cli import quiet_process
 from orchestration.executors import Executor, LocalPool, WorkerLost
+from orchestration.memo import keep_folds
 from orchestration.names import (RANKING_METRIC, TAG_ERROR, TAG_MODEL_URI, TAG_PRUNED,
                                  TAG_REUSED_STEPS, failure_tags)
 from orchestration.pipeline import run_pipeline
@@ -128,6 +129,7 @@ def prepare_worker() -> None:
     # `mlflow run` names its own run in MLFLOW_RUN_ID; a worker must start children instead.
     os.environ.pop("MLFLOW_RUN_ID", None)
     quiet_process()
+    keep_folds()  # the configurations it runs share their rows and folds
 
 
 def start_worker() -> None:

@@ -22,6 +22,7 @@ from threadpoolctl import threadpool_limits
 from orchestration.cli import step_main
 from orchestration.datasets import dataset, schema_rows
 from orchestration.inputs import fetch
+from orchestration.memo import kept_folds
 from orchestration.mlproject import PROJECT_DIR
 from orchestration.names import (CV_FILE, MODEL_NAME, OUT_MODEL, TAG_APPLIED, TAG_WARNING,
                                  TRAIN_FILE, VALID_FILE)
@@ -29,7 +30,7 @@ from orchestration.pruning import fold_reporter
 from orchestration.runs import again_if_raced
 from titanic.errors import InputError
 from titanic.families import FAMILY_PARAMS
-from titanic.models import build_pipeline, cross_validate
+from titanic.models import KeptFolds, build_pipeline, cross_validate
 from titanic.passengers import FEATURES, TARGET, read_passengers
 from titanic.survival import SurvivalModel, predictions
 
@@ -58,12 +59,14 @@ def train(passengers: pd.DataFrame, model: str, features: str, hp: dict[str, Any
 
 def cv_scores(passengers: pd.DataFrame, model: str, features: str, hp: dict[str, Any],
               seed: int, folds: int, repeats: int,
-              after_fold: Callable[[list[float], int], None] | None = None) -> np.ndarray:
+              after_fold: Callable[[list[float], int], None] | None = None,
+              kept: KeptFolds | None = None) -> np.ndarray:
     """Fold accuracies of the whole pipeline on the training rows only; `after_fold` hears of
-    each fold as it ends (a tuning trial's pruner)."""
+    each fold as it ends (a tuning trial's pruner), and `kept` holds fold features fitted by
+    earlier configurations (a search worker's)."""
     check_folds(passengers[TARGET], folds)
     return cross_validate(build_pipeline(model, features, hp, seed), passengers, folds,
-                          repeats, seed, after_fold)
+                          repeats, seed, after_fold, kept)
 
 
 def accuracy(model: Pipeline, passengers: pd.DataFrame) -> float:
@@ -109,7 +112,8 @@ def run(prepared: str, model: str, features: str, C: float, max_iter: int, solve
     with warnings.catch_warnings(record=True) as caught, threadpool_limits(1, user_api="blas"):
         warnings.simplefilter("always", ConvergenceWarning)
         scores = cv_scores(train_rows, model, features, hp, seed, cv_folds, cv_repeats,
-                           fold_reporter())
+                           fold_reporter(),
+                           kept_folds(features, train_rows, cv_folds, cv_repeats, seed))
         started = time.perf_counter()
         pipeline = train(train_rows, model, features, hp, seed)
         fit_seconds = time.perf_counter() - started

@@ -24,11 +24,12 @@ from mlflow.tracking import MlflowClient
 from sklearn.model_selection import train_test_split
 
 from conftest import EXPERIMENT
-from orchestration import cache, inputs
+from orchestration import cache, inputs, memo
 from orchestration.datasets import digest, passenger_dataset, schema_rows
 from orchestration.hosts import is_loopback
 from orchestration.inputs import sha256_files
 from orchestration.links import ui_line
+from orchestration.memo import FoldMemo, keep_folds, kept_folds
 from orchestration.naming import describe
 from orchestration.params import parse_params
 from orchestration.progress import Progress
@@ -309,6 +310,32 @@ def test_code_digests_cover_the_model_code_not_the_machinery(tmp_path: Path,
     after = {step: cache.code_digest(step) for step in before}
     # evaluate runs the transformers inside the model it is given, an input counted by content.
     assert after == {**before, "train": after["train"]} and after["train"] != before["train"]
+
+
+def test_fold_memo_tells_rows_and_feature_sets_apart_and_keeps_within_its_bytes(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    passengers = pd.read_csv(DATA / "train.csv").iloc[:50]
+    matrices = (np.zeros((40, 10)), np.zeros((10, 10)))  # 4,000 bytes
+    kept = FoldMemo(max_bytes=10_000)
+    kept.folds("engineered", passengers, 5, 1, 0)[0] = matrices
+    assert kept.folds("engineered", passengers.copy(), 5, 1, 0).get(0) is matrices
+    relabelled = passengers.assign(Survived=1 - passengers["Survived"])
+    others = [kept.folds("tutorial", passengers, 5, 1, 0),
+              kept.folds("engineered", relabelled, 5, 1, 0),
+              kept.folds("engineered", passengers, 5, 2, 0),
+              kept.folds("engineered", passengers, 5, 1, 1)]
+    assert all(other.get(0) is None for other in others)
+    folds = kept.folds("engineered", passengers, 5, 1, 0)
+    folds[1] = matrices
+    folds.get(0)  # fold 0 used last: fold 1 goes first
+    folds[2] = matrices
+    assert folds.get(1) is None and folds.get(0) is matrices and folds.get(2) is matrices
+    folds[3] = (np.zeros((200, 10)), np.zeros((10, 10)))  # more than the memo holds
+    assert folds.get(3) is None and folds.get(0) is matrices
+    monkeypatch.setattr(memo, "_memo", None)
+    assert kept_folds("engineered", passengers, 5, 1, 0) is None  # `main`, a step alone
+    keep_folds()
+    assert kept_folds("engineered", passengers, 5, 1, 0) is not None  # a search worker
 
 
 def test_sha256_files_sees_names_and_content(tmp_path: Path) -> None:

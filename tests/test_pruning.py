@@ -17,6 +17,7 @@ from orchestration.runs import Pruned
 from orchestration.search import Outcome, failed_line
 from orchestration.study import Study, open_study
 from titanic.errors import InputError
+from titanic import models
 from titanic.models import build_pipeline, cross_validate
 from titanic.passengers import FEATURES, TARGET, read_passengers
 
@@ -68,6 +69,29 @@ def test_a_raising_fold_callback_stops_cross_validation() -> None:
         cross_validate(build_pipeline("logreg", "tutorial", LOGREG, 0), passengers, 3, 2,
                        seed=0, after_fold=stop_at_two)
     assert seen == [1, 2]
+
+
+@pytest.mark.parametrize("features", ["tutorial", "engineered"])
+@pytest.mark.parametrize("model", ["logreg", "vote"])
+def test_kept_folds_fit_features_once_and_score_the_same(model: str, features: str,
+                                                         monkeypatch: pytest.MonkeyPatch
+                                                         ) -> None:
+    """A search worker's later configurations fit only their classifier on each fold: the
+    scores are those of refitting the whole pipeline."""
+    passengers = read_passengers(DATA / "train.csv", with_target=True, source="train.csv")
+    hp = {**LOGREG, "learning_rate": 0.1, "max_depth": 3, "n_trees": 10, "min_samples_leaf": 2}
+    fitted: list[int] = []
+    fit = models.fold_features
+    monkeypatch.setattr(models, "fold_features", lambda *a: fitted.append(1) or fit(*a))
+    kept: dict[int, models.FoldMatrices] = {}
+    for C, max_depth in ((1.0, 3), (0.1, 5)):
+        other = {**hp, "C": C, "max_depth": max_depth}
+        alone = cross_validate(build_pipeline(model, features, other, 0), passengers, 3, 2, 0)
+        remembered = cross_validate(build_pipeline(model, features, other, 0), passengers, 3,
+                                    2, 0, kept=kept)
+        np.testing.assert_array_equal(remembered, alone)
+    assert len(fitted) == 2 * 6 + 6  # each alone, and the first with `kept` only
+    assert sorted(kept) == list(range(6))
 
 
 def test_median_pruner_stops_a_trial_below_the_median_after_the_first_pass(tmp_path: Path

@@ -18,6 +18,12 @@ import pytest
 from mlflow.entities import Run
 from mlflow.tracking import MlflowClient
 
+from orchestration.mlproject import entry_point_defaults
+from orchestration.params import parse_params
+from steps.prepare import prepare
+from steps.train import cv_scores
+from titanic.passengers import read_passengers
+
 from conftest import (PROJECT, QUICK, Launch, all_runs, children, error_lines, launcher_id,
                       mlflow_run, run_env, run_here)
 
@@ -81,6 +87,25 @@ def test_sweep_on_a_new_store_runs_every_configuration(tmp_path: Path,
         ["configuration", "features", "C", "cv_accuracy"]
     assert sweep.info.run_name == "sweep features=tutorial,engineered C=0.03,0.1,0.3,1"
     assert f'mlflow.pyfunc.load_model("{best.data.tags["titanic.model_uri"]}")' in result.stdout
+
+
+def test_a_workers_later_configuration_scores_as_its_whole_pipeline_refitted(store: str
+                                                                           ) -> None:
+    """One worker runs both: the second configuration fits only its classifier on the folds
+    whose features the first one fitted, and scores what refitting its whole pipeline on
+    every fold scores."""
+    ok(mlflow_run("-e", "sweep", "-P", "C=0.1,1", "-P", "jobs=1", *QUICK))
+    kids = configurations(searches()[0])
+    defaults = entry_point_defaults("main")
+    passengers = read_passengers(PROJECT / defaults["data"], with_target=True,
+                                 source="train.csv")
+    training, _ = prepare(passengers, float(defaults["test_size"]), int(defaults["seed"]))
+    assert sorted(kids) == ["C=0.1", "C=1"]
+    for kid in kids.values():
+        chosen = parse_params(kid.data.params)
+        alone = cv_scores(training, chosen["model"], chosen["features"], chosen,
+                          chosen["seed"], chosen["cv_folds"], chosen["cv_repeats"])
+        assert kid.data.metrics["cv_accuracy"] == float(alone.mean()), kid.info.run_name
 
 
 def test_a_failing_configuration_fails_the_sweep_and_a_rerun_does_only_it(store: str) -> None:

@@ -6,7 +6,7 @@ Families and the hyperparameters each uses are named in `titanic.families`.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
 import category_encoders as ce
 import numpy as np
@@ -81,18 +81,54 @@ def build_pipeline(model: str, features: str, hp: dict[str, Any], seed: int) -> 
     return Pipeline([*steps, ("classify", classifier(model, hp, seed))])
 
 
+# A fold's features, fitted on its fitting rows: those rows as the classifier takes them, and
+# its scored rows.
+FoldMatrices = tuple[Any, Any]
+
+
+class KeptFolds(Protocol):
+    """Each fold's feature matrices by fold index, kept from an earlier cross-validation of the
+    same rows, folds, repeats, seed and feature set (a dict will do)."""
+
+    def get(self, fold: int) -> FoldMatrices | None: ...
+
+    def __setitem__(self, fold: int, matrices: FoldMatrices) -> None: ...
+
+
 def cross_validate(pipeline: Pipeline, passengers: pd.DataFrame, folds: int, repeats: int,
-                   seed: int, after_fold: Callable[[list[float], int], None] | None = None
-                   ) -> np.ndarray:
+                   seed: int, after_fold: Callable[[list[float], int], None] | None = None,
+                   kept: KeptFolds | None = None) -> np.ndarray:
     """Accuracy on each fold of stratified, repeated k-fold cross-validation; every fold
     refits the whole pipeline, features included. `after_fold(scores so far, folds in all)`
-    is called as each fold ends, and may stop the rest by raising."""
+    is called as each fold ends, and may stop the rest by raising. Given `kept`, a fold whose
+    features it holds fits only the classifier, to the same score, and one it lacks is added
+    to it."""
     rows, labels = passengers[list(FEATURES)], passengers[TARGET]
     splits = RepeatedStratifiedKFold(n_splits=folds, n_repeats=repeats, random_state=seed)
     scores: list[float] = []
-    for fit_on, score_on in splits.split(rows, labels):
-        fitted = clone(pipeline).fit(rows.iloc[fit_on], labels.iloc[fit_on])
-        scores.append(float(fitted.score(rows.iloc[score_on], labels.iloc[score_on])))
+    for fold, (fit_on, score_on) in enumerate(splits.split(rows, labels)):
+        matrices = kept.get(fold) if kept is not None else None
+        if matrices is None:
+            matrices = fold_features(pipeline, rows, labels, fit_on, score_on)
+            if kept is not None:
+                kept[fold] = matrices
+        fitted, scored = matrices
+        classifier = clone(pipeline[-1]).fit(fitted, labels.iloc[fit_on])
+        scores.append(float(classifier.score(scored, labels.iloc[score_on])))
         if after_fold is not None:
             after_fold(scores, folds * repeats)
     return np.array(scores)
+
+
+def fold_features(pipeline: Pipeline, rows: pd.DataFrame, labels: pd.Series,
+                  fit_on: np.ndarray, score_on: np.ndarray) -> FoldMatrices:
+    """What the pipeline's steps before its classifier make of a fold's rows, fitted on its
+    fitting rows only, as the whole pipeline's fit and score would; read-only, as they may be
+    kept for other classifiers."""
+    features = clone(pipeline[:-1])
+    matrices = (features.fit_transform(rows.iloc[fit_on], labels.iloc[fit_on]),
+                features.transform(rows.iloc[score_on]))
+    for matrix in matrices:
+        if isinstance(matrix, np.ndarray):
+            matrix.setflags(write=False)
+    return matrices
