@@ -15,15 +15,25 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from titanic.features import positions
 
 
-def _number(X: pd.DataFrame, column: str) -> np.ndarray:
-    """A column as a new float array, missing values as NaN."""
-    return pd.to_numeric(X[column], errors="coerce").to_numpy(dtype=float, na_value=np.nan,
-                                                              copy=True)
+def _numbers(X: pd.DataFrame, columns: tuple[str, ...]) -> np.ndarray:
+    """The columns as one new float matrix, missing or unreadable values as NaN."""
+    frame = X[list(columns)]
+    text = {c: pd.to_numeric(frame[c], errors="coerce") for c, kind in frame.dtypes.items()
+            if not pd.api.types.is_numeric_dtype(kind)}
+    return frame.assign(**text).to_numpy(dtype=float, na_value=np.nan, copy=True)
 
 
-def _most_frequent(counts: pd.Series) -> object:
-    """The most frequent value, the smallest of those tied (as SimpleImputer picks)."""
-    return min(counts.index[counts == counts.max()])
+def _vocabulary(column: pd.Series) -> tuple[pd.Index, int]:
+    """The values a column holds, sorted, and the position of the most frequent (the
+    smallest of those tied, as SimpleImputer picks); (empty, 0) for a column of nothing."""
+    codes, distinct = pd.factorize(column)
+    counts = np.bincount(codes[codes >= 0], minlength=len(distinct))
+    values = distinct.tolist()
+    known = pd.Index(sorted(values), dtype=object)
+    if not len(known):
+        return known, 0
+    most = min(v for v, n in zip(values, counts) if n == counts.max())
+    return known, known.get_loc(most)
 
 
 class Encode(BaseEstimator, TransformerMixin):
@@ -39,26 +49,20 @@ class Encode(BaseEstimator, TransformerMixin):
         self.numeric = numeric
 
     def fit(self, X: pd.DataFrame, y: pd.Series | None = None) -> Encode:
-        self.categories_: dict[str, tuple[pd.Index, int]] = {}
-        for column in self.categorical:
-            counts = X[column].value_counts(dropna=True)
-            counts = counts[counts > 0]  # a categorical column lists unused categories too
-            known = pd.Index(sorted(counts.index), dtype=object)
-            fill = known.get_loc(_most_frequent(counts)) if len(known) else 0
-            self.categories_[column] = (known, fill)
+        self.categories_: dict[str, tuple[pd.Index, int]] = {
+            column: _vocabulary(X[column]) for column in self.categorical}
+        values = _numbers(X, self.numeric)
+        missing = np.isnan(values)
+        known = (~missing).any(axis=0)
         self.medians_ = np.zeros(len(self.numeric))
-        self.mean_ = np.zeros(len(self.numeric))
-        self.scale_ = np.ones(len(self.numeric))
-        for i, column in enumerate(self.numeric):
-            values = _number(X, column)
-            known = values[~np.isnan(values)]
-            self.medians_[i] = np.median(known) if len(known) else 0.0
-            values[np.isnan(values)] = self.medians_[i]
-            self.mean_[i], variance = values.mean(), values.var()
-            # Constant to within rounding, as StandardScaler judges it: scaled by 1, not ~0.
-            rows, eps = len(values), np.finfo(np.float64).eps
-            if variance > rows * eps * variance + (rows * self.mean_[i] * eps) ** 2:
-                self.scale_[i] = np.sqrt(variance)
+        if known.any():
+            self.medians_[known] = np.nanmedian(values[:, known], axis=0)
+        values[missing] = np.broadcast_to(self.medians_, values.shape)[missing]
+        self.mean_, variance = values.mean(axis=0), values.var(axis=0)
+        # Constant to within rounding, as StandardScaler judges it: scaled by 1, not ~0.
+        rows, eps = len(values), np.finfo(np.float64).eps
+        varies = variance > rows * eps * variance + (rows * self.mean_ * eps) ** 2
+        self.scale_ = np.where(varies, np.sqrt(variance), 1.0)
         return self
 
     def transform(self, X: pd.DataFrame) -> np.ndarray:
@@ -71,8 +75,8 @@ class Encode(BaseEstimator, TransformerMixin):
             rows = np.flatnonzero(found >= 0)
             out[rows, start + found[rows]] = 1.0
             start += width
-        for i, column in enumerate(self.numeric):
-            values = _number(X, column)
-            values[np.isnan(values)] = self.medians_[i]
-            out[:, start + i] = (values - self.mean_[i]) / self.scale_[i]
+        values = _numbers(X, self.numeric)
+        missing = np.isnan(values)
+        values[missing] = np.broadcast_to(self.medians_, values.shape)[missing]
+        out[:, start:] = (values - self.mean_) / self.scale_
         return out

@@ -10,7 +10,7 @@ repeat.
 from __future__ import annotations
 
 import re
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -31,16 +31,30 @@ TITLE = re.compile(r",\s*([^.,]+)\.")  # "Surname, Title. Given names"
 
 
 class _Added(BaseEstimator, TransformerMixin):
-    """A transformer that adds columns to a copy of the frame it is given."""
+    """A transformer that adds columns to a copy of the frame it is given. What it reads of
+    the rows before anything else (`read`: text as integer codes) is read once when it is
+    fitted on the rows it then transforms, as a pipeline's fit does."""
+
+    def read(self, X: pd.DataFrame) -> Any:
+        return None
+
+    def learn(self, X: pd.DataFrame, y: pd.Series | None, read: Any) -> None:
+        """Keep what `columns` needs of the training rows."""
+
+    def columns(self, X: pd.DataFrame, read: Any) -> dict[str, pd.Series | np.ndarray]:
+        raise NotImplementedError
 
     def fit(self, X: pd.DataFrame, y: pd.Series | None = None) -> _Added:
+        self.learn(X, y, self.read(X))
         return self
 
     def transform(self, X: pd.DataFrame) -> pd.DataFrame:
-        return X.assign(**self.columns(X))
+        return X.assign(**self.columns(X, self.read(X)))
 
-    def columns(self, X: pd.DataFrame) -> dict[str, pd.Series | np.ndarray]:
-        raise NotImplementedError
+    def fit_transform(self, X: pd.DataFrame, y: pd.Series | None = None) -> pd.DataFrame:
+        read = self.read(X)
+        self.learn(X, y, read)
+        return X.assign(**self.columns(X, read))
 
 
 def title_of(name: object) -> str:
@@ -137,14 +151,14 @@ def ticket_codes(X: pd.DataFrame) -> tuple[np.ndarray, pd.Index]:
 class Title(_Added):
     """Title from Name: Mr, Mrs, Miss, Master or Rare (rare, unseen and missing titles)."""
 
-    def columns(self, X: pd.DataFrame) -> dict[str, pd.Categorical]:
+    def columns(self, X: pd.DataFrame, read: None) -> dict[str, pd.Categorical]:
         return {"Title": titles(X["Name"])}
 
 
 class Family(_Added):
     """Family size on board (SibSp + Parch + the passenger) and travelling alone."""
 
-    def columns(self, X: pd.DataFrame) -> dict[str, pd.Series]:
+    def columns(self, X: pd.DataFrame, read: None) -> dict[str, pd.Series]:
         size = X["SibSp"].fillna(0) + X["Parch"].fillna(0) + 1
         return {"FamilySize": size, "IsAlone": (size == 1).astype(int)}
 
@@ -152,7 +166,7 @@ class Family(_Added):
 class Cabin(_Added):
     """Deck letter from Cabin (U when unknown) and whether a cabin was recorded."""
 
-    def columns(self, X: pd.DataFrame) -> dict[str, object]:
+    def columns(self, X: pd.DataFrame, read: None) -> dict[str, object]:
         cabins = pd.factorize(X["Cabin"])
         decks = per_value(*cabins, lambda cabin: DECK_VALUES.index(deck_of(cabin)))
         return {"Deck": pd.Categorical.from_codes(decks, categories=list(DECK_VALUES)),
@@ -163,13 +177,17 @@ class TicketGroup(_Added):
     """Passengers travelling on the same ticket, counted among the training rows (plus the
     passenger), and the fare per person: a ticket's fare covers the whole group."""
 
-    def fit(self, X: pd.DataFrame, y: pd.Series | None = None) -> TicketGroup:
-        self.tickets_ = Counted(*ticket_codes(X))
-        self.training_ = TrainingRows(X[ID])
-        return self
+    def read(self, X: pd.DataFrame) -> tuple[np.ndarray, pd.Index]:
+        return ticket_codes(X)
 
-    def columns(self, X: pd.DataFrame) -> dict[str, np.ndarray]:
-        tickets = positions(*ticket_codes(X), self.tickets_.vocabulary)
+    def learn(self, X: pd.DataFrame, y: pd.Series | None,
+              read: tuple[np.ndarray, pd.Index]) -> None:
+        self.tickets_ = Counted(*read)
+        self.training_ = TrainingRows(X[ID])
+
+    def columns(self, X: pd.DataFrame, read: tuple[np.ndarray, pd.Index]
+                ) -> dict[str, np.ndarray]:
+        tickets = positions(*read, self.tickets_.vocabulary)
         itself = is_itself(self.training_.training_row(X[ID]), tickets, self.tickets_.keys)
         size = self.tickets_.at(tickets, self.tickets_.counts) - itself + 1
         return {"TicketGroupSize": size, "FarePerPerson": X["Fare"] / size}
@@ -179,18 +197,24 @@ class AgeByTitle(_Added):
     """Missing ages filled with the median age of the passenger's title among training rows
     (a Master is a boy, a Miss often young), else the overall training median."""
 
-    def fit(self, X: pd.DataFrame, y: pd.Series | None = None) -> AgeByTitle:
+    def read(self, X: pd.DataFrame) -> np.ndarray:
+        return title_codes(X["Name"])
+
+    def learn(self, X: pd.DataFrame, y: pd.Series | None, read: np.ndarray) -> None:
         age = pd.to_numeric(X["Age"], errors="coerce")
         overall = age.median()
         self.overall_ = 0.0 if pd.isna(overall) else float(overall)
-        medians = age.groupby(title_codes(X["Name"])).median()
+        medians = age.groupby(read).median()
         self.medians_ = medians.reindex(range(len(TITLES))).fillna(self.overall_).to_numpy()
-        return self
 
-    def columns(self, X: pd.DataFrame) -> dict[str, pd.Series]:
-        fallback = self.medians_[title_codes(X["Name"])]
+    def columns(self, X: pd.DataFrame, read: np.ndarray) -> dict[str, pd.Series]:
+        fallback = self.medians_[read]
         return {"Age": pd.to_numeric(X["Age"], errors="coerce").fillna(
             pd.Series(fallback, index=X.index))}
+
+
+# Each row's code of its family and of its ticket group, and the distinct keys.
+GroupKeys = dict[str, tuple[np.ndarray, pd.Index]]
 
 
 class GroupSurvival(_Added):
@@ -202,21 +226,23 @@ class GroupSurvival(_Added):
     with no such mate among the training rows, get the training survival rate and
     `GroupKnown` 0."""
 
-    def fit(self, X: pd.DataFrame, y: pd.Series) -> GroupSurvival:
+    def read(self, X: pd.DataFrame) -> GroupKeys:
+        return group_keys(X)
+
+    def learn(self, X: pd.DataFrame, y: pd.Series | None, read: GroupKeys) -> None:
         label = np.asarray(y, dtype=float)
         self.prior_ = float(label.mean())
         self.groups_ = {kind: Counted(codes, distinct, label)
-                        for kind, (codes, distinct) in group_keys(X).items()}
+                        for kind, (codes, distinct) in read.items()}
         self.training_ = TrainingRows(X[ID])
         self.labels_ = label
-        return self
 
-    def columns(self, X: pd.DataFrame) -> dict[str, np.ndarray]:
+    def columns(self, X: pd.DataFrame, read: GroupKeys) -> dict[str, np.ndarray]:
         training_row = self.training_.training_row(X[ID])
         own = self.labels_[np.maximum(training_row, 0)]  # used only where the row is itself
         survived = np.zeros(len(X))
         mates = np.zeros(len(X))
-        for kind, (codes, distinct) in group_keys(X).items():
+        for kind, (codes, distinct) in read.items():
             group = self.groups_[kind]
             keys = positions(codes, distinct, group.vocabulary)
             itself = is_itself(training_row, keys, group.keys)
@@ -227,7 +253,7 @@ class GroupSurvival(_Added):
         return {"GroupSurvival": rate, "GroupKnown": known.astype(int)}
 
 
-def group_keys(X: pd.DataFrame) -> dict[str, tuple[np.ndarray, pd.Index]]:
+def group_keys(X: pd.DataFrame) -> GroupKeys:
     """For women and boys: their family key (surname and class) and their ticket, as codes
     into the distinct keys; -1 (no group) for men and where the name or ticket is unknown.
     Family keys are made once per distinct pair of name and class."""
