@@ -9,6 +9,7 @@ repeat.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any, Callable
 
@@ -57,6 +58,8 @@ class _Added(BaseEstimator, TransformerMixin):
         return X.assign(**self.columns(X, read))
 
 
+# Names repeat across the folds of a cross-validation and the configurations of a search.
+@functools.lru_cache(maxsize=2**16)
 def title_of(name: object) -> str:
     """The honorific in "Surname, Title. Given names", grouped into the common ones and Rare."""
     found = TITLE.search(name) if isinstance(name, str) else None
@@ -64,6 +67,7 @@ def title_of(name: object) -> str:
     return title if title in COMMON_TITLES else RARE
 
 
+@functools.lru_cache(maxsize=2**16)
 def surname_of(name: object) -> str:
     return name.split(",", 1)[0].strip().lower() if isinstance(name, str) and "," in name else ""
 
