@@ -15,12 +15,12 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from titanic.features import positions
 
 
-def _numbers(X: pd.DataFrame, columns: tuple[str, ...]) -> np.ndarray:
-    """The columns as one new float matrix, missing or unreadable values as NaN."""
-    frame = X[list(columns)]
-    text = {c: pd.to_numeric(frame[c], errors="coerce") for c, kind in frame.dtypes.items()
-            if not pd.api.types.is_numeric_dtype(kind)}
-    return frame.assign(**text).to_numpy(dtype=float, na_value=np.nan, copy=True)
+def _number(X: pd.DataFrame, column: str) -> np.ndarray:
+    """A column as a new float array, missing or unreadable values as NaN."""
+    values = X[column]
+    if not pd.api.types.is_numeric_dtype(values.dtype):
+        values = pd.to_numeric(values, errors="coerce")
+    return values.to_numpy(dtype=float, na_value=np.nan, copy=True)
 
 
 def _vocabulary(column: pd.Series) -> tuple[pd.Index, int]:
@@ -32,7 +32,8 @@ def _vocabulary(column: pd.Series) -> tuple[pd.Index, int]:
     known = pd.Index(sorted(values), dtype=object)
     if not len(known):
         return known, 0
-    most = min(v for v, n in zip(values, counts) if n == counts.max())
+    top = counts.max()
+    most = min(v for v, n in zip(values, counts) if n == top)
     return known, known.get_loc(most)
 
 
@@ -51,18 +52,20 @@ class Encode(BaseEstimator, TransformerMixin):
     def fit(self, X: pd.DataFrame, y: pd.Series | None = None) -> Encode:
         self.categories_: dict[str, tuple[pd.Index, int]] = {
             column: _vocabulary(X[column]) for column in self.categorical}
-        values = _numbers(X, self.numeric)
-        missing = np.isnan(values)
-        known = (~missing).any(axis=0)
         self.medians_ = np.zeros(len(self.numeric))
-        if known.any():
-            self.medians_[known] = np.nanmedian(values[:, known], axis=0)
-        values[missing] = np.broadcast_to(self.medians_, values.shape)[missing]
-        self.mean_, variance = values.mean(axis=0), values.var(axis=0)
-        # Constant to within rounding, as StandardScaler judges it: scaled by 1, not ~0.
-        rows, eps = len(values), np.finfo(np.float64).eps
-        varies = variance > rows * eps * variance + (rows * self.mean_ * eps) ** 2
-        self.scale_ = np.where(varies, np.sqrt(variance), 1.0)
+        self.mean_ = np.zeros(len(self.numeric))
+        self.scale_ = np.ones(len(self.numeric))
+        # Column by column: a million rows' block of numbers would be one more copy at its peak.
+        for i, column in enumerate(self.numeric):
+            values = _number(X, column)
+            known = values[~np.isnan(values)]
+            self.medians_[i] = np.median(known) if len(known) else 0.0
+            values[np.isnan(values)] = self.medians_[i]
+            self.mean_[i], variance = values.mean(), values.var()
+            # Constant to within rounding, as StandardScaler judges it: scaled by 1, not ~0.
+            rows, eps = len(values), np.finfo(np.float64).eps
+            if variance > rows * eps * variance + (rows * self.mean_[i] * eps) ** 2:
+                self.scale_[i] = np.sqrt(variance)
         return self
 
     def transform(self, X: pd.DataFrame) -> np.ndarray:
@@ -75,8 +78,8 @@ class Encode(BaseEstimator, TransformerMixin):
             rows = np.flatnonzero(found >= 0)
             out[rows, start + found[rows]] = 1.0
             start += width
-        values = _numbers(X, self.numeric)
-        missing = np.isnan(values)
-        values[missing] = np.broadcast_to(self.medians_, values.shape)[missing]
-        out[:, start:] = (values - self.mean_) / self.scale_
+        for i, column in enumerate(self.numeric):
+            values = _number(X, column)
+            values[np.isnan(values)] = self.medians_[i]
+            out[:, start + i] = (values - self.mean_[i]) / self.scale_[i]
         return out
