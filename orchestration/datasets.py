@@ -33,10 +33,15 @@ def schema_rows(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.iloc[sorted(set(range(min(len(frame), HEAD_ROWS))) | first_missing)]
 
 
-def digest(frame: pd.DataFrame) -> str:
-    """A content digest of every row, in MLflow's short form."""
+def content_digest(frame: pd.DataFrame) -> str:
+    """A digest of the frame's columns and every row."""
     hashed = pd.util.hash_pandas_object(frame, index=False).to_numpy()
-    return hashlib.md5(hashed.tobytes() + str(list(frame.columns)).encode()).hexdigest()[:8]
+    return hashlib.md5(hashed.tobytes() + str(list(frame.columns)).encode()).hexdigest()
+
+
+def digest(frame: pd.DataFrame) -> str:
+    """`content_digest` in MLflow's short form."""
+    return content_digest(frame)[:8]
 
 
 def passenger_dataset(passengers: pd.DataFrame, source: str | None, name: str

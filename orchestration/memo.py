@@ -10,7 +10,6 @@ fits one configuration (`main`, a step alone) keeps nothing.
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from typing import Any
 
@@ -18,6 +17,7 @@ import numpy as np
 import pandas as pd
 from cachetools import LRUCache
 
+from orchestration.datasets import content_digest
 from titanic.models import FoldMatrices
 
 # Kaggle's 15 folds of the engineered features take 2.4 MB; a million rows' folds (240 MB
@@ -43,9 +43,7 @@ class FoldMemo:
               seed: int) -> Folds:
         """The kept folds of one cross-validation, as `titanic.models.cross_validate` takes
         them."""
-        rows = pd.util.hash_pandas_object(passengers, index=False).to_numpy()
-        content = hashlib.sha256(rows.tobytes()).hexdigest()
-        return Folds(self, (features, content, folds, repeats, seed))
+        return Folds(self, (features, content_digest(passengers), folds, repeats, seed))
 
     def get(self, key: tuple[Any, ...]) -> FoldMatrices | None:
         with self._lock:

@@ -18,6 +18,7 @@ from typing import Callable
 from unittest import mock
 
 import mlflow
+import pandas as pd
 import pytest
 from mlflow.entities import Run
 from mlflow.tracking import MlflowClient
@@ -134,6 +135,19 @@ def run_here(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 Launch = Callable[..., subprocess.CompletedProcess[str]]
+
+
+def default_training_rows() -> pd.DataFrame:
+    """The training split `prepare` makes of MLproject's default data at its defaults."""
+    from orchestration.mlproject import entry_point_defaults
+    from steps.prepare import prepare
+    from titanic.passengers import read_passengers
+
+    defaults = entry_point_defaults("main")
+    passengers = read_passengers(PROJECT / defaults["data"], with_target=True,
+                                 source="train.csv")
+    training, _ = prepare(passengers, float(defaults["test_size"]), int(defaults["seed"]))
+    return training
 
 
 def launcher_id(value: object) -> str | None:

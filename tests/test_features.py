@@ -15,7 +15,6 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from orchestration.mlproject import entry_point_defaults
 from orchestration.params import parse_params
-from steps.prepare import prepare
 from steps.train import cv_scores, train
 from titanic.errors import InputError
 from titanic.families import FAMILY_PARAMS
@@ -25,6 +24,8 @@ from titanic.features import (AgeByTitle, Cabin, Family, GroupSurvival, TicketGr
 from titanic.encoding import Encode
 from titanic.models import (ENGINEERED_CATEGORICAL, ENGINEERED_NUMERIC, build_pipeline,
                             engineered_features)
+
+from conftest import default_training_rows
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "titanic"
 HP = {"C": 1.0, "max_iter": 500, "solver": "lbfgs", "learning_rate": 0.1, "max_depth": 3,
@@ -258,8 +259,7 @@ def test_engineered_features_keep_their_pinned_values_on_kaggles_files() -> None
 def test_cv_accuracy_at_the_defaults_is_pinned() -> None:
     """`main` at MLproject's defaults: the split `prepare` makes, then train's cross-validation."""
     defaults = entry_point_defaults("main")
-    passengers = read_passengers(DATA / "train.csv", with_target=True, source="train.csv")
-    training, _ = prepare(passengers, float(defaults["test_size"]), int(defaults["seed"]))
+    training = default_training_rows()
     hp = parse_params({name: defaults[name] for name in FAMILY_PARAMS[defaults["model"]]})
     scores = cv_scores(training, defaults["model"], defaults["features"], hp,
                        int(defaults["seed"]), int(defaults["cv_folds"]),

@@ -18,14 +18,11 @@ import pytest
 from mlflow.entities import Run
 from mlflow.tracking import MlflowClient
 
-from orchestration.mlproject import entry_point_defaults
 from orchestration.params import parse_params
-from steps.prepare import prepare
 from steps.train import cv_scores
-from titanic.passengers import read_passengers
 
-from conftest import (PROJECT, QUICK, Launch, all_runs, children, error_lines, launcher_id,
-                      mlflow_run, run_env, run_here)
+from conftest import (PROJECT, QUICK, Launch, all_runs, children, default_training_rows,
+                      error_lines, launcher_id, mlflow_run, run_env, run_here)
 
 pytestmark = pytest.mark.slow  # sweeps and tuning through `mlflow run`
 
@@ -96,10 +93,7 @@ def test_a_workers_later_configuration_scores_as_its_whole_pipeline_refitted(sto
     every fold scores."""
     ok(mlflow_run("-e", "sweep", "-P", "C=0.1,1", "-P", "jobs=1", *QUICK))
     kids = configurations(searches()[0])
-    defaults = entry_point_defaults("main")
-    passengers = read_passengers(PROJECT / defaults["data"], with_target=True,
-                                 source="train.csv")
-    training, _ = prepare(passengers, float(defaults["test_size"]), int(defaults["seed"]))
+    training = default_training_rows()
     assert sorted(kids) == ["C=0.1", "C=1"]
     for kid in kids.values():
         chosen = parse_params(kid.data.params)
