@@ -10,7 +10,6 @@ pay for it.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -55,16 +54,14 @@ def make_pruner(name: str, warmup: int) -> BasePruner:
     """Compare trials only once each has been scored on every training row (one full
     `cv_folds` pass): by the mean accuracy of its folds so far (median, halving), or fold by
     fold against the best trial (wilcoxon)."""
-    from optuna.exceptions import ExperimentalWarning
-    from optuna.pruners import MedianPruner, SuccessiveHalvingPruner, WilcoxonPruner
+    from optuna.pruners import MedianPruner, SuccessiveHalvingPruner
     if name == "median":
         return MedianPruner(n_startup_trials=STARTUP_TRIALS, n_warmup_steps=warmup)
     if name == "halving":
         return SuccessiveHalvingPruner(min_resource=warmup, reduction_factor=REDUCTION)
     if name == "wilcoxon":
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ExperimentalWarning)
-            return WilcoxonPruner(p_threshold=P_THRESHOLD, n_startup_steps=warmup)
+        from orchestration.wilcoxon import WilcoxonPruner
+        return WilcoxonPruner(p_threshold=P_THRESHOLD, n_startup_steps=warmup)
     raise ValueError(f"no pruner {name!r}")
 
 
