@@ -11,14 +11,16 @@ fits one configuration (`main`, a step alone) keeps nothing.
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 from cachetools import LRUCache
 
 from orchestration.datasets import content_digest
-from titanic.models import FoldMatrices
+
+if TYPE_CHECKING:  # scikit-learn loads with the model; a search's own process never needs it
+    from titanic.models import FoldMatrices
 
 # Kaggle's 15 folds of the engineered features take 2.4 MB; a million rows' folds (240 MB
 # each) are not kept.
