@@ -4,9 +4,9 @@ best trial's accuracy on the same fold, says it is worse (Optuna's WilcoxonPrune
 Ours rather than Optuna's for the p-value alone. Fold accuracies always tie (they are counts
 of rows over a fold's size), and since SciPy 1.15 `scipy.stats.wilcoxon` answers up to 13
 tied pairs with a permutation test that scores all 2**n sign flips one by one. Optuna's
-pruner asks it after every fold: 0.6 s for one answer at 13 folds here, and a 40-trial study
-spent 27 s of its workers' 70 s in it. `p_worse` counts the same 2**n flips by their sums of
-ranks instead, in microseconds, to the same p-value (tests/test_pruning.py).
+pruner asks it after every fold: 0.6 s for one answer at 13 folds here, and the two workers
+of a 40-trial study that took 70 s spent 27 s in it. `p_worse` counts the same 2**n flips by
+their sums of ranks instead, in microseconds, to the same p-value (tests/test_pruning.py).
 """
 
 from __future__ import annotations
