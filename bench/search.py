@@ -1,7 +1,7 @@
 """Time the `sweep` and `tune` entry points against the shell sweep and one cold `main`, side by
 side on fresh scratch stores, and compare tuning's best score with the default grid's.
 
-    python bench/search.py                  # one repeat: about 14 minutes on 2 cores
+    python bench/search.py                  # one repeat: about 7 minutes on 2 cores
     python bench/search.py --repeats 2 --markdown bench/SEARCH.md
     python bench/search.py --only tune tune-median tune-halving tune-unpruned --repeats 2
 

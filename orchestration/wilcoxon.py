@@ -30,7 +30,7 @@ def p_worse(differences: np.ndarray) -> float:
     flips = np.zeros(int(signed.sum()) + 1)  # flips[s]: how many give a positive sum of s
     flips[0] = 1.0
     for rank in signed:
-        flips[rank:] = flips[rank:] + flips[:-rank].copy()
+        flips[rank:] = flips[rank:] + flips[:-rank]  # the right side is read in full first
     return float(flips[:observed + 1].sum() / flips.sum())
 
 
@@ -52,7 +52,7 @@ class WilcoxonPruner(BasePruner):
         paired = sorted(ours.keys() & theirs.keys())
         if len(paired) < max(2, self._n_startup_steps):
             return False
-        # A trial level with the best so far may only have met the best trial's hard folds.
+        # As Optuna's: spared while its folds so far average at least the best trial's mean.
         if np.mean(list(ours.values())) >= np.mean(list(theirs.values())):
             return False
         worse = np.array([ours[step] - theirs[step] for step in paired])
