@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import pickle
 import platform
 import re
@@ -366,6 +367,25 @@ def test_what_a_worker_raises_reaches_the_search_as_it_was(raised: BaseException
     thread, and the search waits out its grace period before it ends."""
     copy = pickle.loads(pickle.dumps(raised))
     assert (type(copy), copy.args, vars(copy)) == (type(raised), raised.args, vars(raised))
+
+
+@pytest.mark.parametrize("uri", ["sqlite:///x.db", "http://127.0.0.1:9"])
+def test_a_local_workers_preload_imports_what_its_first_run_would(uri: str, tmp_path: Path
+                                                                  ) -> None:
+    """The fork server skips a preload module that fails to import, without a word: each must
+    import, and leave MLflow nothing to load during a worker's first configuration (the
+    store of a database URI, the requirements check's map of installed packages)."""
+    from orchestration.executors import LOCAL_PRELOAD
+    code = ("import importlib, sys\n"
+            f"for module in {LOCAL_PRELOAD!r}: importlib.import_module(module)\n"
+            "from mlflow.utils import requirements_utils as r\n"
+            "print(r._MODULES_TO_PACKAGES['sklearn'], 'git' in sys.modules,\n"
+            "      'mlflow.store.tracking.sqlalchemy_store' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], cwd=cache.PROJECT_DIR, text=True,
+                          capture_output=True, env={**os.environ, "MLFLOW_TRACKING_URI": uri})
+    assert done.returncode == 0, done.stderr
+    store = not uri.startswith("http")  # a tracking server's client comes with mlflow
+    assert done.stdout.split() == ["['scikit-learn']", "True", str(store)]
 
 
 def test_a_signal_inside_a_store_read_still_ends_the_run_killed_here(store: str) -> None:
