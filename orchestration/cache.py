@@ -52,18 +52,28 @@ def project_modules(path: Path) -> set[Path]:
     pending = [path]
     while pending:
         current = pending.pop()
-        if current in seen:
-            continue
-        seen.add(current)
-        for node in ast.walk(ast.parse(current.read_text())):
-            names = ([node.module or ""] if isinstance(node, ast.ImportFrom)
-                     else [a.name for a in node.names] if isinstance(node, ast.Import) else [])
-            for name in names:
-                if name.split(".")[0] in CODE_PACKAGES:
-                    candidate = PROJECT_DIR.joinpath(*name.split(".")).with_suffix(".py")
-                    if candidate.is_file():
-                        pending.append(candidate)
+        if current not in seen:
+            seen.add(current)
+            stat = current.stat()
+            pending.extend(_imported_files(current, stat.st_mtime_ns, stat.st_size))
     return seen
+
+
+@functools.lru_cache(maxsize=1024)
+def _imported_files(path: Path, _mtime_ns: int, _size: int) -> tuple[Path, ...]:
+    """The project's source files that `path` imports. Parsed once per version of the file
+    (its modification time and size): a search's worker digests the same files for every
+    configuration."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        names = ([node.module or ""] if isinstance(node, ast.ImportFrom)
+                 else [a.name for a in node.names] if isinstance(node, ast.Import) else [])
+        for name in names:
+            if name.split(".")[0] in CODE_PACKAGES:
+                candidate = PROJECT_DIR.joinpath(*name.split(".")).with_suffix(".py")
+                if candidate.is_file():
+                    found.append(candidate)
+    return tuple(found)
 
 
 def code_digest(step: str) -> str:
