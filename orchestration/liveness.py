@@ -42,14 +42,15 @@ _lock = threading.Lock()
 
 
 def identity() -> dict[str, str]:
+    """The tags that record this process on a run: a run starts with them."""
     found = processes.identity()
     return {TAG_HOST: found["host"], TAG_BOOT: found["boot"], TAG_PID: found["pid"],
             TAG_PID_START: found["started"], TAG_HEARTBEAT: f"{time.time():.0f}"}
 
 
 def watch(run_id: str) -> None:
-    """Record this process on the run and keep its heartbeat while the run is open."""
-    MlflowClient().log_batch(run_id, tags=[RunTag(k, v) for k, v in identity().items()])
+    """Keep the heartbeat of a run started with this process's `identity()`, while it is
+    open."""
     with _lock:
         _open_runs.add(run_id)
         if not any(t.name == "titanic-heartbeat" for t in threading.enumerate()):

@@ -98,7 +98,8 @@ def active_run(**start_kwargs: object) -> Iterator[Run]:
     """Start (or resume) a run and end it FINISHED, FAILED, or KILLED (on SIGINT/SIGTERM, or
     pruned, saying why). The run records its process while open; a command's top-level run
     first marks FAILED the experiment's runs whose process died without ending them."""
-    run = mlflow.start_run(**start_kwargs)
+    tags = {**(start_kwargs.pop("tags", None) or {}), **liveness.identity()}
+    run = mlflow.start_run(**start_kwargs, tags=tags)
     _unended.append(run.info.run_id)
     status = "FAILED"
     try:
