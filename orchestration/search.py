@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from mlflow.entities import Run
+from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_PROJECT_ENTRY_POINT
 from threadpoolctl import threadpool_limits
@@ -243,14 +244,35 @@ def search(parent: Run, points: Points, executor: Executor) -> list[Outcome]:
         progress.close()
 
 
-def _descendants(client: MlflowClient, parent: Run) -> Iterator[Run]:
-    pending = [parent.info.run_id]
-    while pending:
-        for run in client.search_runs(
-                [parent.info.experiment_id], f"tags.`{MLFLOW_PARENT_RUN_ID}` = '{pending.pop()}'",
-                max_results=50000):
-            pending.append(run.info.run_id)
-            yield run
+def _running_under(client: MlflowClient, parent: Run) -> list[Run]:
+    """The runs under `parent` (its children and theirs) still RUNNING: one query for the
+    experiment's RUNNING runs, whose parent links are then followed here, rather than one
+    query per run under it."""
+    running = {run.info.run_id: run for run in client.search_runs(
+        [parent.info.experiment_id], "attributes.status = 'RUNNING'", max_results=50000)}
+    parent_of: dict[str, str | None] = {}
+
+    def up(run_id: str) -> str | None:
+        if run_id not in parent_of:
+            try:
+                run = running.get(run_id) or client.get_run(run_id)
+            except MlflowException as err:  # a parent deleted for good: no chain above it
+                if err.error_code != "RESOURCE_DOES_NOT_EXIST":
+                    raise
+                parent_of[run_id] = None
+            else:
+                parent_of[run_id] = run.data.tags.get(MLFLOW_PARENT_RUN_ID)
+        return parent_of[run_id]
+
+    def under(run_id: str) -> bool:
+        seen = set()
+        while (run_id := up(run_id)) is not None and run_id not in seen:
+            if run_id == parent.info.run_id:
+                return True
+            seen.add(run_id)
+        return False
+
+    return [run for run_id, run in running.items() if under(run_id)]
 
 
 def _end(client: MlflowClient, run: Run, status: str, reason: str) -> None:
@@ -264,11 +286,10 @@ def fail_dead_attempts(parent: Run, reason: str) -> None:
     """Runs under the search left RUNNING by a process that is gone: FAILED, saying why."""
     client = MlflowClient()
     now = time.time()
-    for run in _descendants(client, parent):
-        if run.info.status == "RUNNING":
-            why = liveness.why_dead(run.data.tags, run.info.start_time / 1000, now)
-            if why is not None:
-                _end(client, run, "FAILED", reason)
+    for run in _running_under(client, parent):
+        why = liveness.why_dead(run.data.tags, run.info.start_time / 1000, now)
+        if why is not None:
+            _end(client, run, "FAILED", reason)
 
 
 @contextmanager
@@ -279,13 +300,11 @@ def ending_children(parent: Run) -> Iterator[None]:
     try:
         yield
     except Interrupted:
-        for run in _descendants(client, parent):
-            if run.info.status == "RUNNING":
-                _end(client, run, "KILLED", "")
+        for run in _running_under(client, parent):
+            _end(client, run, "KILLED", "")
         raise
-    for run in _descendants(client, parent):
-        if run.info.status == "RUNNING":
-            _end(client, run, "FAILED", "its worker process died")
+    for run in _running_under(client, parent):
+        _end(client, run, "FAILED", "its worker process died")
 
 
 def failed_line(outcomes: list[Outcome]) -> InputError | None:
