@@ -8,6 +8,7 @@ here is inferred from `schema_rows` and the digest hashed by pandas.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from pathlib import Path
 
@@ -54,11 +55,18 @@ def passenger_dataset(passengers: pd.DataFrame, source: str | None, name: str
     return logged
 
 
+@functools.cache
+def _underlying_uri(runs_uri: str) -> str:
+    """Where a run's artifact really is: a store read, the same for as long as the run exists
+    (a search's worker names the same prepared files for every configuration)."""
+    return RunsArtifactRepository.get_underlying_uri(runs_uri)
+
+
 def dataset(passengers: pd.DataFrame, prepared: str, name: str) -> PandasDataset:
     """A split as an MLflow dataset (name, content digest, where it came from)."""
     source: str | None = f"{prepared.rstrip('/')}/{name}"
     if source.startswith("runs:/"):  # MLflow records datasets by where the file really is
-        source = RunsArtifactRepository.get_underlying_uri(source)
+        source = _underlying_uri(source)
     try:
         resolve_dataset_source(source)
     except MlflowException:  # a scheme MLflow has no dataset source for (mlflow-artifacts:)
