@@ -11,6 +11,7 @@ from typing import Any
 import mlflow
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
 from mlflow.entities import Run
 from mlflow.tracking import MlflowClient
 
@@ -59,13 +60,16 @@ def plot(table: pd.DataFrame, names: list[str]) -> Figure:
             ax.scatter(values, shown[RANKING_METRIC])
             if values.min() > 0 and values.max() / values.min() >= 100:
                 ax.set_xscale("log")
+                # Ticks as the values are written (0.01, not 10 to the power -2), which
+                # also spares typesetting powers of ten.
+                ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
         else:
             categories = sorted(shown[name].astype(str).unique())
             ax.scatter([categories.index(v) for v in shown[name].astype(str)],
                        shown[RANKING_METRIC])
             ax.set_xticks(range(len(categories)), categories, rotation=30, ha="right")
         ax.set(xlabel=name, ylabel=RANKING_METRIC)
-    fig.suptitle(f"{RANKING_METRIC} by parameter ({len(done)} finished configurations)")
+    fig.suptitle(f"{RANKING_METRIC} by parameter\n({len(done)} finished configurations)")
     fig.tight_layout()
     return fig
 
