@@ -27,7 +27,7 @@ from orchestration.names import STEPS
 T = TypeVar("T")
 # What a local worker imports once, before its first call: the search's worker side, every
 # step it runs and what MLflow would load during its first run. (The fork server skips a
-# module that fails to import: tests/test_search.py imports each.)
+# module that fails to import: tests/test_functions.py imports each.)
 LOCAL_PRELOAD = ["orchestration.search", *(f"steps.{step}" for step in STEPS),
                  "orchestration.preload"]
 # Seconds that interrupted workers get to end their runs KILLED before they are killed.

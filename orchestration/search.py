@@ -11,6 +11,7 @@ marked FAILED. An interrupt ends every running configuration KILLED.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import signal
@@ -34,6 +35,7 @@ from orchestration.memo import keep_folds
 from orchestration.names import (RANKING_METRIC, TAG_ERROR, TAG_MODEL_URI, TAG_PRUNED,
                                  TAG_REUSED_STEPS, failure_tags)
 from orchestration.pipeline import run_pipeline
+from orchestration.preload import adopt_installed_packages, installed_packages
 from orchestration.progress import Progress
 from orchestration.pruning import Trial, reporting
 from orchestration.runs import PROJECT_TAGS, Interrupted, Pruned, active_run, catch_interrupts
@@ -133,9 +135,11 @@ def prepare_worker() -> None:
     keep_folds()  # the configurations it runs share their rows and folds
 
 
-def start_worker() -> None:
-    """Set up a local pool's worker process once, before its first configuration."""
+def start_worker(installed: dict[str, list[str]]) -> None:
+    """Set up a local pool's worker process once, before its first configuration; `installed`
+    is MLflow's map of the installed packages, which the search command built."""
     global _exit_on_interrupt
+    adopt_installed_packages(installed)
     prepare_worker()
     # One thread each: workers are as many as the cores, and OpenMP models (hgb) spreading
     # over every core from every worker slow each other down many times over.
@@ -194,7 +198,8 @@ def executor(cluster: str, jobs: int | None, configurations: int) -> Executor:
     workers of a Dask scheduler; `jobs` at a time (None: one per core or cluster thread)."""
     if cluster == "local":
         slots = min(jobs or os.cpu_count() or 1, configurations)
-        return LocalPool(slots, start_worker)
+        # Built here while the fork server imports, rather than there or in each worker.
+        return LocalPool(slots, functools.partial(start_worker, installed_packages()))
     from orchestration.cluster import DaskCluster  # Dask loads only for a cluster
     return DaskCluster(cluster, min(jobs, configurations) if jobs else None)
 
