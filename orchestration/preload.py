@@ -2,7 +2,7 @@
 configuration instead of while that configuration waits: the fork server imports this module
 once, and every worker forked from it starts with these modules in memory; the search command
 builds MLflow's map of installed packages, on its own core while the fork server imports, and
-hands it to each worker. About 1.5 s per worker on 2 cores.
+hands it to each worker.
 """
 
 from __future__ import annotations
