@@ -110,9 +110,13 @@ def reap_dead_runs(experiment_id: str) -> list[str]:
         if reason is None:
             continue
         message = f"marked FAILED by a later command: {reason}"
-        client.log_batch(run.info.run_id,
-                         tags=[RunTag(k, v) for k, v in failure_tags(message).items()])
-        client.set_terminated(run.info.run_id, "FAILED")
+        end_failed(client, run.info.run_id, message)
         log.warning("run %s was left RUNNING: %s", run.info.run_id, message)
         reaped.append(run.info.run_id)
     return reaped
+
+
+def end_failed(client: MlflowClient, run_id: str, reason: str) -> None:
+    """End FAILED, saying why, a run whose own process cannot end it."""
+    client.log_batch(run_id, tags=[RunTag(k, v) for k, v in failure_tags(reason).items()])
+    client.set_terminated(run_id, "FAILED")

@@ -33,7 +33,7 @@ from orchestration.cli import quiet_process
 from orchestration.executors import Executor, LocalPool, WorkerLost
 from orchestration.memo import keep_folds
 from orchestration.names import (RANKING_METRIC, TAG_ERROR, TAG_MODEL_URI, TAG_PRUNED,
-                                 TAG_REUSED_STEPS, failure_tags)
+                                 TAG_REUSED_STEPS)
 from orchestration.pipeline import run_pipeline
 from orchestration.preload import adopt_installed_packages, installed_packages
 from orchestration.progress import Progress
@@ -280,13 +280,6 @@ def _running_under(client: MlflowClient, parent: Run) -> list[Run]:
     return [run for run_id, run in running.items() if under(run_id)]
 
 
-def _end(client: MlflowClient, run: Run, status: str, reason: str) -> None:
-    if status == "FAILED":
-        for key, value in failure_tags(reason).items():
-            client.set_tag(run.info.run_id, key, value)
-    client.set_terminated(run.info.run_id, status)
-
-
 def fail_dead_attempts(parent: Run, reason: str) -> None:
     """Runs under the search left RUNNING by a process that is gone: FAILED, saying why."""
     client = MlflowClient()
@@ -294,7 +287,7 @@ def fail_dead_attempts(parent: Run, reason: str) -> None:
     for run in _running_under(client, parent):
         why = liveness.why_dead(run.data.tags, run.info.start_time / 1000, now)
         if why is not None:
-            _end(client, run, "FAILED", reason)
+            liveness.end_failed(client, run.info.run_id, reason)
 
 
 @contextmanager
@@ -306,10 +299,10 @@ def ending_children(parent: Run) -> Iterator[None]:
         yield
     except Interrupted:
         for run in _running_under(client, parent):
-            _end(client, run, "KILLED", "")
+            client.set_terminated(run.info.run_id, "KILLED")
         raise
     for run in _running_under(client, parent):
-        _end(client, run, "FAILED", "its worker process died")
+        liveness.end_failed(client, run.info.run_id, "its worker process died")
 
 
 def failed_line(outcomes: list[Outcome]) -> InputError | None:
