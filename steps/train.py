@@ -40,6 +40,13 @@ MODEL_REQUIREMENTS = ("mlflow", "scikit-learn", "pandas", "numpy", "category-enc
 # The model's own code travels inside it: the `titanic` package, and nothing else.
 MODEL_CODE = PROJECT_DIR / "titanic"
 
+# OpenMP models (hgb, and vote through it) spread each fit over every core. Measured on 2 cores,
+# an idle machine, hgb with two threads against one: 0.101 against 0.105 s on 668 rows, 0.21
+# against 0.24 s on 10,000, 1.05 against 1.66 s on 100,000, 3.05 against 5.84 s on 1,000,000.
+# Beside another run the threads fight for the cores: four hgb `main`s two at a time (the shell
+# sweep of docs/searches.md) took 135-297 s with them and 28-30 s with one thread each.
+OPENMP_MIN_ROWS = 50_000
+
 log = logging.getLogger("titanic")
 
 
@@ -67,6 +74,14 @@ def cv_scores(passengers: pd.DataFrame, model: str, features: str, hp: dict[str,
     check_folds(passengers[TARGET], folds)
     return cross_validate(build_pipeline(model, features, hp, seed), passengers, folds,
                           repeats, seed, after_fold, kept)
+
+
+def thread_limits(rows: int) -> dict[str, int | None]:
+    """Threads for fitting on `rows` rows (None: every core). One BLAS thread: a logistic fit's
+    products over tall, narrow rows are bound by memory (on 1,000,000 rows a second thread made
+    an lbfgs fit 13.2 s instead of 10.1 s, and saved newton-cholesky 0.45 s of 4.3 s). One
+    OpenMP thread below OPENMP_MIN_ROWS, where more cost more than they save."""
+    return {"blas": 1, "openmp": 1 if rows < OPENMP_MIN_ROWS else None}
 
 
 def accuracy(model: Pipeline, passengers: pd.DataFrame) -> float:
@@ -105,11 +120,8 @@ def run(prepared: str, model: str, features: str, C: float, max_iter: int, solve
     valid_rows = read_passengers(folder / VALID_FILE, with_target=True, source="prepared valid split")
     mlflow.set_tag(TAG_APPLIED, ",".join(FAMILY_PARAMS[model]))
 
-    # One BLAS thread: a logistic fit's products over tall, narrow rows are bound by memory.
-    # On 1,000,000 rows here a second thread made an lbfgs fit 13.2 s instead of 10.1 s, and
-    # saved a newton-cholesky fit (the default) only 0.45 s of 4.3 s. OpenMP models (hgb)
-    # keep every core.
-    with warnings.catch_warnings(record=True) as caught, threadpool_limits(1, user_api="blas"):
+    with warnings.catch_warnings(record=True) as caught, \
+            threadpool_limits(thread_limits(len(train_rows))):
         warnings.simplefilter("always", ConvergenceWarning)
         scores = cv_scores(train_rows, model, features, hp, seed, cv_folds, cv_repeats,
                            fold_reporter(),

@@ -24,6 +24,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.models import Model, infer_signature
 from mlflow.tracking import MlflowClient
 from sklearn.model_selection import train_test_split
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from conftest import EXPERIMENT
 from orchestration import cache, inputs, memo
@@ -40,7 +41,7 @@ from orchestration.runs import Interrupted, Pruned
 from orchestration.search import Outcome
 from steps.evaluate import confusion_figure, environment_mismatches, evaluate, roc_figure
 from steps.prepare import prepare, profile
-from steps.train import accuracy, train
+from steps.train import OPENMP_MIN_ROWS, accuracy, thread_limits, train
 from titanic.errors import InputError
 from titanic.passengers import FEATURES, TARGET, read_passengers
 from titanic.survival import SurvivalModel, label, survival_score
@@ -613,3 +614,17 @@ def test_an_alias_set_by_a_racing_promotion_is_moved_not_lost() -> None:
     with pytest.raises(MlflowException, match="not found"):
         set_alias(other, "titanic", "champion", "1")
     assert other.aliases == {}
+
+
+def test_a_fit_on_few_rows_takes_one_openmp_thread_and_on_many_every_core() -> None:
+    """OpenMP threads on Kaggle's rows gain nothing and, beside another run, cost several
+    times over; from OPENMP_MIN_ROWS rows they pay. BLAS keeps one thread either way."""
+    def threads(api: str) -> set[int]:
+        return {pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == api}
+
+    with threadpool_limits(2):  # as on a machine of two cores (the suite sets one)
+        assert threads("openmp") == {2}
+        with threadpool_limits(thread_limits(668)):
+            assert threads("openmp") == {1} and threads("blas") == {1}
+        with threadpool_limits(thread_limits(OPENMP_MIN_ROWS)):
+            assert threads("openmp") == {2} and threads("blas") == {1}
