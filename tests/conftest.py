@@ -23,12 +23,6 @@ import pytest
 from mlflow.entities import Run
 from mlflow.tracking import MlflowClient
 
-# The suite runs one test per core (pytest-xdist), so a model's own OpenMP threads (hgb) only
-# fight the other tests' processes for the cores: measured with one core busy, a `main` of hgb
-# took twice as long with two threads as with one. Set before any test loads scikit-learn, and
-# inherited by every `mlflow run`, server and worker a test starts.
-os.environ.setdefault("OMP_NUM_THREADS", "1")
-
 PROJECT = Path(__file__).resolve().parent.parent
 EXPERIMENT = "titanic-test"
 # What `mlflow run .` runs with when given no -P: the defaults MLproject declares for main.

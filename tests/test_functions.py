@@ -622,7 +622,7 @@ def test_a_fit_on_few_rows_takes_one_openmp_thread_and_on_many_every_core() -> N
     def threads(api: str) -> set[int]:
         return {pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == api}
 
-    with threadpool_limits(2):  # as on a machine of two cores (the suite sets one)
+    with threadpool_limits(2):  # as on a machine of two cores
         assert threads("openmp") == {2}
         with threadpool_limits(thread_limits(668)):
             assert threads("openmp") == {1} and threads("blas") == {1}
