@@ -36,7 +36,7 @@ from orchestration.params import INPUT_PARAMS, applicable, parse_params, recorde
 from orchestration.runs import log_batch, outputs_of, raise_if_interrupted
 
 # Package versions that change what a step computes.
-PACKAGES = ("mlflow", "scikit-learn", "pandas", "numpy", "category-encoders", "cloudpickle",
+PACKAGES = ("mlflow", "scikit-learn", "pandas", "numpy", "skops",
             "matplotlib")
 # Where a step's own code lives: the entry points and the model package. The machinery around
 # them (`orchestration`) runs, tracks and caches the work without changing what it computes.

@@ -54,6 +54,10 @@ def quiet_known_warnings() -> None:
     warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
     # MLflow registers its local-file dataset source twice and asks which one: either is right.
     warnings.filterwarnings("ignore", message="The specified dataset source can be")
+    # MLflow's evaluator counts only text, category or boolean labels as a classifier's; the
+    # passenger files hold Survived as 0 and 1.
+    logging.getLogger("mlflow.models.evaluation.evaluators.classifier").addFilter(
+        lambda record: "the model type looks like" not in record.getMessage())
 
 
 def quiet_process() -> None:

@@ -62,13 +62,20 @@ def _underlying_uri(runs_uri: str) -> str:
     return RunsArtifactRepository.get_underlying_uri(runs_uri)
 
 
-def dataset(passengers: pd.DataFrame, prepared: str, name: str) -> PandasDataset:
-    """A split as an MLflow dataset (name, content digest, where it came from)."""
-    source: str | None = f"{prepared.rstrip('/')}/{name}"
-    if source.startswith("runs:/"):  # MLflow records datasets by where the file really is
+def split_source(prepared: str, name: str) -> str | None:
+    """Where a prepared split's file really is, as MLflow records a dataset's source; None
+    where MLflow has no dataset source for its scheme (mlflow-artifacts:), as the run's
+    `prepared` parameter still says where the data came from."""
+    source = f"{prepared.rstrip('/')}/{name}"
+    if source.startswith("runs:/"):
         source = _underlying_uri(source)
     try:
         resolve_dataset_source(source)
-    except MlflowException:  # a scheme MLflow has no dataset source for (mlflow-artifacts:)
-        source = None  # the run's `prepared` parameter still says where the data came from
-    return passenger_dataset(passengers, source, Path(name).stem)
+    except MlflowException:
+        return None
+    return source
+
+
+def dataset(passengers: pd.DataFrame, prepared: str, name: str) -> PandasDataset:
+    """A split as an MLflow dataset (name, content digest, where it came from)."""
+    return passenger_dataset(passengers, split_source(prepared, name), Path(name).stem)

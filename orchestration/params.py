@@ -89,6 +89,7 @@ PARSERS: dict[str, Callable[[str, str], Any]] = {
     "cv_repeats": _number(int, "a whole number from 1 to 100", lambda v: 1 <= v <= 100, "3"),
     "model_uri": _text,
     "test_data": _text,
+    "explain": _choice(("false", "true")),
     "force": _choice(FORCE_CHOICES),
     "promote": _choice(("false", "true")),
     "even_if_worse": _choice(("false", "true")),
@@ -102,8 +103,9 @@ PARSERS: dict[str, Callable[[str, str], Any]] = {
     "study": _text,
     "pruner": _choice(("auto", "median", "halving", "wilcoxon", "none")),
 }
-# `main` parameters that say what to do with the result, not what to compute.
-PIPELINE_ONLY = ("force", "promote", "registered_model")
+# `main` parameters that say what to do besides computing a model (reuse, explain, register):
+# left out of run names, summaries, leaderboards and registered versions' tags.
+PIPELINE_ONLY = ("explain", "force", "promote", "registered_model")
 # Parameters of a search (sweep, tune) itself rather than of its configurations.
 SEARCH_SETTINGS = ("jobs", "cluster", "max_configs", "trials", "storage", "study", "pruner",
                    "promote", "registered_model")

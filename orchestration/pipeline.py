@@ -11,6 +11,7 @@ from contextlib import ExitStack
 
 import mlflow
 import pandas as pd
+from mlflow.entities import Run
 from mlflow.tracking import MlflowClient
 from mlflow.utils.mlflow_tags import MLFLOW_PROJECT_ENTRY_POINT
 
@@ -39,6 +40,30 @@ def reused_steps(record: list[dict[str, object]]) -> str:
     return ",".join(str(r["step"]) for r in record if r["reused_from"])
 
 
+def run_step(step: str, params: dict[str, str], inherited: dict[str, str], *, reuse: bool
+             ) -> dict[str, object]:
+    """Run one step as a child run of the active run, standing in for a finished run with the
+    same key if `reuse`; returns what the child did."""
+    with ExitStack() as cache, active_run(
+            nested=True, run_name=step,
+            tags={**inherited, MLFLOW_PROJECT_ENTRY_POINT: step}) as child:
+        mlflow.log_params(recorded(params))
+        try:
+            execute_step(step, params, cache=cache if reuse else None)
+        except InputError as err:
+            raise InputError(f"step {step} failed: {err}") from None
+    done = MlflowClient().get_run(child.info.run_id)
+    return {"step": step, "run_id": done.info.run_id,
+            "reused_from": done.data.tags.get(TAG_REUSED_FROM),
+            "warning": done.data.tags.get(TAG_WARNING),
+            "outputs": outputs_of(done), "metrics": done.data.metrics}
+
+
+def project_tags(run: Run) -> dict[str, str]:
+    """The tags `mlflow run` put on a run, which its children take."""
+    return {k: v for k, v in run.data.tags.items() if k in PROJECT_TAGS}
+
+
 def run_pipeline(chosen: dict[str, str]) -> list[dict[str, object]]:
     """Run the steps as children of the active run; returns what each child did."""
     force = parse_params(chosen)["force"]  # every value checked before any step starts
@@ -46,27 +71,14 @@ def run_pipeline(chosen: dict[str, str]) -> list[dict[str, object]]:
     given = recorded(chosen)
     # `mlflow run` has logged them already; a direct `python -m steps.main` has not.
     mlflow.log_params({k: v for k, v in given.items() if k not in parent.data.params})
-    inherited = {k: v for k, v in parent.data.tags.items() if k in PROJECT_TAGS}
     client = MlflowClient()
     outputs: dict[str, str] = {}
     record = []
     for step in STEPS:
         raise_if_interrupted()
-        params = step_params(step, chosen, outputs)
-        with ExitStack() as cache, active_run(
-                nested=True, run_name=step,
-                tags={**inherited, MLFLOW_PROJECT_ENTRY_POINT: step}) as child:
-            mlflow.log_params(recorded(params))
-            try:
-                outputs.update(execute_step(step, params,
-                                            cache=None if forced(step, force) else cache))
-            except InputError as err:
-                raise InputError(f"step {step} failed: {err}") from None
-        done = client.get_run(child.info.run_id)
-        record.append({"step": step, "run_id": done.info.run_id,
-                       "reused_from": done.data.tags.get(TAG_REUSED_FROM),
-                       "warning": done.data.tags.get(TAG_WARNING),
-                       "outputs": outputs_of(done), "metrics": done.data.metrics})
+        record.append(run_step(step, step_params(step, chosen, outputs), project_tags(parent),
+                               reuse=not forced(step, force)))
+        outputs.update(record[-1]["outputs"])  # type: ignore[arg-type]
         if record[-1]["reused_from"]:  # said at once: a later step may be pruned
             client.set_tag(parent.info.run_id, TAG_REUSED_STEPS, reused_steps(record))
 
@@ -89,3 +101,4 @@ def pipeline_metrics(record: list[dict[str, object]]) -> dict[str, float]:
     found = {name: value for r in record for name, value in r["metrics"].items()
              if name in METRIC_ORDER}
     return {name: found[name] for name in METRIC_ORDER if name in found}
+

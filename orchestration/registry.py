@@ -91,11 +91,21 @@ def becomes_champion(score: float, champion_score: float | None, even_if_worse: 
     return even_if_worse or champion_score is None or score > champion_score
 
 
-def version_tags(client: MlflowClient, run: Run, model_id: str) -> dict[str, str]:
+def training_run(client: MlflowClient, run: Run) -> Run:
+    """The train run that logged the run's model."""
+    model_uri = model_uri_of(run) or ""
+    try:
+        return client.get_run(client.get_logged_model(
+            model_uri.removeprefix("models:/")).source_run_id)
+    except MlflowException:
+        raise InputError(f"the model {model_uri} of run {run.info.run_id} is gone from the "
+                         f"store (deleted?): run the pipeline again and promote the new run"
+                         ) from None
+
+
+def version_tags(run: Run, trained_by: Run) -> dict[str, str]:
     """What a version records: the run's metrics and parameters, the digests of the data the
     model learned from and of the code that trained it, the git commit and the source run."""
-    logged = client.get_logged_model(model_id)
-    trained_by = client.get_run(logged.source_run_id)
     digests = [d.dataset.digest for d in trained_by.inputs.dataset_inputs
                if d.dataset.name == "train"]
     tags = {f"{METRIC_PREFIX}{k}": f"{v:.6g}" for k, v in run.data.metrics.items()
@@ -129,10 +139,13 @@ class Promotion:
     score: float
     champion: ModelVersion | None  # the champion before this promotion
     created: bool  # False: the run's model already was this version
+    evaluation: str | None  # the run holding MLflow's evaluation of the model (figures, SHAP)
 
     def summary(self) -> str:
         was = self.champion
-        head = (f"{'Registered' if self.created else 'Already registered:'} {self.name} "
+        head = ((f"MLflow's evaluation of the model (figures, SHAP): on run {self.evaluation}\n"
+                 if self.evaluation else "")
+                + f"{'Registered' if self.created else 'Already registered:'} {self.name} "
                 f"version {self.version} ({RANKING_METRIC} {self.score:.4f})")
         if self.alias == CHALLENGER:
             short = score_of(was) - self.score
@@ -147,10 +160,17 @@ class Promotion:
 
 
 def ship(run: Run, name: str, even_if_worse: bool = False) -> Promotion:
-    """What `promote`, `main -P promote=true` and a search's `-P promote=true` do: promote the
-    run's model and record on the active run the version it became and its alias."""
+    """What `promote`, `main -P promote=true` and a search's `-P promote=true` do: record
+    MLflow's whole evaluation of the run's model on the active run (which refuses a model
+    holding a type the project does not trust), promote the model, and record on the active
+    run the version it became and its alias."""
+    from steps.evaluate import explain  # scikit-learn and matplotlib: only when shipping
+
+    client = MlflowClient()
+    explain(model_uri_of(run) or "", training_run(client, run).data.params["prepared"])
+    evaluation = mlflow.active_run().info.run_id
     try:
-        promotion = promote(MlflowClient(), run, name, even_if_worse)
+        promotion = promote(client, run, name, even_if_worse, evaluation)
     except MlflowException as err:
         if not refused(err, PERMISSION_DENIED):
             raise
@@ -163,17 +183,13 @@ def ship(run: Run, name: str, even_if_worse: bool = False) -> Promotion:
     return promotion
 
 
-def promote(client: MlflowClient, run: Run, name: str, even_if_worse: bool) -> Promotion:
+def promote(client: MlflowClient, run: Run, name: str, even_if_worse: bool,
+            evaluation: str | None = None) -> Promotion:
     """Register the run's model (once: a model already registered under `name` keeps its
     version) and give it `champion` if it beats the current one, else `challenger`."""
-    model_uri = model_uri_of(run)
+    model_uri = model_uri_of(run) or ""
     model_id = model_uri.removeprefix("models:/")
-    try:
-        tags = version_tags(client, run, model_id)
-    except MlflowException:
-        raise InputError(f"the model {model_uri} of run {run.info.run_id} is gone from the "
-                         f"store (deleted?): run the pipeline again and promote the new run"
-                         ) from None
+    tags = version_tags(run, training_run(client, run))
     score = run.data.metrics[RANKING_METRIC]
     champion = current_champion(client, name)
     existing = [v for v in client.search_model_versions(f"name='{name}'")
@@ -183,7 +199,8 @@ def promote(client: MlflowClient, run: Run, name: str, even_if_worse: bool) -> P
     alias = (CHAMPION if same or becomes_champion(score, score_of(champion), even_if_worse)
              else CHALLENGER)
     set_alias(client, name, alias, str(version.version))
-    return Promotion(name, str(version.version), alias, score, champion, created=not existing)
+    return Promotion(name, str(version.version), alias, score, champion, created=not existing,
+                     evaluation=evaluation)
 
 
 def set_alias(client: MlflowClient, name: str, alias: str, version: str) -> None:

@@ -13,7 +13,7 @@ import mlflow
 import numpy as np
 import pandas as pd
 from mlflow.entities import LoggedModelInput
-from mlflow.models import infer_signature
+from mlflow.models import Model, infer_signature
 from mlflow.models.model import ModelInfo
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.pipeline import Pipeline
@@ -32,11 +32,11 @@ from titanic.errors import InputError
 from titanic.families import FAMILY_PARAMS
 from titanic.models import KeptFolds, build_pipeline, cross_validate
 from titanic.passengers import FEATURES, TARGET, read_passengers
-from titanic.survival import SurvivalModel, predictions
+from titanic import survival
+from titanic.survival import predictions
 
 # What the logged model needs to load elsewhere; pinned to what fitted it.
-MODEL_REQUIREMENTS = ("mlflow", "scikit-learn", "pandas", "numpy", "category-encoders",
-                      "cloudpickle")
+MODEL_REQUIREMENTS = ("mlflow", "scikit-learn", "pandas", "numpy", "skops")
 # The model's own code travels inside it: the `titanic` package, and nothing else.
 MODEL_CODE = PROJECT_DIR / "titanic"
 
@@ -89,25 +89,20 @@ def accuracy(model: Pipeline, passengers: pd.DataFrame) -> float:
 
 
 def log_model(pipeline: Pipeline, rows: pd.DataFrame) -> ModelInfo:
-    """The pipeline as a pyfunc model that loads anywhere and answers label and probability."""
+    """The pipeline as a model that loads anywhere: with `mlflow.sklearn.load_model` as the
+    pipeline, with `mlflow.pyfunc.load_model` as label and probability (`titanic.survival`)."""
     sample = schema_rows(rows)
-    quiet = logging.getLogger("mlflow.pyfunc")
-    level = quiet.level
-    # A fitted scikit-learn pipeline is saved by pickling, whichever way it is logged: MLflow's
-    # advice against pickled models cannot apply.
-    quiet.setLevel(logging.ERROR)
-    try:
-        return mlflow.pyfunc.log_model(
-            name=MODEL_NAME,
-            python_model=SurvivalModel(pipeline),
-            signature=infer_signature(sample, predictions(pipeline, sample)),
-            input_example=rows.head(5),
-            code_paths=[str(MODEL_CODE)],
-            # Listed rather than inferred: inference loads the model again in a subprocess.
-            pip_requirements=[f"{name}=={version(name)}" for name in MODEL_REQUIREMENTS],
-        )
-    finally:
-        quiet.setLevel(level)
+    return Model.log(
+        artifact_path=None,  # required positionally, though `name` replaces it
+        name=MODEL_NAME,
+        flavor=survival,
+        pipeline=pipeline,
+        signature=infer_signature(sample, predictions(pipeline, sample)),
+        input_example=rows.head(5),
+        code_paths=[str(MODEL_CODE)],
+        # Listed rather than inferred: inference loads the model again in a subprocess.
+        pip_requirements=[f"{name}=={version(name)}" for name in MODEL_REQUIREMENTS],
+    )
 
 
 def run(prepared: str, model: str, features: str, C: float, max_iter: int, solver: str,

@@ -30,7 +30,7 @@ MAIN_DEFAULTS = {"data": "data/titanic/train.csv", "test_size": "0.25", "seed": 
                  "model": "logreg", "features": "engineered", "C": "1.5", "max_iter": "1000",
                  "solver": "newton-cholesky", "learning_rate": "0.03", "max_depth": "3",
                  "n_trees": "200", "min_samples_leaf": "2", "cv_folds": "5", "cv_repeats": "3",
-                 "force": "none", "promote": "false", "registered_model": "titanic"}
+                 "explain": "false", "force": "none", "promote": "false", "registered_model": "titanic"}
 # One pass of cross-validation, for tests of the machinery rather than of the model.
 QUICK = ("-P", "cv_repeats=1")
 # The interpreter running the tests is the one `mlflow run --env-manager local` must find.

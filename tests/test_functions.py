@@ -44,7 +44,7 @@ from steps.prepare import prepare, profile
 from steps.train import OPENMP_MIN_ROWS, accuracy, thread_limits, train
 from titanic.errors import InputError
 from titanic.passengers import FEATURES, TARGET, read_passengers
-from titanic.survival import SurvivalModel, label, survival_score
+from titanic.survival import Survival, label, survival_score
 
 LOGREG = {"C": 1.0, "max_iter": 200, "solver": "lbfgs"}
 
@@ -239,7 +239,7 @@ def test_label_agrees_with_model_predict() -> None:
 def test_shipped_model_answers_id_label_and_probability() -> None:
     rows = passengers(40).drop(columns="Survived")
     pipeline = train(passengers(40), "logreg", "tutorial", LOGREG, seed=0)
-    result = SurvivalModel(pipeline).predict(None, rows)
+    result = Survival(pipeline).predict(rows)
     assert list(result.columns) == ["PassengerId", "Survived", "probability"]
     assert result["PassengerId"].tolist() == list(range(1, 41))
     np.testing.assert_array_equal(result["Survived"], pipeline.predict(rows[list(FEATURES)]))
@@ -250,7 +250,7 @@ def test_shipped_model_answers_id_label_and_probability() -> None:
 def test_shipped_model_names_missing_columns() -> None:
     pipeline = train(passengers(40), "logreg", "tutorial", LOGREG, seed=0)
     with pytest.raises(MlflowException, match="lack the column.*Sex, Age"):
-        SurvivalModel(pipeline).predict(None, passengers(5).drop(columns=["Sex", "Age"]))
+        Survival(pipeline).predict(passengers(5).drop(columns=["Sex", "Age"]))
 
 
 def test_figures_render(tmp_path: Path) -> None:

@@ -67,7 +67,7 @@ def test_main_records_a_parent_with_three_linked_steps(store: str) -> None:
     # evaluate: metrics, plots and a Kaggle submission; the parent carries the metrics.
     evaluate = steps["evaluate"]
     assert evaluate.data.params == {"model_uri": model_uri, "prepared": prepared_uri,
-                                    "test_data": "data/titanic/test.csv"}
+                                    "test_data": "data/titanic/test.csv", "explain": "false"}
     assert set(evaluate.data.metrics) == METRICS | {"unseen_values_valid", "unseen_values_test"}
     assert evaluate.data.metrics["unseen_values_test"] == 0 and "titanic.warning" not in \
         evaluate.data.tags
@@ -366,14 +366,18 @@ def test_model_loads_and_predicts_outside_the_project(store: str, tmp_path: Path
 LOAD_WITH_ONLY_THE_MODEL = """
 import importlib.util, json, sys
 import mlflow, pandas as pd
+rows = pd.read_csv(sys.argv[2])
 model = mlflow.pyfunc.load_model(sys.argv[1])
-predicted = model.predict(pd.read_csv(sys.argv[2]))
+predicted = model.predict(rows)
+pipeline = mlflow.sklearn.load_model(sys.argv[1])
 project = [m for m in sys.modules if m.split(".")[0] in ("orchestration", "steps")]
 absent = [m for m in ("orchestration", "steps", "optuna", "psutil", "pebble", "filelock")
           if importlib.util.find_spec(m) is not None]
 print(json.dumps({"rows": len(predicted), "columns": list(predicted.columns),
                   "project": project, "absent": absent,
-                  "where": sys.modules["titanic.survival"].__file__}))
+                  "where": sys.modules["titanic.survival"].__file__,
+                  "sklearn": type(pipeline).__module__ + "." + type(pipeline).__name__,
+                  "same": bool((pipeline.predict(rows) == predicted["Survived"]).all())}))
 """
 
 
@@ -406,3 +410,6 @@ def test_the_logged_model_carries_only_the_model_package(store: str, tmp_path: P
     assert found["project"] == [] and found["absent"] == []
     assert "/code/titanic/survival.py" in found["where"]
     assert not found["where"].startswith(str(PROJECT))
+    # The same model is the scikit-learn pipeline, stored with skops: no pickle in it.
+    assert found["sklearn"] == "sklearn.pipeline.Pipeline" and found["same"]
+    assert not [p for p in model.rglob("*") if p.suffix in (".pkl", ".pickle")]

@@ -25,7 +25,7 @@ def test_conda_and_python_env_install_the_same_things() -> None:
               if line and not line.startswith("#")]
     assert all("==" in line for line in pinned)
     names = {line.split("==")[0] for line in pinned}
-    assert {"mlflow", "scikit-learn", "pandas", "numpy", "category-encoders", "pyyaml"} <= names
+    assert {"mlflow", "scikit-learn", "pandas", "numpy", "skops", "shap", "pyyaml"} <= names
 
 
 def test_every_parameter_has_a_check_and_main_uses_step_defaults() -> None:
@@ -63,7 +63,8 @@ def test_step_params_chain_outputs() -> None:
         "max_depth": "3", "n_trees": "200", "min_samples_leaf": "2", "cv_folds": "5",
         "cv_repeats": "3", "seed": "123"}
     assert step_params("evaluate", chosen, {"prepared": "p", "model_uri": "models:/m"}) == {
-        "model_uri": "models:/m", "prepared": "p", "test_data": "data/titanic/test.csv"}
+        "model_uri": "models:/m", "prepared": "p", "test_data": "data/titanic/test.csv",
+        "explain": "false"}
 
 
 def test_force_names_the_first_step_to_recompute() -> None:

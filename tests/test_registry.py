@@ -13,13 +13,18 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Iterator
 
 import mlflow
 import pandas as pd
 import pytest
+import skops.io
 from mlflow.entities import Run
+from mlflow.models import Model
 from mlflow.tracking import MlflowClient
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import FunctionTransformer
 
 from conftest import (EXPERIMENT, PROJECT, QUICK, Launch, children, error_lines, free_port,
                       launcher_id, mlflow_run, run_env, run_here)
@@ -157,6 +162,66 @@ def test_promote_entry_point_picks_the_best_run(runs: dict[str, Run]) -> None:
     assert promote_run.data.tags["titanic.promoted"] == "best-of version 1 (champion)"
     assert promote_run.info.status == "FINISHED"
 
+    # The run that shipped the model holds MLflow's whole evaluation of it, linked to the
+    # model: its classifier metrics, figures and SHAP plots of the encoded features.
+    assert f"MLflow's evaluation of the model (figures, SHAP): on run {promote_run.info.run_id}" \
+        in result.stdout
+    assert {f.path for f in client.list_artifacts(promote_run.info.run_id)} == {
+        "calibration_curve_plot.png", "confusion_matrix.png", "lift_curve_plot.png",
+        "precision_recall_curve_plot.png", "roc_curve_plot.png", "shap_beeswarm_plot.png",
+        "shap_feature_importance_plot.png", "shap_summary_plot.png"}
+    assert {d.dataset.name for d in promote_run.inputs.dataset_inputs} == {"valid",
+                                                                           "valid_encoded"}
+    model = client.get_logged_model(model_uri(runs["better"]).removeprefix("models:/"))
+    assert {(m.key, m.run_id) for m in model.metrics if m.key in ("roc_auc", "f1_score")} == {
+        ("roc_auc", promote_run.info.run_id), ("f1_score", promote_run.info.run_id)}
+
+
+def crafted_flavor(original: Path) -> SimpleNamespace:
+    """What Model.log saves with: this project's model with its skops file replaced by a
+    pipeline calling os.system, whose allow-list names that type."""
+    def save_model(path: str, mlflow_model: Model, **kwargs: object) -> None:
+        shutil.copytree(original, path, dirs_exist_ok=True)
+        skops.io.dump(Pipeline([("run", FunctionTransformer(os.system))]),
+                      Path(path, "model.skops"))
+        mlflow_model.flavors = Model.load(original / "MLmodel").flavors
+        mlflow_model.flavors["sklearn"]["skops_trusted_types"] = ["posix.system"]
+        mlflow_model.save(Path(path, "MLmodel"))
+    return SimpleNamespace(save_model=save_model)
+
+
+def test_a_model_holding_a_foreign_type_is_neither_evaluated_nor_promoted(
+        runs: dict[str, Run], tmp_path: Path) -> None:
+    client = MlflowClient()
+    source = children(runs["default"])["train"]
+    prepared = source.data.params["prepared"]
+    original = Path(mlflow.artifacts.download_artifacts(model_uri(runs["default"]),
+                                                        dst_path=str(tmp_path)))
+    with mlflow.start_run(experiment_id=runs["default"].info.experiment_id) as run:
+        mlflow.log_param("prepared", prepared)
+        info = Model.log(artifact_path=None, name="model", flavor=crafted_flavor(original))
+        mlflow.log_metric("cv_accuracy", 0.5)
+        mlflow.set_tag("titanic.model_uri", info.model_uri)
+    try:
+        evaluated = run_here("-e", "evaluate", "-P", f"model_uri={info.model_uri}",
+                             "-P", f"prepared={prepared}")
+        assert evaluated.returncode == 2
+        (line,) = error_lines(evaluated)
+        assert "is not a model this project trusts: it names or holds posix.system" in line
+        (failed,) = client.search_runs([run.info.experiment_id],
+                                       "attributes.status = 'FAILED'", max_results=1,
+                                       order_by=["attributes.start_time DESC"])
+        assert "posix.system" in failed.data.tags["titanic.error"]
+
+        promoted = run_here("-e", "promote", "-P", f"run={run.info.run_id}",
+                            "-P", "registered_model=crafted", "-P", "even_if_worse=true")
+        assert promoted.returncode == 2
+        (line,) = error_lines(promoted)
+        assert "is not a model this project trusts: it names or holds posix.system" in line
+        assert client.search_registered_models("name = 'crafted'") == []
+    finally:
+        client.delete_run(run.info.run_id)  # the other tests' leaderboards stay as they were
+
 
 @pytest.mark.parametrize(("launch", "which", "name", "message"), [
     (run_here, "0123456789abcdef0123456789abcdef", "bad-input",
@@ -228,7 +293,14 @@ def post(port: int, records: list[dict[str, object]]) -> tuple[int, dict[str, ob
 
 LOAD_CHAMPION = """
 import mlflow, pandas as pd, sys
-predicted = mlflow.pyfunc.load_model("models:/served@champion").predict(pd.read_csv(sys.argv[1]))
+rows = pd.read_csv(sys.argv[1])
+predicted = mlflow.pyfunc.load_model("models:/served@champion").predict(rows)
+pipeline = mlflow.sklearn.load_model("models:/served@champion")
+assert (pipeline.predict(rows) == predicted["Survived"]).all()
+# As MLflow's tutorial loads a model: by the run that logged it.
+logged = f"runs:/{sys.argv[2]}/model"
+assert (mlflow.sklearn.load_model(logged).predict(rows) == predicted["Survived"]).all()
+assert mlflow.pyfunc.load_model(logged).predict(rows).equals(predicted)
 print(list(predicted.columns), len(predicted), int(predicted["Survived"].sum()))
 """
 
@@ -240,8 +312,9 @@ def test_the_champion_loads_predicts_and_serves_anywhere(runs: dict[str, Run],
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
 
-    loaded = subprocess.run([sys.executable, "-c", LOAD_CHAMPION, str(TEST_CSV)], cwd=elsewhere,
-                            env=env, capture_output=True, text=True, timeout=300)
+    train_run = children(runs["default"])["train"].info.run_id
+    loaded = subprocess.run([sys.executable, "-c", LOAD_CHAMPION, str(TEST_CSV), train_run],
+                            cwd=elsewhere, env=env, capture_output=True, text=True, timeout=300)
     assert loaded.returncode == 0, loaded.stderr[-3000:]
     columns, count, survivors = loaded.stdout.rsplit(" ", 2)
     assert columns == "['PassengerId', 'Survived', 'probability']" and count == "418"

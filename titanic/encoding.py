@@ -1,4 +1,5 @@
-"""The engineered columns as the one float matrix a classifier takes.
+"""Categories as the numbers a classifier takes: the engineered columns as one float matrix
+(`Encode`), and the tutorial's ordinal codes (`Ordinal`).
 
 What scikit-learn's SimpleImputer, OneHotEncoder and StandardScaler in a ColumnTransformer
 give, to within rounding, computed column by column on integer codes: their checks and
@@ -23,18 +24,18 @@ def _number(X: pd.DataFrame, column: str) -> np.ndarray:
     return values.to_numpy(dtype=float, na_value=np.nan, copy=True)
 
 
-def _vocabulary(column: pd.Series) -> tuple[pd.Index, int]:
+def _vocabulary(column: pd.Series) -> tuple[np.ndarray, int]:
     """The values a column holds, sorted, and the position of the most frequent (the
     smallest of those tied, as SimpleImputer picks); (empty, 0) for a column of nothing."""
     codes, distinct = pd.factorize(column)
     counts = np.bincount(codes[codes >= 0], minlength=len(distinct))
     values = distinct.tolist()
-    known = pd.Index(sorted(values), dtype=object)
-    if not len(known):
-        return known, 0
+    known = sorted(values)
+    if not known:
+        return np.array(known, dtype=object), 0
     top = counts.max()
     most = min(v for v, n in zip(values, counts) if n == top)
-    return known, known.get_loc(most)
+    return np.array(known, dtype=object), known.index(most)
 
 
 class Encode(BaseEstimator, TransformerMixin):
@@ -50,7 +51,7 @@ class Encode(BaseEstimator, TransformerMixin):
         self.numeric = numeric
 
     def fit(self, X: pd.DataFrame, y: pd.Series | None = None) -> Encode:
-        self.categories_: dict[str, tuple[pd.Index, int]] = {
+        self.categories_: dict[str, tuple[np.ndarray, int]] = {
             column: _vocabulary(X[column]) for column in self.categorical}
         self.medians_ = np.zeros(len(self.numeric))
         self.mean_ = np.zeros(len(self.numeric))
@@ -83,3 +84,36 @@ class Encode(BaseEstimator, TransformerMixin):
             values[np.isnan(values)] = self.medians_[i]
             out[:, start + i] = (values - self.mean_[i]) / self.scale_[i]
         return out
+
+    def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
+        """A name for each column `transform` makes: `Sex=female`, … (`Title=?` for a column
+        that training had no value of), then the numbers' own names."""
+        names = [f"{column}={value}" for column, (known, _) in self.categories_.items()
+                 for value in (known if len(known) else ["?"])]
+        return np.array([*names, *self.numeric], dtype=object)
+
+
+class Ordinal(BaseEstimator, TransformerMixin):
+    """`columns` as integer codes: 1, 2, … in the order their values first appear among the
+    training rows, -1 for a value training never saw, and for a missing value -2 (or, when
+    training had missing values, the code after the last). What category_encoders'
+    OrdinalEncoder gives with its defaults, with its fitted state as plain arrays, which
+    skops stores (the other keeps pandas objects, which it cannot)."""
+
+    def __init__(self, columns: tuple[str, ...] = ()) -> None:
+        self.columns = columns
+
+    def fit(self, X: pd.DataFrame, y: pd.Series | None = None) -> Ordinal:
+        self.categories_ = {column: np.asarray(pd.unique(X[column].dropna()), dtype=object)
+                            for column in self.columns}
+        self.missing_ = {column: len(self.categories_[column]) + 1
+                         if X[column].isna().any() else -2 for column in self.columns}
+        return self
+
+    def transform(self, X: pd.DataFrame) -> pd.DataFrame:
+        coded = {}
+        for column, known in self.categories_.items():
+            found = pd.Index(known).get_indexer(X[column])
+            coded[column] = np.where(X[column].isna(), self.missing_[column],
+                                     np.where(found >= 0, found + 1, -1)).astype("int64")
+        return X.assign(**coded)

@@ -98,26 +98,27 @@ def titles(names: pd.Series) -> pd.Categorical:
     return pd.Categorical.from_codes(title_codes(names), categories=list(TITLES))
 
 
-def positions(codes: np.ndarray, distinct: pd.Index, vocabulary: pd.Index, missing: int = -1
+def positions(codes: np.ndarray, distinct: pd.Index, vocabulary: np.ndarray, missing: int = -1
               ) -> np.ndarray:
     """Where each row's value (`distinct[code]`) stands in `vocabulary`: -1 where it is
     absent, `missing` where the row has none (code -1). Hashed once per distinct value, not
     once per row."""
-    return np.append(vocabulary.get_indexer(distinct), missing)[codes]
+    return np.append(pd.Index(vocabulary).get_indexer(distinct), missing)[codes]
 
 
 class TrainingRows:
     """Training rows by PassengerId, to tell a row that *is* a training passenger (the same id
-    under the same key) from a new passenger reusing an id; a repeated id keeps its last row."""
+    under the same key) from a new passenger reusing an id; a repeated id keeps its last row.
+    Fitted state, here and in every transformer, is plain arrays: what skops stores."""
 
     def __init__(self, ids: pd.Series) -> None:
         last = ~ids.duplicated(keep="last").to_numpy()
         self.rows = np.flatnonzero(last)
-        self.ids = pd.Index(ids.to_numpy()[last])
+        self.ids = ids.to_numpy()[last]
 
     def training_row(self, ids: pd.Series) -> np.ndarray:
         """The training row of each id, -1 for ids no training row has."""
-        found = self.ids.get_indexer(ids.to_numpy())
+        found = pd.Index(self.ids).get_indexer(ids.to_numpy())
         return np.where(found >= 0, self.rows[np.maximum(found, 0)], -1)
 
 
@@ -135,7 +136,7 @@ class Counted:
     def __init__(self, codes: np.ndarray, distinct: pd.Index,
                  values: np.ndarray | None = None) -> None:
         used = np.unique(codes[codes >= 0])  # keys that no counted row has are dropped
-        self.vocabulary = distinct[used]
+        self.vocabulary = distinct[used].to_numpy(dtype=object)
         self.keys = positions(codes, distinct, self.vocabulary)
         known = self.keys >= 0
         size = len(self.vocabulary)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any, Callable, Protocol
 
-import category_encoders as ce
 import numpy as np
 import pandas as pd
 from sklearn.compose import ColumnTransformer
@@ -20,7 +19,7 @@ from sklearn.base import clone
 from sklearn.model_selection import RepeatedStratifiedKFold
 from sklearn.pipeline import Pipeline
 
-from titanic.encoding import Encode
+from titanic.encoding import Encode, Ordinal
 from titanic.features import AgeByTitle, Cabin, Family, GroupSurvival, TicketGroup, Title
 from titanic.passengers import FEATURES, TARGET
 
@@ -43,7 +42,7 @@ def tutorial_features() -> list[tuple[str, Any]]:
         remainder="drop",  # PassengerId, Name, Ticket and Cabin
         verbose_feature_names_out=False,
     ).set_output(transform="pandas")
-    return [("impute", impute), ("encode", ce.OrdinalEncoder(cols=["Sex", "Embarked"]))]
+    return [("impute", impute), ("encode", Ordinal(("Sex", "Embarked")))]
 
 
 def engineered_features() -> list[tuple[str, Any]]:
