@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from titanic.features import positions
+from titanic.features import positions, stored
 
 
 def _number(X: pd.DataFrame, column: str) -> np.ndarray:
@@ -32,10 +32,10 @@ def _vocabulary(column: pd.Series) -> tuple[np.ndarray, int]:
     values = distinct.tolist()
     known = sorted(values)
     if not known:
-        return np.array(known, dtype=object), 0
+        return stored(known), 0
     top = counts.max()
     most = min(v for v, n in zip(values, counts) if n == top)
-    return np.array(known, dtype=object), known.index(most)
+    return stored(known), known.index(most)
 
 
 class Encode(BaseEstimator, TransformerMixin):
@@ -104,7 +104,7 @@ class Ordinal(BaseEstimator, TransformerMixin):
         self.columns = columns
 
     def fit(self, X: pd.DataFrame, y: pd.Series | None = None) -> Ordinal:
-        self.categories_ = {column: np.asarray(pd.unique(X[column].dropna()), dtype=object)
+        self.categories_ = {column: stored(pd.unique(X[column].dropna()))
                             for column in self.columns}
         self.missing_ = {column: len(self.categories_[column]) + 1
                          if X[column].isna().any() else -2 for column in self.columns}
