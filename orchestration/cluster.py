@@ -5,6 +5,10 @@ when their worker dies.
 What travels with a task: the client's tracking URI, the digest of the client's project code
 (a worker whose code differs refuses the task) and the name of a Dask event the client sets to
 stop the search. Credentials never do: each worker signs in with its own environment.
+
+The scheduler unpickles the tasks it is sent, but holds none of the project's code (it is
+started as Dask's own `dask scheduler`, anywhere): a task is `pickle.loads` of bytes, which
+make the call to the project's code when a worker loads them.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import hashlib
 import importlib
 import logging
 import os
+import pickle
 import signal
 import socket
 import sys
@@ -62,6 +67,16 @@ _running: set[int] = set()  # the threads of this worker running a configuration
 
 class CodeMismatch(InputError):
     """A worker's project code differs from the client's."""
+
+
+class _Call:
+    """`fn(*args)`, made by whoever unpickles it: pickle calls what `__reduce__` names."""
+
+    def __init__(self, fn: Callable[..., Any], *args: Any) -> None:
+        self.fn, self.args = fn, args
+
+    def __reduce__(self) -> tuple[Callable[..., Any], tuple[Any, ...]]:
+        return self.fn, self.args
 
 
 @functools.cache
@@ -240,8 +255,9 @@ class DaskCluster(Executor):
                 raise CodeMismatch(refusal(found, self._digest))
 
     def submit(self, fn: Callable[..., T], *args: Any) -> Future[T]:
-        future = self._executor.submit(on_worker, self._uri, self._digest, self._stop.name,
-                                       fn, *args)
+        call = pickle.dumps(_Call(on_worker, self._uri, self._digest, self._stop.name, fn,
+                                  *args))
+        future = self._executor.submit(pickle.loads, call)
         self._futures.append(future)
         return future
 

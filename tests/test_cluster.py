@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -84,12 +85,15 @@ def stop(proc: subprocess.Popen[str]) -> None:
 @contextmanager
 def scheduler(host: str, *tls: str, started: list[subprocess.Popen[str]] | None = None
               ) -> Iterator[str]:
-    """`dask scheduler` in the project's checkout (it loads the tasks' code); yields its
-    address (and appends its process to `started`)."""
+    """`dask scheduler` as docs/cluster.md starts it: Dask's own command, in a folder with
+    none of the project's code, which it cannot import; yields its address (and appends its
+    process to `started`)."""
     port = free_port(host)
+    elsewhere = tempfile.mkdtemp(prefix="titanic-scheduler-")
+    env = {k: v for k, v in run_env().items() if k != "PYTHONPATH"}
     proc = subprocess.Popen(
         ["dask", "scheduler", "--host", host, "--port", str(port), "--no-dashboard", *tls],
-        cwd=PROJECT, env=run_env(PYTHONPATH="."),
+        cwd=elsewhere, env=env,
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
         deadline = time.monotonic() + 60
@@ -106,6 +110,7 @@ def scheduler(host: str, *tls: str, started: list[subprocess.Popen[str]] | None 
         yield f"{'tls' if tls else 'tcp'}://{host}:{port}"
     finally:
         stop(proc)
+        shutil.rmtree(elsewhere, ignore_errors=True)
 
 
 @contextmanager
