@@ -101,4 +101,3 @@ def pipeline_metrics(record: list[dict[str, object]]) -> dict[str, float]:
     found = {name: value for r in record for name, value in r["metrics"].items()
              if name in METRIC_ORDER}
     return {name: found[name] for name in METRIC_ORDER if name in found}
-

@@ -40,7 +40,7 @@ log = logging.getLogger("titanic")
 CONFUSION_MARGINS = {"left": 0.28, "right": 0.97, "bottom": 0.12, "top": 0.92}
 ROC_MARGINS = {"left": 0.17, "right": 0.96, "bottom": 0.12, "top": 0.92}
 # Validation rows SHAP explains (of 223 by default): a permutation explainer's cost grows with
-# their square, and 50 took 4.5 to 12.5 s here (hgb to vote), 100 took 13 to 28 s.
+# their square; on 50 it took 8 s (rf) and 12.5 s (vote) here, on 100 17 and 28 s.
 SHAP_ROWS = 50
 # Classifiers the explainer shap picks for explains as one value per row (their log-odds). For
 # the others SHAP permutes the features of P(survived): rf's tree explainer gives one value per
