@@ -47,6 +47,13 @@ def run_cli(body: Callable[[], None]) -> NoReturn:
     exit_now(_run_body(body))
 
 
+def _not_model_type_guess(record: logging.LogRecord) -> bool:
+    """MLflow's evaluator counts only text, category or boolean labels as a classifier's; the
+    passenger files hold Survived as 0 and 1. (One function, so a second call adds no second
+    filter: a cluster worker quiets itself for every search.)"""
+    return "the model type looks like" not in record.getMessage()
+
+
 def quiet_known_warnings() -> None:
     """MLflow warnings that do not apply to this project's data and models."""
     # Integer columns are what the passenger files hold; logged models take their schema from
@@ -54,10 +61,8 @@ def quiet_known_warnings() -> None:
     warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
     # MLflow registers its local-file dataset source twice and asks which one: either is right.
     warnings.filterwarnings("ignore", message="The specified dataset source can be")
-    # MLflow's evaluator counts only text, category or boolean labels as a classifier's; the
-    # passenger files hold Survived as 0 and 1.
     logging.getLogger("mlflow.models.evaluation.evaluators.classifier").addFilter(
-        lambda record: "the model type looks like" not in record.getMessage())
+        _not_model_type_guess)
 
 
 def quiet_process() -> None:

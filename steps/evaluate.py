@@ -15,7 +15,6 @@ import mlflow
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
-from mlflow.data.pandas_dataset import PandasDataset
 from mlflow.models import Model
 from mlflow.pyfunc import PyFuncModel
 from packaging.requirements import InvalidRequirement, Requirement
@@ -144,12 +143,13 @@ def as_sklearn_model(estimator: object) -> PyFuncModel:
     return PyFuncModel(model_meta=meta, model_impl=_Estimator(estimator))
 
 
-def mlflow_evaluation(pipeline: Pipeline, valid: pd.DataFrame, validation: PandasDataset,
-                      source: str | None, model_id: str | None) -> None:
-    """MLflow's evaluation of the model on the validation split, logged to the active run and
-    to the model: classifier metrics, ROC, precision-recall, calibration and lift curves and
-    the confusion matrix on raw rows; then SHAP values of the classifier on the encoded
-    features (SHAP needs numbers, and raw rows hold text), a dataset from the same `source`."""
+def mlflow_evaluation(pipeline: Pipeline, valid: pd.DataFrame, prepared: str,
+                      model_id: str | None) -> None:
+    """MLflow's evaluation of the model on the validation split (`valid`, from `prepared`),
+    logged to the active run and to the model: classifier metrics, ROC, precision-recall,
+    calibration and lift curves and the confusion matrix on raw rows; then SHAP values of the
+    classifier on the encoded features (SHAP needs numbers, and raw rows hold text)."""
+    validation = dataset(valid, prepared, VALID_FILE)
     mlflow.models.evaluate(as_sklearn_model(pipeline), validation, model_type="classifier",
                            evaluators=["classifier"], model_id=model_id,
                            evaluator_config={"classifier": {"pos_label": 1}})
@@ -161,7 +161,8 @@ def mlflow_evaluation(pipeline: Pipeline, valid: pd.DataFrame, validation: Panda
     with warnings.catch_warnings():  # SHAP names the columns the classifier was fitted on
         warnings.filterwarnings("ignore", message="X has feature names")
         mlflow.models.evaluate(as_sklearn_model(explained),
-                               passenger_dataset(features, source, f"{validation.name}_encoded"),
+                               passenger_dataset(features, split_source(prepared, VALID_FILE),
+                                                 f"{validation.name}_encoded"),
                                model_type="classifier", evaluators=["shap"], model_id=model_id,
                                evaluator_config={"shap": config})
 
@@ -183,9 +184,7 @@ def explain(model_uri: str, prepared: str) -> None:
     """MLflow's evaluation of a model, in the active run: what a run that ships the model
     (promote, `main` or a search with promote=true) records of it."""
     _, pipeline, model = trusted_model(model_uri)
-    valid = valid_split(prepared)
-    mlflow_evaluation(pipeline, valid, dataset(valid, prepared, VALID_FILE),
-                      split_source(prepared, VALID_FILE), model.model_id)
+    mlflow_evaluation(pipeline, valid_split(prepared), prepared, model.model_id)
 
 
 def run(model_uri: str, prepared: str, test_data: str, explain: str) -> dict[str, str]:
@@ -224,8 +223,7 @@ def run(model_uri: str, prepared: str, test_data: str, explain: str) -> dict[str
         predictions(pipeline, test)[[ID, TARGET]].to_csv(out / SUBMISSION_FILE, index=False)
         mlflow.log_artifacts(tmp)
     if explain == "true":
-        mlflow_evaluation(pipeline, valid, validation, split_source(prepared, VALID_FILE),
-                          model_id)
+        mlflow_evaluation(pipeline, valid, prepared, model_id)
     return {}
 
 

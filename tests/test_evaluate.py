@@ -3,12 +3,13 @@ whose SHAP values come from different explainers."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import mlflow
 import pytest
 from mlflow.tracking import MlflowClient
 
 from conftest import PROJECT
-from orchestration.datasets import passenger_dataset
 from steps.evaluate import mlflow_evaluation
 from titanic.models import build_pipeline
 from titanic.passengers import FEATURES, TARGET, read_passengers
@@ -26,13 +27,14 @@ SHAP = {"shap_beeswarm_plot.png", "shap_feature_importance_plot.png", "shap_summ
 
 @pytest.mark.parametrize(("model", "features"), [("vote", "engineered"), ("rf", "tutorial"),
                                                  ("hgb", "engineered")])
-def test_every_family_gets_the_figures_and_shap_plots(store: str, model: str,
+def test_every_family_gets_the_figures_and_shap_plots(store: str, tmp_path: Path, model: str,
                                                       features: str) -> None:
     fit, valid = ROWS.iloc[:500], ROWS.iloc[500:700]
     pipeline = build_pipeline(model, features, SMALL, seed=0).fit(fit[list(FEATURES)],
                                                                    fit[TARGET])
+    valid.to_csv(tmp_path / "valid.csv", index=False)  # the prepared folder it came from
     with mlflow.start_run() as run:
-        mlflow_evaluation(pipeline, valid, passenger_dataset(valid, None, "valid"), None, None)
+        mlflow_evaluation(pipeline, valid, str(tmp_path), None)
     client = MlflowClient()
     assert {f.path for f in client.list_artifacts(run.info.run_id)} == FIGURES | SHAP
     metrics = client.get_run(run.info.run_id).data.metrics
