@@ -22,6 +22,7 @@ import os
 import pickle
 import signal
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -226,6 +227,12 @@ class DaskCluster(Executor):
         if security is not None and not security.tls_ca_file:
             raise InputError(f"cluster={self._address} needs the cluster's CA and this "
                              f"machine's certificate: set {', '.join(TLS_SETTINGS)} ({DOCS})")
+        if security is not None:
+            files = (security.tls_ca_file, security.tls_client_cert, security.tls_client_key)
+            for setting, path in zip(TLS_SETTINGS, files):
+                if path and not os.path.isfile(path):
+                    raise InputError(f"{setting} names {path}, which is not a file in "
+                                     f"{os.getcwd()}: give its absolute path ({DOCS})")
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # its own retry messages; the error says it
@@ -233,6 +240,12 @@ class DaskCluster(Executor):
                               set_as_default=False)
         except (OSError, TimeoutError) as err:
             reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+            if isinstance(err.__cause__, ssl.SSLError):
+                raise InputError(f"the Dask scheduler at {self._address} and this machine do "
+                                 f"not accept each other's TLS certificates ({err.__cause__}): "
+                                 f"set {TLS_SETTINGS[0]} to the cluster's CA and "
+                                 f"{TLS_SETTINGS[1]}, {TLS_SETTINGS[2]} to a certificate it "
+                                 f"signed ({DOCS})") from None
             raise InputError(f"cannot reach the Dask scheduler at {self._address} ({reason}): "
                              f"start it with `dask scheduler` there, or check the address "
                              f"({DOCS})") from None

@@ -11,6 +11,7 @@ import re
 import shutil
 import signal
 import socket
+import socketserver
 import subprocess
 import sys
 import tempfile
@@ -18,11 +19,14 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
+from urllib.parse import urlsplit
 
+import dask.config
 import mlflow
 import optuna
+import psycopg
 import pytest
 from distributed import Client
 from mlflow.entities import Run
@@ -30,11 +34,15 @@ from mlflow.tracking import MlflowClient
 
 from conftest import (PROJECT, QUICK, error_lines, free_port, mlflow_run, parents, run_env,
                       run_here)
-from test_team import TEAM, add_team, certificates, drop, postgres_or_skip, running_server
+from pages import block, commands, ran, started
+from test_team import (POSTGRES, TEAM, add_team, certificates, drop, postgres_or_skip,
+                       running_server)
 from titanic.errors import InputError
 
 # Every test here shares one cluster and one server: they run on one xdist worker.
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("cluster")]
+TLS_SETTINGS = ("DASK_DISTRIBUTED__COMM__TLS__CA_FILE", "DASK_DISTRIBUTED__COMM__TLS__CLIENT__CERT",
+                "DASK_DISTRIBUTED__COMM__TLS__CLIENT__KEY")
 MEMBER = {"MLFLOW_TRACKING_USERNAME": "member", "MLFLOW_TRACKING_PASSWORD": TEAM["member"][1]}
 
 
@@ -138,19 +146,86 @@ def wait_for_workers(address: str, count: int, **security: object) -> None:
 
 
 class Cluster:
-    def __init__(self, url: str, address: str, namespaces: list[str], folder: Path) -> None:
+    def __init__(self, url: str, address: str, namespaces: list[str], folder: Path,
+                 fills: dict[str, str], storage: str) -> None:
         self.url, self.address, self.namespaces, self.folder = url, address, namespaces, folder
+        self.fills, self.storage = fills, storage  # docs/cluster.md's placeholders, filled
+
+
+TLS_FILES = {"team-ca.pem": 0, "scheduler.pem": 1, "worker.pem": 1, "client.pem": 1,
+             "scheduler.key": 2, "worker.key": 2, "client.key": 2}
+
+
+def machine(folder: Path, tls: tuple[Path, Path, Path], checkout: bool = False) -> Path:
+    """A folder as docs/cluster.md expects one on each machine: the virtual environment as
+    `.venv`, the TLS files under the names the page uses, and (for a worker) a checkout of
+    the project at this commit."""
+    if checkout:
+        shutil.copytree(PROJECT, folder, ignore=shutil.ignore_patterns(
+            ".git", ".venv", "mlflow.db", "__pycache__", ".pytest_cache"))
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / ".venv").symlink_to(sys.prefix)
+    for name, which in TLS_FILES.items():
+        shutil.copy(tls[which], folder / name)
+    return folder
+
+
+@contextmanager
+def forwarding(host: str, target: tuple[str, int]) -> Iterator[int]:
+    """A port on `host` (an address the test made) relaying to `target`: how the namespaces
+    reach the machine's PostgreSQL, which listens on loopback only."""
+    def pipe(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            with suppress(OSError):
+                sink.shutdown(socket.SHUT_WR)
+
+    class Relay(socketserver.BaseRequestHandler):
+        def handle(self) -> None:
+            with socket.create_connection(target) as upstream:
+                back = threading.Thread(target=pipe, args=(upstream, self.request), daemon=True)
+                back.start()
+                pipe(self.request, upstream)
+                back.join()
+
+    server = socketserver.ThreadingTCPServer((host, 0), Relay)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def wait_for_port(host: str, port: int, proc: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            socket.create_connection((host, port), timeout=1).close()
+            return
+        except OSError:
+            assert proc.poll() is None, proc.stderr.read()[-3000:] if proc.stderr else ""
+            assert time.monotonic() < deadline, f"nothing listened on {host}:{port} in 60 s"
+            time.sleep(0.3)
 
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    """The team server and a scheduler on a bridge, and two workers in namespaces of their
-    own; the tests work as the team's member."""
+    """docs/cluster.md's cluster, started from the page's own blocks: the team server and a
+    TLS scheduler (in a folder without the project's code) on a bridge, and two workers, each
+    in a network namespace and a checkout of its own; the tests work as the team's member."""
     postgres_or_skip()
     folder = tmp_path_factory.mktemp("cluster")
-    database = f"titanic_test_{uuid.uuid4().hex[:12]}"
+    database, optuna_db = (f"titanic_test_{uuid.uuid4().hex[:12]}" for _ in range(2))
+    tls = certificates(folder)
     with ExitStack() as stack, pytest.MonkeyPatch.context() as env:
         stack.callback(drop, database)
+        stack.callback(dask.config.refresh)  # after the TLS settings below are undone
         here, namespaces = stack.enter_context(bridged_namespaces(2))
         url = stack.enter_context(running_server(database, folder, here))
         env.setenv("MLFLOW_TRACKING_URI", url)
@@ -159,11 +234,46 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         add_team(env)
         for name, value in MEMBER.items():
             env.setenv(name, value)
-        address = stack.enter_context(scheduler(here))
+        # Optuna's storage on the machine's PostgreSQL, reached from the bridge.
+        with psycopg.connect(f"{POSTGRES}/postgres", autocommit=True) as connection:
+            connection.execute(f'CREATE DATABASE "{optuna_db}"')
+        stack.callback(drop, optuna_db)
+        pg = urlsplit(POSTGRES)
+        relay = stack.enter_context(forwarding(here, (pg.hostname or "", pg.port or 5432)))
+        storage = f"{pg.username}@{here}:{relay}/{optuna_db}"
+
+        port = free_port(here)
+        fills = {"scheduler.team.example:8786": f"{here}:{port}",
+                 "optuna@db.team.example/optuna": storage}
+        plain = {k: v for k, v in run_env().items() if k != "PYTHONPATH"}
+        scheduler_proc = stack.enter_context(started(
+            block("cluster-scheduler", {"0.0.0.0": here, "--port 8786": f"--port {port}"}),
+            machine(folder / "scheduler", tls), env=plain))
+        wait_for_port(here, port, scheduler_proc)
+        # Each worker signs in with the lines the page gives it, not with this environment.
+        signed_out = {k: v for k, v in run_env().items() if k not in MEMBER}
         for i, namespace in enumerate(namespaces):
-            stack.enter_context(worker(address, folder / f"worker-{i}", namespace))
+            checkout = machine(folder / f"worker-{i}", tls, checkout=True)
+            (checkout / "tmp").mkdir()
+            stack.enter_context(started(
+                block("cluster-worker", {"alice": "member", "=…": '="$MEMBER_PASSWORD"',
+                                         "/etc/ssl/team-ca.pem": str(tls[0]),
+                                         "scheduler.team.example:8786": f"{here}:{port}"}),
+                checkout, env={**signed_out, "TMPDIR": str(checkout / "tmp"),
+                               "MEMBER_PASSWORD": MEMBER["MLFLOW_TRACKING_PASSWORD"]},
+                wrap=("ip", "netns", "exec", namespace)))
+        # This machine's TLS settings as the page exports them, for Dask in this process too.
+        client = machine(folder / "client", tls, checkout=True)  # where searches start
+        exported = ran(f"{block('cluster-client')}\nenv", client)
+        for line in exported.splitlines():
+            name, _, value = line.partition("=")
+            if name.startswith("DASK_DISTRIBUTED__COMM__TLS__"):
+                env.setenv(name, str(client / value))
+        dask.config.refresh()
+        address = f"tls://{here}:{port}"
         wait_for_workers(address, 2)
-        yield Cluster(url, address, namespaces, folder)
+        yield Cluster(url, address, namespaces, client, fills,
+                      f"postgresql://{storage}")
 
 
 def configurations(search: Run) -> list[Run]:
@@ -192,62 +302,80 @@ def pids_of(namespace: str) -> set[str]:
     return set(listed.stdout.split())
 
 
-def sweep(cluster: Cluster, *args: str) -> subprocess.CompletedProcess[str]:
-    return mlflow_run("-e", "sweep", "-P", f"cluster={cluster.address}", *args,
-                      cwd=cluster.folder)
+def documented(cluster: Cluster) -> list[str]:
+    """docs/cluster.md's sweep and tune, for this cluster."""
+    return commands(block("cluster-searches", cluster.fills))
 
 
-def test_a_sweep_spreads_over_every_worker(cluster: Cluster) -> None:
-    result = sweep(cluster, "-P", "C=0.01,0.1,1,10", *QUICK)
-    assert result.returncode == 0, result.stderr[-3000:]
-    # Plain tcp beyond loopback: said once, before the work.
-    assert (f"titanic: warning: {cluster.address} is plain tcp: anyone who reaches the "
-            f"scheduler can run code on its workers") in result.stderr
-    search = search_run(result)
-    runs = descendants(search)
-    configs = configurations(search)
-    assert search.info.status == "FINISHED"
-    assert len(configs) == 4 and {r.info.status for r in runs} == {"FINISHED"}
-    steps = [r for r in runs if r.info.run_name in ("prepare", "train", "evaluate")]
-    computed = [r for r in steps if "titanic.reused_from" not in r.data.tags]
-    # Each step's work once: one prepare shared by all, one train and evaluate per C.
-    assert sorted(r.info.run_name for r in computed).count("prepare") == 1
-    assert len({r.data.tags["titanic.cache_key"] for r in computed}) == len(computed) == 9
-    # Both machines took part, each from its own namespace.
-    ran_in = {r.data.tags["titanic.pid"] for r in configs}
-    for namespace in cluster.namespaces:
-        assert ran_in & pids_of(namespace), (namespace, ran_in)
-
-
-def test_a_worker_killed_mid_sweep_costs_nothing(cluster: Cluster) -> None:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mlflow", "run", str(PROJECT), "--env-manager", "local", "-e",
-         "sweep", "-P", f"cluster={cluster.address}", "-P", "C=0.02,0.2,2,20",
-         "-P", "force=all"], cwd=cluster.folder, env=run_env(), stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True, start_new_session=True)
+def search_killing_a_worker(cluster: Cluster, line: str
+                            ) -> tuple[subprocess.CompletedProcess[str], Run]:
+    """`line` run by the client's shell after the page's TLS settings; once a train step
+    runs, its worker process is killed (its nanny starts a new one). Returns the result and
+    the killed step's run."""
+    proc = subprocess.Popen(["bash", "-c", f"set -eo pipefail\n{block('cluster-client')}\n{line}"],
+                            cwd=cluster.folder, env=run_env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
     client = MlflowClient()
     try:
-        deadline = time.monotonic() + 180
+        deadline = time.monotonic() + 300
         victim = None
         while victim is None and time.monotonic() < deadline and proc.poll() is None:
             victim = next((r for r in client.search_runs(
                 ["0"], "attributes.status = 'RUNNING' and attributes.run_name = 'train'")
                 if "titanic.pid" in r.data.tags), None)
             time.sleep(0.2)
-        assert victim is not None, "no train step was seen running"
-        os.kill(int(victim.data.tags["titanic.pid"]), signal.SIGKILL)  # its nanny starts anew
-        out, err = proc.communicate(timeout=600)
+        assert victim is not None, ("no train step was seen running",
+                                    proc.poll() is not None and proc.communicate()[1][-3000:])
+        os.kill(int(victim.data.tags["titanic.pid"]), signal.SIGKILL)
+        out, err = proc.communicate(timeout=900)
     finally:
         stop(proc)
     assert proc.returncode == 0, err[-3000:]
-    search = search_run(subprocess.CompletedProcess([], 0, out, err))
-    configs = configurations(search)
-    finished = [r for r in configs if r.info.status == "FINISHED"]
-    assert len(finished) == 4 and len({r.info.run_name for r in finished}) == 4
-    dead = client.get_run(victim.info.run_id)
-    assert dead.info.status == "FAILED" and "worker process died" in dead.data.tags["titanic.error"]
+    return subprocess.CompletedProcess([], 0, out, err), client.get_run(victim.info.run_id)
+
+
+def check_a_worker_died_and_nothing_was_lost(cluster: Cluster, search: Run, dead: Run) -> None:
+    # Marked by the search, or first by the rerun that found the dead claim on its step.
+    assert dead.info.status == "FAILED"
+    assert re.search(r"its worker process died|its process \d+ on \S+ is gone",
+                     dead.data.tags["titanic.error"]), dead.data.tags["titanic.error"]
     assert "RUNNING" not in {r.info.status for r in descendants(search)}
-    assert search.info.status == "FINISHED"
+    assert MlflowClient().get_run(search.info.run_id).info.status == "FINISHED"
+    ran_in = {r.data.tags["titanic.pid"] for r in configurations(search)}
+    for namespace in cluster.namespaces:  # both machines took part, each in its namespace
+        assert ran_in & pids_of(namespace), (namespace, ran_in)
+
+
+def test_the_documented_sweep_finishes_over_both_workers_one_killed(cluster: Cluster) -> None:
+    sweep, _ = documented(cluster)
+    result, dead = search_killing_a_worker(cluster, sweep)
+    assert "plain tcp" not in result.stderr
+    search = search_run(result)
+    finished = [r for r in configurations(search) if r.info.status == "FINISHED"]
+    # hgb does not use C: 5 configurations, each finished once.
+    assert sorted(r.info.run_name for r in finished) == sorted(
+        [f"model=logreg C={c}" for c in ("0.01", "0.1", "1", "10")] + ["model=hgb"])
+    check_a_worker_died_and_nothing_was_lost(cluster, search, dead)
+    steps = [r for r in descendants(search) if r.info.run_name in ("prepare", "train", "evaluate")
+             and r.info.status == "FINISHED" and "titanic.reused_from" not in r.data.tags]
+    assert [r.info.run_name for r in steps].count("prepare") == 1  # computed once for all
+
+
+def test_the_documented_tune_finishes_over_both_workers_one_killed(cluster: Cluster) -> None:
+    _, tune = documented(cluster)
+    result, dead = search_killing_a_worker(cluster, tune)
+    search = search_run(result)
+    trials = int(re.search(r"-P trials=(\d+)", tune).group(1))
+    study = optuna.load_study(study_name="team", storage=cluster.storage)
+    states = [t.state.name for t in study.trials]
+    assert len(states) == trials and set(states) <= {"COMPLETE", "PRUNED"}, states
+    assert "COMPLETE" in states
+    # Each trial's run ended as Optuna was told: FINISHED, or KILLED by its pruner.
+    ended = {r.info.run_id: (r.info.status, "titanic.pruned" in r.data.tags)
+             for r in configurations(search)}
+    assert [ended[t.user_attrs["mlflow_run_id"]] for t in study.trials] == [
+        ("FINISHED", False) if state == "COMPLETE" else ("KILLED", True) for state in states]
+    check_a_worker_died_and_nothing_was_lost(cluster, search, dead)
 
 
 def test_ctrl_c_ends_a_cluster_sweep_killed_and_the_workers_carry_on(cluster: Cluster) -> None:
@@ -277,23 +405,8 @@ def test_ctrl_c_ends_a_cluster_sweep_killed_and_the_workers_carry_on(cluster: Cl
     statuses = {r.info.status for r in descendants(search)}
     assert "RUNNING" not in statuses and "KILLED" in statuses, statuses
     # The workers stay up for the next search.
-    with Client(cluster.address, timeout=30, set_as_default=False) as dask:
-        assert len(dask.scheduler_info(n_workers=-1)["workers"]) == 2
-
-
-def test_tune_asks_and_tells_on_the_cluster(cluster: Cluster) -> None:
-    storage = f"sqlite:///{cluster.folder / 'optuna.db'}"  # the study stays with the client
-    result = mlflow_run("-e", "tune", "-P", "trials=4", "-P", f"cluster={cluster.address}",
-                        "-P", f"storage={storage}", "-P", "study=on-the-cluster", *QUICK,
-                        cwd=cluster.folder)
-    assert result.returncode == 0, result.stderr[-3000:]
-    search = search_run(result)
-    trials = configurations(search)
-    assert len(trials) == 4 and {r.info.status for r in trials} == {"FINISHED"}
-    study = optuna.load_study(study_name="on-the-cluster", storage=storage)
-    assert [t.state.name for t in study.trials] == ["COMPLETE"] * 4
-    assert {t.user_attrs["mlflow_run_id"] for t in study.trials} == \
-        {r.info.run_id for r in trials}
+    with Client(cluster.address, timeout=30, set_as_default=False) as workers:
+        assert len(workers.scheduler_info(n_workers=-1)["workers"]) == 2
 
 
 def test_a_worker_with_other_code_is_refused(cluster: Cluster, tmp_path: Path) -> None:
@@ -421,29 +534,35 @@ def _raised(fn: Callable[..., object], *args: object) -> list[BaseException]:
     return []
 
 
-def test_tls_between_client_scheduler_and_workers(cluster: Cluster, tmp_path: Path,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    ca, cert, key = certificates(tmp_path)
-    tls = ("--tls-ca-file", str(ca), "--tls-cert", str(cert), "--tls-key", str(key))
-    with scheduler("127.0.0.1", *tls) as address, \
-            worker(address, tmp_path / "worker", None, PROJECT, *tls):
-        assert address.startswith("tls://")
-        refused = run_here("-e", "sweep", "-P", f"cluster={address}", *QUICK)
-        assert refused.returncode == 2
-        assert error_lines(refused) == [
-            f"titanic: error: cluster={address} needs the cluster's CA and this machine's "
-            f"certificate: set DASK_DISTRIBUTED__COMM__TLS__CA_FILE, "
-            f"DASK_DISTRIBUTED__COMM__TLS__CLIENT__CERT, "
-            f"DASK_DISTRIBUTED__COMM__TLS__CLIENT__KEY (docs/cluster.md)"]
-        monkeypatch.setenv("DASK_DISTRIBUTED__COMM__TLS__CA_FILE", str(ca))
-        monkeypatch.setenv("DASK_DISTRIBUTED__COMM__TLS__CLIENT__CERT", str(cert))
-        monkeypatch.setenv("DASK_DISTRIBUTED__COMM__TLS__CLIENT__KEY", str(key))
-        result = mlflow_run("-e", "sweep", "-P", f"cluster={address}", "-P", "C=0.1,1",
-                            *QUICK, cwd=tmp_path)
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "plain tcp" not in result.stderr
-    configs = configurations(search_run(result))
-    assert len(configs) == 2 and {r.info.status for r in configs} == {"FINISHED"}
+def test_tls_settings_that_cannot_work_are_one_line(cluster: Cluster, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """None set; the page's relative file names used from another folder; another CA."""
+    other_ca, other_cert, other_key = certificates(tmp_path)
+    cases = [({}, f"cluster={cluster.address} needs the cluster's CA and this machine's "
+                  f"certificate: set {', '.join(TLS_SETTINGS)} (docs/cluster.md)"),
+             (dict(zip(TLS_SETTINGS, ("team-ca.pem", "client.pem", "client.key"))),
+              f"{TLS_SETTINGS[0]} names team-ca.pem, which is not a file in {PROJECT}: give its "
+              f"absolute path (docs/cluster.md)"),
+             (dict(zip(TLS_SETTINGS, map(str, (other_ca, other_cert, other_key)))),
+              f"the Dask scheduler at {cluster.address} and this machine do not accept each "
+              f"other's TLS certificates ([SSL: CERTIFICATE_VERIFY_FAILED] certificate verify "
+              f"failed")]
+    try:
+        for settings, says in cases:
+            for name in TLS_SETTINGS:
+                monkeypatch.delenv(name)
+            for name, value in settings.items():
+                monkeypatch.setenv(name, value)
+            dask.config.refresh()
+            refused = run_here("-e", "sweep", "-P", f"cluster={cluster.address}", *QUICK)
+            assert refused.returncode == 2
+            (line,) = error_lines(refused)
+            assert line.startswith(f"titanic: error: {says}"), line
+            assert parents()[-1].info.status == "FAILED"
+            monkeypatch.undo()
+    finally:
+        monkeypatch.undo()
+        dask.config.refresh()
 
 
 def test_a_cluster_with_a_local_store_is_refused(store: str, tmp_path: Path) -> None:

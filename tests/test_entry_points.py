@@ -11,6 +11,7 @@ from mlflow.tracking import MlflowClient
 
 from conftest import (PROJECT, QUICK, Launch, all_runs, error_lines, launcher_id, mlflow_run,
                       parents, run_here)
+from pages import block, commands, fill, shell
 
 # Each entry point through `mlflow run`. Inputs that take a path already taken through it
 # run in this process instead (`run_here`), without seconds of MLflow's start-up each.
@@ -27,20 +28,21 @@ def output(result, name: str) -> str:
 
 
 def test_steps_alone_chain_by_uri_and_main_reuses_them(store: str) -> None:
-    """The README's hand-chained steps, after an earlier identical `prepare`: `main` reuses
-    that first `prepare` and still finds the hand-run `train` and `evaluate`, because a step's
-    inputs count by content, not by the run URI that names them."""
+    """docs/parameters.md's hand-chained steps, after an earlier identical `prepare`: `main`
+    reuses that first `prepare` and still finds the hand-run `train` and `evaluate`, because a
+    step's inputs count by content, not by the run URI that names them."""
+    prepare, train, evaluate = commands(block("steps-by-hand"))
     earlier = mlflow_run("-e", "prepare")
     assert earlier.returncode == 0, earlier.stderr
-    prepared = mlflow_run("-e", "prepare")
+    prepared = shell(prepare, PROJECT)
     assert prepared.returncode == 0, prepared.stderr
     prepared_uri = output(prepared, "prepared")
-    trained = mlflow_run("-e", "train", "-P", f"prepared={prepared_uri}", "-P", "C=0.5")
+    ids = {"<id>": prepared_uri.split("/")[1]}
+    trained = shell(fill(train, ids), PROJECT)
     assert trained.returncode == 0, trained.stderr
     model_uri = output(trained, "model_uri")
     assert "cv_accuracy" in trained.stdout  # a step alone prints its metrics
-    evaluated = mlflow_run("-e", "evaluate", "-P", f"model_uri={model_uri}",
-                           "-P", f"prepared={prepared_uri}")
+    evaluated = shell(fill(evaluate, {**ids, "<model_id>": model_uri.split("/")[1]}), PROJECT)
     assert evaluated.returncode == 0, evaluated.stderr
     assert re.search(r"val_accuracy\s+0\.\d{4}", evaluated.stdout)
 
@@ -164,7 +166,7 @@ SMALL = ("-P", "n_trees=20", *QUICK)
     (run_here, "logreg", "C,max_iter,solver"),
     (run_here, "hgb", "learning_rate,max_depth,n_trees,min_samples_leaf"),
     (run_here, "rf", "max_depth,n_trees,min_samples_leaf"),
-    (mlflow_run, "vote", "C,max_iter,solver,learning_rate,max_depth,n_trees,min_samples_leaf"),
+    (run_here, "vote", "C,max_iter,solver,learning_rate,max_depth,n_trees,min_samples_leaf"),
 ], ids=launcher_id)
 def test_every_family(store: str, launch: Launch, model: str, applied: str) -> None:
     features = "tutorial" if model == "rf" else "engineered"
@@ -180,6 +182,20 @@ def test_every_family(store: str, launch: Launch, model: str, applied: str) -> N
     scores = mlflow.artifacts.load_dict(f"runs:/{train.info.run_id}/cv_scores.json")
     assert (scores["folds"], scores["repeats"], len(scores["accuracy"])) == (5, 1, 5)
     assert parent.data.metrics["cv_accuracy"] == train.data.metrics["cv_accuracy"]
+
+
+def test_the_families_as_the_parameters_page_runs_them(store: str) -> None:
+    """Through `mlflow run`, as docs/parameters.md gives them, with what its comments say."""
+    for command in commands(block("families")):
+        done = shell(command, PROJECT)
+        assert done.returncode == 0, done.stderr[-3000:]
+    vote, hgb, tutorial = (r.data for r in parents())
+    assert (vote.params["model"], hgb.params["model"], tutorial.params["features"]) == (
+        "vote", "hgb", "tutorial")
+    assert (hgb.params["learning_rate"], hgb.params["max_depth"]) == ("0.1", "3")
+    assert round(tutorial.metrics["cv_accuracy"], 4) == 0.7884  # "the tutorial's features: 0.7884"
+    assert vote.metrics["cv_accuracy"] > max(hgb.metrics["cv_accuracy"],  # "the best family"
+                                             tutorial.metrics["cv_accuracy"])
 
 
 def test_a_family_ignores_and_the_cache_skips_hyperparameters_it_does_not_use(store: str

@@ -18,6 +18,7 @@ from mlflow.tracking import MlflowClient
 from conftest import (MAIN_DEFAULTS, PROJECT, QUICK, all_runs, children, error_lines,
                       experiment_id, mlflow_run, parents, reused, run_env, run_here)
 from orchestration import cache
+from pages import block, commands, fill, output_after, shell
 
 pytestmark = pytest.mark.slow  # whole pipelines through `mlflow run`
 
@@ -32,7 +33,13 @@ def ok(result: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[
 
 
 def test_main_records_a_parent_with_three_linked_steps(store: str) -> None:
-    result = ok(mlflow_run("-P", "C=1.5"))
+    """The quick start's second command, as the README gives it; its summary as shown there."""
+    result = ok(shell(commands(block("quick-start"))[1], PROJECT))
+    shown = [line for line in output_after("quick-start").splitlines() if "…" not in line]
+    assert [line for line in shown if line.startswith("  cv_") or line.startswith(
+        "  val_")] == ["  cv_accuracy      0.8353", "  cv_accuracy_std  0.0374",
+                       "  val_accuracy     0.8744"]
+    assert set(shown) <= set(result.stdout.splitlines()), result.stdout
     (parent,) = parents()
     steps = children(parent)
     assert parent.info.status == "FINISHED"
@@ -246,6 +253,7 @@ def test_interrupt_marks_parent_and_running_step_killed(store: str, signum: int)
 
 def test_run_from_a_git_url_at_a_branch_and_a_commit(store: str, project_copy: Path,
                                                      tmp_path: Path) -> None:
+    """docs/environments.md's commands, with a local repository's file:// URL for GitHub's."""
     def git(*args: str) -> str:
         return subprocess.run(["git", *args], cwd=project_copy, check=True, text=True,
                               capture_output=True).stdout.strip()
@@ -254,28 +262,30 @@ def test_run_from_a_git_url_at_a_branch_and_a_commit(store: str, project_copy: P
     git("add", "-A")
     git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "project")
     commit = git("rev-parse", "HEAD")
-    git("checkout", "-qb", "smaller-c")
+    git("checkout", "-qb", "fewer-iterations")
     mlproject = project_copy / "MLproject"
-    mlproject.write_text(mlproject.read_text().replace("default: 1.5", "default: 0.05"))
-    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "smaller C")
+    mlproject.write_text(mlproject.read_text().replace("default: 1000", "default: 500"))
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "fewer iterations")
     git("checkout", "-q", "main")
-    url = project_copy.as_uri()
+    url = {"https://github.com/<you>/<this-repo>": project_copy.as_uri()}
 
-    ok(mlflow_run("--version", commit, "-P", "max_iter=500", "-P", "features=tutorial",
-                  project=url, cwd=tmp_path))
-    at_commit = parents()[-1]
-    ok(mlflow_run("--version", "smaller-c", project=url, cwd=tmp_path))
-    at_branch = parents()[-1]
+    head, at_version = commands(block("git-url", url))
+    runs = {}
+    for name, command in (("head", head), ("commit", fill(at_version, {"<commit-or-branch>": commit})),
+                          ("branch", fill(at_version, {"<commit-or-branch>": "fewer-iterations"}))):
+        ok(shell(command, tmp_path))
+        runs[name] = parents()[-1]
 
-    assert at_commit.data.tags["mlflow.source.git.commit"] == commit
-    assert at_commit.data.params["C"] == "1.5" and at_commit.data.params["max_iter"] == "500"
-    assert children(at_commit)["train"].data.params["features"] == "tutorial"
-    assert at_branch.data.params["C"] == "0.05"
-    assert at_branch.data.tags["mlflow.source.git.branch"] == "smaller-c"
-    for parent in (at_commit, at_branch):
-        assert parent.info.status == "FINISHED"
+    assert runs["head"].data.tags["mlflow.source.git.commit"] == commit
+    assert runs["commit"].data.tags["mlflow.source.git.commit"] == commit
+    assert runs["branch"].data.tags["mlflow.source.git.branch"] == "fewer-iterations"
+    assert [runs[n].data.params["max_iter"] for n in ("head", "commit", "branch")] == \
+        ["1000", "1000", "500"]
+    for parent in runs.values():
+        assert parent.info.status == "FINISHED" and parent.data.params["C"] == "0.5"
         train = children(parent)["train"]
-        assert train.data.params["C"] == parent.data.params["C"]
+        assert (train.data.params["C"], train.data.params["max_iter"]) == \
+            (parent.data.params["C"], parent.data.params["max_iter"])
         assert train.data.tags["mlflow.source.git.commit"] == \
             parent.data.tags["mlflow.source.git.commit"]
 

@@ -1,9 +1,10 @@
-"""Sweeps from the shell, as the README gives them: one after another, and in parallel on a
-store that did not exist before (sqlite file, and an `mlflow server` on loopback)."""
+"""Sweeps from the shell, as docs/searches.md gives them: one after another, and in parallel on
+a store that did not exist before (sqlite file, and an `mlflow server` on loopback)."""
 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -17,6 +18,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from conftest import PROJECT, children, free_port, parents, reused, run_env
+from pages import block, commands
 
 pytestmark = pytest.mark.slow  # shell sweeps of `mlflow run`
 
@@ -41,26 +43,26 @@ def check_sweep(values: list[str], param: str = "C") -> None:
     assert all(s["train"] is None and s["evaluate"] is None for s in steps)
 
 
-def test_sequential_sweep_computes_prepare_once(store: str) -> None:
-    result = shell("for m in logreg rf; do mlflow run . --env-manager local -P model=$m "
-                   "-P n_trees=20 -P cv_repeats=1 || exit 1; done", cwd=PROJECT)
-    assert result.returncode == 0, result.stderr[-3000:]
-    check_sweep(["logreg", "rf"], param="model")
-
-
-def test_parallel_sweep_on_a_fresh_sqlite_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-                                                ) -> None:
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+def test_the_shell_sweeps_on_a_new_store_as_written(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """docs/searches.md: a new store set up as the page says, then its loop and its parallel
+    `xargs` sweep (as many runs at once as values: all race on the new store)."""
+    uri = f"sqlite:///{tmp_path / 'other.db'}"
+    one_by_one, parallel = commands(block("shell-sweeps"))
+    for command in commands(block("new-store", {"sqlite:////path/to/other.db": uri})):
+        done = shell(command, PROJECT, MLFLOW_TRACKING_URI=uri)
+        assert done.returncode == 0, done.stderr
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    monkeypatch.delenv("MLFLOW_EXPERIMENT_NAME", raising=False)
+    monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", "titanic-sweep")  # made by the set-up
     mlflow.set_tracking_uri(uri)
-    # README set-up: the store's tables exist before the first parallel run.
-    setup = shell(f"python {PROJECT / 'tools' / 'init_store.py'}", cwd=tmp_path)
-    assert setup.returncode == 0, setup.stderr
-    values = ["0.01", "0.1", "1", "10"]  # as many as run at once: all race on the new store
-    result = shell(PARALLEL_SWEEP.format(values=" ".join(values), project=PROJECT), cwd=tmp_path)
+    result = shell(parallel, PROJECT)
     assert result.returncode == 0, result.stderr[-3000:]
-    check_sweep(values)
+    check_sweep(re.search(r"printf '%s\\n' ([\d. ]+) \|", parallel)[1].split())
+
+    monkeypatch.delenv("MLFLOW_EXPERIMENT_NAME")  # the loop in the Default experiment
+    result = shell(one_by_one, PROJECT)
+    assert result.returncode == 0, result.stderr[-3000:]
+    check_sweep(re.search(r"for C in ([\d. ]+);", one_by_one)[1].split())
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import os
+import re
 import signal
 import ssl
 import subprocess
@@ -37,6 +38,7 @@ from mlflow.tracking import MlflowClient
 from tools import team_users as users_tool
 from conftest import (PROJECT, QUICK, children, experiment_id, free_port, mlflow_run, parents,
                       reused, run_env, run_here)
+from pages import block, commands, ran, shell, started, wait_for_http
 
 pytestmark = pytest.mark.slow  # the team server on PostgreSQL
 
@@ -191,32 +193,6 @@ def test_pipeline_registry_and_leaderboard_through_the_server(
         board.stdout
 
 
-def test_sweep_and_tune_through_the_server(team_server: str, database: str,
-                                          tmp_path: Path) -> None:
-    result = mlflow_run("-e", "sweep", "-P", "C=0.1,1", "-P", "jobs=2", *QUICK, cwd=tmp_path)
-    assert result.returncode == 0, result.stderr[-3000:]
-    (sweep,) = parents()
-    configs = [r for r in MlflowClient().search_runs(
-        [sweep.info.experiment_id], f"tags.`mlflow.parentRunId` = '{sweep.info.run_id}'")]
-    assert len(configs) == 2 and all(c.info.status == "FINISHED" for c in configs)
-    prepares = [children(c)["prepare"] for c in configs]
-    assert sum("titanic.reused_from" not in p.data.tags for p in prepares) == 1
-
-    # Tuning with its study in PostgreSQL too (a database of its own, beside the server's).
-    study_database = f"{database}_optuna"
-    with psycopg.connect(f"{POSTGRES}/postgres", autocommit=True) as connection:
-        connection.execute(f'CREATE DATABASE "{study_database}"')
-    try:
-        storage = f"{POSTGRES}/{study_database}"
-        tuned = mlflow_run("-e", "tune", "-P", "trials=2", "-P", "jobs=2", "-P",
-                           f"storage={storage}", *QUICK, cwd=tmp_path)
-        assert tuned.returncode == 0, tuned.stderr[-3000:]
-        study = optuna.load_study(study_name="titanic", storage=storage)
-        assert [t.state.name for t in study.trials] == ["COMPLETE", "COMPLETE"]
-    finally:
-        drop(study_database)
-
-
 # --- who may do what ----------------------------------------------------------------------------
 
 def status_without_credentials(url: str, method: str, path: str) -> int:
@@ -357,29 +333,106 @@ def certificates(folder: Path) -> tuple[Path, Path, Path]:
     return paths
 
 
-def test_the_team_server_over_https(database: str, tmp_path: Path,
-                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_team_page_as_written(database: str, tmp_path: Path) -> None:
+    """docs/team.md from start to restore: the server over HTTPS, its users, a client's
+    commands, a backup, and a restore that a server starts on again. Filled in: the test's
+    database, folders, certificates, ports and passwords (through the environment)."""
     ca, cert, key = certificates(tmp_path)
-    with running_server(database, tmp_path, "127.0.0.1", "--certfile", str(cert),
-                        "--keyfile", str(key), ca=ca) as url:
-        assert url.startswith("https://")
-        use_server(url, monkeypatch)
-        monkeypatch.setenv("MLFLOW_TRACKING_SERVER_CERT_PATH", str(ca))
-        add_team(monkeypatch, through_tool=True)
-        sign_in(monkeypatch, "member")
-        ran = mlflow_run(*QUICK, cwd=tmp_path)
-        assert ran.returncode == 0, ran.stderr[-3000:]
-        (pipeline,) = parents()
-        assert pipeline.info.status == "FINISHED"
-        monkeypatch.delenv("MLFLOW_TRACKING_SERVER_CERT_PATH")  # a client without the team CA
-        untrusted = subprocess.run([sys.executable, "-m", "orchestration.leaderboard"],
-                                   cwd=PROJECT, env=run_env(MLFLOW_HTTP_REQUEST_MAX_RETRIES="0"),
-                                   capture_output=True, text=True, timeout=300)
-        assert untrusted.returncode == 1
-        assert untrusted.stderr.strip().splitlines()[-1] == (
-            f"titanic: error: the certificate of the tracking server {url} is not signed by a "
-            f"CA this machine trusts: set MLFLOW_TRACKING_SERVER_CERT_PATH to the team's CA "
-            f"file")
+    admin_file = tmp_path / "admin-password"
+    admin_file.write_text(ADMIN_PASSWORD)
+    admin_file.chmod(0o600)
+    pg = urlsplit(POSTGRES)
+    pg_env = {"PGHOST": pg.hostname or "", "PGPORT": str(pg.port or 5432),
+              "PGUSER": pg.username or ""}
+    base = {**{k: v for k, v in run_env().items() if not k.startswith("MLFLOW_TRACKING_")
+               and k != "MLFLOW_EXPERIMENT_NAME"}, **pg_env}
+    passwords = {name: f"{name}-{uuid.uuid4().hex}" for name in ("alice", "bob", "carol")}
+    new_alice = f"alice-new-{uuid.uuid4().hex}"
+    restored = f"{database}_restored"
+
+    @contextmanager
+    def server(name: str, srv: Path) -> Iterator[str]:
+        port = str(free_port())
+        script = block("team-server", {
+            "/etc/mlflow/admin-password": str(admin_file),
+            "mlflow@127.0.0.1:5432": f"{pg.username}@{pg.hostname}:{pg.port or 5432}",
+            "titanic_mlflow": name, "/srv": str(srv), "0.0.0.0": "127.0.0.1",
+            "--port 5000": f"--port {port}",
+            "/etc/mlflow/server.pem": str(cert), "/etc/mlflow/server.key": str(key)})
+        with started(script, PROJECT, env=base) as proc:
+            url = f"https://127.0.0.1:{port}"
+            wait_for_http(f"{url}/health", proc,
+                          context=ssl.create_default_context(cafile=str(ca)))
+            yield url
+        log = proc.stderr.read() if proc.stderr else ""
+        assert ADMIN_PASSWORD not in log and new_alice not in log
+
+    try:
+        with server(database, tmp_path / "srv") as url:
+            admin = {**base, "MLFLOW_TRACKING_URI": url, "MLFLOW_TRACKING_USERNAME": "admin",
+                     "MLFLOW_TRACKING_PASSWORD": ADMIN_PASSWORD,
+                     "MLFLOW_TRACKING_SERVER_CERT_PATH": str(ca)}
+            shown = ""
+            for command in commands(block("team-users")):
+                user = command.split()[3]
+                typed = {"add": passwords.get(user), "password": new_alice}.get(command.split()[2])
+                shown = ran(command, PROJECT, env=admin,
+                            stdin=f"{typed}\n" if typed else None)
+            assert "registered_model titanic: EDIT" in shown  # `show alice`, a maintainer
+
+            # A client machine: the page's exports, then its commands.
+            fills = {"https://<server>:5000": url, "=…": '="$ALICE_PASSWORD"',
+                     "/etc/ssl/team-ca.pem": str(ca), "--port 5001": f"--port {free_port()}",
+                     "<user>@<db-host>/optuna":
+                         f"{pg.username}@{pg.hostname}:{pg.port or 5432}/{database}_optuna"}
+            client = commands(block("team-client", fills))
+            exports = "\n".join(c for c in client if c.startswith("export "))
+            *work, serve = [c for c in client if not c.startswith("export ")]
+            with psycopg.connect(f"{POSTGRES}/postgres", autocommit=True) as connection:
+                connection.execute(f'CREATE DATABASE "{database}_optuna"')
+            alice = {**base, "ALICE_PASSWORD": new_alice}
+            out = ran("\n".join([exports, *work]), PROJECT, env=alice)
+            assert "Use it: models:/titanic@champion" in out  # alice, a maintainer, promoted
+            assert out.count("configurations under run") == 2  # the sweep's and tune's reports
+            assert "cv_accuracy" in out.split("configurations under run")[-1]  # the leaderboard
+            port = re.search(r"--port (\d+)", serve)[1]
+            with started(f"{exports}\n{serve}", PROJECT, env=alice) as proc:
+                wait_for_http(f"http://127.0.0.1:{port}/health", proc)
+            study = optuna.load_study(study_name="team",
+                                      storage=f"{POSTGRES}/{database}_optuna")
+            assert len(study.trials) == 8
+
+            # A client without the team's CA is told what to set, in one line.
+            untrusted = shell(exports.replace("export MLFLOW_TRACKING_SERVER_CERT_PATH",
+                                              "export UNUSED") +
+                              "\npython -m orchestration.leaderboard", PROJECT,
+                              env={**alice, "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"})
+            assert untrusted.returncode == 1
+            assert untrusted.stderr.strip().splitlines()[-1] == (
+                f"titanic: error: the certificate of the tracking server {url} is not signed "
+                f"by a CA this machine trusts: set MLFLOW_TRACKING_SERVER_CERT_PATH to the "
+                f"team's CA file")
+
+            ran(block("backup", {"titanic_mlflow": database, "/srv": str(tmp_path / "srv")}),
+                tmp_path, env=base)
+
+        # Another machine restores the backup under new names and serves it again.
+        for suffix in ("", "_auth"):
+            (tmp_path / f"{database}{suffix}.dump").rename(tmp_path / f"{restored}{suffix}.dump")
+        (tmp_path / "elsewhere").mkdir()
+        ran(block("restore", {"titanic_mlflow": restored, "/srv": str(tmp_path / "elsewhere")}),
+            tmp_path, env=base)
+        with server(restored, tmp_path / "elsewhere") as url:
+            env = {**base, "MLFLOW_TRACKING_URI": url, "MLFLOW_TRACKING_USERNAME": "alice",
+                   "MLFLOW_TRACKING_PASSWORD": new_alice,
+                   "MLFLOW_TRACKING_SERVER_CERT_PATH": str(ca)}
+            loaded = ran("python -c 'import mlflow, pandas as pd; print(len(mlflow.pyfunc."
+                         "load_model(\"models:/titanic@champion\").predict(pd.read_csv("
+                         "\"data/titanic/test.csv\"))))'", PROJECT, env=env)
+            assert loaded.strip() == "418"  # the users, the registry and the artifacts
+    finally:
+        for name in (f"{database}_optuna", restored):
+            drop(name)
 
 
 # --- several machines, one cache ------------------------------------------------------------------
