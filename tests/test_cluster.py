@@ -90,46 +90,47 @@ def stop(proc: subprocess.Popen[str]) -> None:
     proc.wait(timeout=30)
 
 
+def wait_for_port(host: str, port: int, proc: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            socket.create_connection((host, port), timeout=1).close()
+            return
+        except OSError:
+            assert proc.poll() is None, proc.stderr.read()[-3000:] if proc.stderr else ""
+            assert time.monotonic() < deadline, f"nothing listened on {host}:{port} in 60 s"
+            time.sleep(0.3)
+
+
 @contextmanager
-def scheduler(host: str, *tls: str, started: list[subprocess.Popen[str]] | None = None
-              ) -> Iterator[str]:
-    """`dask scheduler` as docs/cluster.md starts it: Dask's own command, in a folder with
-    none of the project's code, which it cannot import; yields its address (and appends its
-    process to `started`)."""
+def scheduler(host: str, started: list[subprocess.Popen[str]] | None = None) -> Iterator[str]:
+    """A plain-tcp `dask scheduler` for the fault tests, in a folder with none of the
+    project's code, which it cannot import; yields its address (and appends its process to
+    `started`)."""
     port = free_port(host)
     elsewhere = tempfile.mkdtemp(prefix="titanic-scheduler-")
     env = {k: v for k, v in run_env().items() if k != "PYTHONPATH"}
     proc = subprocess.Popen(
-        ["dask", "scheduler", "--host", host, "--port", str(port), "--no-dashboard", *tls],
+        ["dask", "scheduler", "--host", host, "--port", str(port), "--no-dashboard"],
         cwd=elsewhere, env=env,
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                socket.create_connection((host, port), timeout=1).close()
-                break
-            except OSError:
-                assert proc.poll() is None, proc.stderr.read()[-3000:]
-                assert time.monotonic() < deadline, "the scheduler did not start in 60 s"
-                time.sleep(0.3)
+        wait_for_port(host, port, proc)
         if started is not None:
             started.append(proc)
-        yield f"{'tls' if tls else 'tcp'}://{host}:{port}"
+        yield f"tcp://{host}:{port}"
     finally:
         stop(proc)
         shutil.rmtree(elsewhere, ignore_errors=True)
 
 
 @contextmanager
-def worker(address: str, folder: Path, namespace: str | None = None, project: Path = PROJECT,
-           *tls: str) -> Iterator[subprocess.Popen[str]]:
-    """A plain `dask worker` with one thread, started in a checkout of the project with
-    PYTHONPATH=. and a team member's credentials in its environment, as the docs say."""
+def worker(address: str, folder: Path, project: Path = PROJECT
+           ) -> Iterator[subprocess.Popen[str]]:
+    """A plain `dask worker` with one thread for the fault tests, started in a checkout of
+    the project with PYTHONPATH=. and a team member's credentials in its environment."""
     (folder / "tmp").mkdir(parents=True, exist_ok=True)
-    command = ["dask", "worker", address, "--nthreads", "1", "--no-dashboard", *tls]
-    if namespace:
-        command = ["ip", "netns", "exec", namespace, *command]
+    command = ["dask", "worker", address, "--nthreads", "1", "--no-dashboard"]
     proc = subprocess.Popen(command, cwd=project,
                             env=run_env(PYTHONPATH=".", TMPDIR=str(folder / "tmp"), **MEMBER),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True,
@@ -140,8 +141,8 @@ def worker(address: str, folder: Path, namespace: str | None = None, project: Pa
         stop(proc)
 
 
-def wait_for_workers(address: str, count: int, **security: object) -> None:
-    with Client(address, timeout=30, set_as_default=False, **security) as client:
+def wait_for_workers(address: str, count: int) -> None:
+    with Client(address, timeout=30, set_as_default=False) as client:
         client.wait_for_workers(count, timeout=120)
 
 
@@ -200,18 +201,6 @@ def forwarding(host: str, target: tuple[str, int]) -> Iterator[int]:
     finally:
         server.shutdown()
         server.server_close()
-
-
-def wait_for_port(host: str, port: int, proc: subprocess.Popen[str]) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            socket.create_connection((host, port), timeout=1).close()
-            return
-        except OSError:
-            assert proc.poll() is None, proc.stderr.read()[-3000:] if proc.stderr else ""
-            assert time.monotonic() < deadline, f"nothing listened on {host}:{port} in 60 s"
-            time.sleep(0.3)
 
 
 @pytest.fixture(scope="module")
