@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from conftest import PROJECT, run_env
 
@@ -129,7 +130,7 @@ def started(script: str, cwd: Path, env: dict[str, str] | None = None,
                 pass
 
 
-def wait_for_http(url: str, proc: subprocess.Popen[str], seconds: float = 120,
+def wait_for_http(url: str, proc: subprocess.Popen[Any], seconds: float = 120,
                   **kwargs: object) -> None:
     """Wait until `url` answers, failing with the process's log if it ends first."""
     deadline = time.monotonic() + seconds

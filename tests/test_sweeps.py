@@ -8,8 +8,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,7 +16,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from conftest import PROJECT, children, free_port, parents, reused, run_env
-from pages import block, commands
+from pages import block, commands, wait_for_http
 
 pytestmark = pytest.mark.slow  # shell sweeps of `mlflow run`
 
@@ -77,15 +75,7 @@ def server(tmp_path: Path) -> Iterator[str]:
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/health", timeout=2)
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"mlflow server did not start: {proc.stderr.read()}")
-                time.sleep(0.5)
+        wait_for_http(f"{url}/health", proc)
         yield url
     finally:
         os.killpg(proc.pid, signal.SIGTERM)  # the server and the workers it started

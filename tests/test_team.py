@@ -94,15 +94,7 @@ def running_server(database: str, folder: Path, host: str, *extra: str,
     url = f"{'https' if ca else 'http'}://{reach}:{port}"
     context = ssl.create_default_context(cafile=str(ca)) if ca else None
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/health", timeout=2, context=context)
-                break
-            except OSError:
-                assert server.poll() is None, server.stderr.read().decode()[-3000:]
-                assert time.monotonic() < deadline, "the team server did not start in 120 s"
-                time.sleep(0.5)
+        wait_for_http(f"{url}/health", server, context=context)
         yield url
     finally:
         log = stop_server(server)
