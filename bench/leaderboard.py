@@ -5,7 +5,7 @@ a registered model with versions, side by side with the floor of any command her
     python bench/leaderboard.py --markdown bench/LEADERBOARD.md
 
 Figures: the leaderboard's own work (its queries and the table) in a warm process, and the
-whole command `python -m orchestration.leaderboard` against `python -c "import mlflow"` (what any
+whole command `titanic-leaderboard` against `python -c "import mlflow"` (what any
 command that uses MLflow pays before it does anything).
 """
 
@@ -23,7 +23,6 @@ from contextlib import redirect_stdout
 from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(PROJECT))
 
 PIPELINES = 1000
 VERSIONS = 50
@@ -46,36 +45,54 @@ def build_store(uri: str) -> None:
     now = int(time.time() * 1000)
     uris: list[str] = []
     for i in range(PIPELINES):
-        params = {**defaults, "C": str(round(0.01 * (1 + i % 300), 2)),
-                  "model": ("logreg", "hgb", "rf", "vote")[i % 4]}
+        params = {
+            **defaults,
+            "C": str(round(0.01 * (1 + i % 300), 2)),
+            "model": ("logreg", "hgb", "rf", "vote")[i % 4],
+        }
         parent = client.create_run(experiment, run_name=f"run {i}")
         run_id = parent.info.run_id
         model = client.create_logged_model(experiment, name="model", source_run_id=run_id)
         uris.append(f"models:/{model.model_id}")
         client.log_batch(
             run_id,
-            metrics=[Metric(name, 0.7 + (i * 7919 % 1000) / 10000, now, 0)
-                     for name in ("cv_accuracy", "cv_accuracy_std", "val_accuracy",
-                                  "val_precision", "val_recall", "val_f1", "val_roc_auc",
-                                  "val_log_loss")],
+            metrics=[
+                Metric(name, 0.7 + (i * 7919 % 1000) / 10000, now, 0)
+                for name in (
+                    "cv_accuracy",
+                    "cv_accuracy_std",
+                    "val_accuracy",
+                    "val_precision",
+                    "val_recall",
+                    "val_f1",
+                    "val_roc_auc",
+                    "val_log_loss",
+                )
+            ],
             params=[Param(k, v) for k, v in params.items()],
-            tags=[RunTag(TAG_MODEL_URI, uris[-1]),
-                  RunTag(TAG_REUSED_STEPS, "prepare" if i % 2 else "")])
+            tags=[
+                RunTag(TAG_MODEL_URI, uris[-1]),
+                RunTag(TAG_REUSED_STEPS, "prepare" if i % 2 else ""),
+            ],
+        )
         for step in STEPS:
-            child = client.create_run(experiment, run_name=step,
-                                      tags={"mlflow.parentRunId": run_id})
+            child = client.create_run(
+                experiment, run_name=step, tags={"mlflow.parentRunId": run_id}
+            )
             client.set_terminated(child.info.run_id)
         client.set_terminated(run_id)
     client.create_registered_model("titanic")
     for i in range(VERSIONS):
         source = uris[i * (PIPELINES // VERSIONS)]
-        client.create_model_version("titanic", source=source,
-                                    model_id=source.removeprefix("models:/"))
+        client.create_model_version(
+            "titanic", source=source, model_id=source.removeprefix("models:/")
+        )
     client.set_registered_model_alias("titanic", "champion", "1")
 
 
 def warm_seconds(limit: int) -> list[float]:
     from orchestration import leaderboard
+
     times = []
     for _ in range(REPEATS):
         started = time.perf_counter()
@@ -104,25 +121,33 @@ def main() -> None:
         os.environ.update(env)
         started = time.perf_counter()
         build_store(uri)
-        print(f"store of {PIPELINES} pipeline runs (+{3 * PIPELINES} step runs) built in "
-              f"{time.perf_counter() - started:.0f} s", file=sys.stderr)
+        print(
+            f"store of {PIPELINES} pipeline runs (+{3 * PIPELINES} step runs) built in "
+            f"{time.perf_counter() - started:.0f} s",
+            file=sys.stderr,
+        )
         figures = {
             "leaderboard, warm process, top 10": warm_seconds(10),
             f"leaderboard, warm process, all {PIPELINES}": warm_seconds(PIPELINES),
-            "`python -m orchestration.leaderboard` (whole command)":
-                command_seconds([sys.executable, "-m", "orchestration.leaderboard"], env),
-            "`python -c \"import mlflow\"` (floor)":
-                command_seconds([sys.executable, "-c", "import mlflow"], env),
+            "`titanic-leaderboard` (whole command)": command_seconds(
+                [sys.executable, "-m", "orchestration.leaderboard"], env
+            ),
+            '`python -c "import mlflow"` (floor)': command_seconds(
+                [sys.executable, "-c", "import mlflow"], env
+            ),
         }
-    rows = [f"| {name} | {statistics.median(t):.3f} | {min(t):.3f} | {max(t):.3f} |"
-            for name, t in figures.items()]
+    rows = [
+        f"| {name} | {statistics.median(t):.3f} | {min(t):.3f} | {max(t):.3f} |"
+        for name, t in figures.items()
+    ]
     table = "\n".join(["| measured | median s | min s | max s |", "|---|---|---|---|", *rows])
     print(table)
     if args.markdown:
         args.markdown.write_text(
             f"# Leaderboard timing\n\n`python bench/leaderboard.py` on {time.strftime('%Y-%m-%d')}"
             f": a sqlite store of {PIPELINES} pipeline runs (and {3 * PIPELINES} step runs), "
-            f"{VERSIONS} registered versions; {REPEATS} repeats each.\n\n{table}\n")
+            f"{VERSIONS} registered versions; {REPEATS} repeats each.\n\n{table}\n"
+        )
 
 
 if __name__ == "__main__":

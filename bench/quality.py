@@ -21,15 +21,14 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-PROJECT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(PROJECT))
+from orchestration.mlproject import entry_point_defaults
+from orchestration.params import parse_params
+from steps.prepare import prepare
+from steps.train import accuracy, cv_scores, train
+from titanic.families import FAMILIES, FEATURE_SETS, HYPERPARAMETERS
+from titanic.passengers import read_passengers
 
-from orchestration.mlproject import entry_point_defaults  # noqa: E402
-from orchestration.params import parse_params  # noqa: E402
-from steps.prepare import prepare  # noqa: E402
-from steps.train import accuracy, cv_scores, train  # noqa: E402
-from titanic.families import FAMILIES, FEATURE_SETS, HYPERPARAMETERS  # noqa: E402
-from titanic.passengers import read_passengers  # noqa: E402
+PROJECT = Path(__file__).resolve().parent.parent
 
 # Candidates (engineered features; other hyperparameters at their defaults), each grid scored
 # on the families listed. The tree shape is shared by hgb and rf, so it is chosen by `vote`,
@@ -43,13 +42,18 @@ GRIDS: list[tuple[tuple[str, ...], dict[str, list[Any]], str]] = [
 TARGETS = (("best configuration", 0.84), ("default (logreg, engineered)", 0.83))
 
 
-def score(train_rows, valid_rows, model: str, features: str, hp: dict[str, Any],
-          d: dict[str, Any]) -> dict[str, float]:
+def score(
+    train_rows, valid_rows, model: str, features: str, hp: dict[str, Any], d: dict[str, Any]
+) -> dict[str, float]:
     cv = cv_scores(train_rows, model, features, hp, d["seed"], d["cv_folds"], d["cv_repeats"])
     started = time.perf_counter()
     fitted = train(train_rows, model, features, hp, d["seed"])
-    return {"cv": float(cv.mean()), "std": float(cv.std()),
-            "val": accuracy(fitted, valid_rows), "fit": time.perf_counter() - started}
+    return {
+        "cv": float(cv.mean()),
+        "std": float(cv.std()),
+        "val": accuracy(fitted, valid_rows),
+        "fit": time.perf_counter() - started,
+    }
 
 
 def main() -> None:
@@ -62,31 +66,42 @@ def main() -> None:
     train_rows, valid_rows = prepare(passengers, d["test_size"], d["seed"])
     defaults = {k: d[k] for k in HYPERPARAMETERS}
 
-    lines = [f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python "
-             f"{platform.python_version()}, scikit-learn {version('scikit-learn')}, "
-             f"pandas {version('pandas')}",
-             f"Split: prepare's default ({len(train_rows)} training, {len(valid_rows)} validation "
-             f"rows); cv: {d['cv_folds']}-fold × {d['cv_repeats']} repeats, stratified, on the "
-             f"training rows only.", "",
-             "## Every family × feature set at the MLproject defaults", "",
-             "| model | features | cv_accuracy | ± std | val_accuracy | fit s |",
-             "|---|---|---:|---:|---:|---:|"]
+    lines = [
+        f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}, scikit-learn {version('scikit-learn')}, "
+        f"pandas {version('pandas')}",
+        f"Split: prepare's default ({len(train_rows)} training, {len(valid_rows)} validation "
+        f"rows); cv: {d['cv_folds']}-fold × {d['cv_repeats']} repeats, stratified, on the "
+        f"training rows only.",
+        "",
+        "## Every family × feature set at the MLproject defaults",
+        "",
+        "| model | features | cv_accuracy | ± std | val_accuracy | fit s |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
     results = {}
     for features, model in itertools.product(FEATURE_SETS, FAMILIES):
         print(f"{model} {features} ...", file=sys.stderr, flush=True)
-        r = results[model, features] = score(train_rows, valid_rows, model, features,
-                                             defaults, d)
-        lines.append(f"| {model} | {features} | {r['cv']:.4f} | {r['std']:.4f} | "
-                     f"{r['val']:.4f} | {r['fit']:.2f} |")
+        r = results[model, features] = score(train_rows, valid_rows, model, features, defaults, d)
+        lines.append(
+            f"| {model} | {features} | {r['cv']:.4f} | {r['std']:.4f} | "
+            f"{r['val']:.4f} | {r['fit']:.2f} |"
+        )
 
     best = max(results.items(), key=lambda item: item[1]["cv"])
     for models, grid, rule in GRIDS:
-        lines += ["", f"## Choosing {', '.join(grid)} by cross-validation (engineered features; "
-                      f"default: {rule})", "",
-                  "| hyperparameters | " + " | ".join(f"{m} cv_accuracy ± std" for m in models)
-                  + " | default |", "|---|" + "---:|" * len(models) + "---|"]
+        lines += [
+            "",
+            f"## Choosing {', '.join(grid)} by cross-validation (engineered features; "
+            f"default: {rule})",
+            "",
+            "| hyperparameters | "
+            + " | ".join(f"{m} cv_accuracy ± std" for m in models)
+            + " | default |",
+            "|---|" + "---:|" * len(models) + "---|",
+        ]
         for values in itertools.product(*grid.values()):
-            chosen = dict(zip(grid, values))
+            chosen = dict(zip(grid, values, strict=True))
             print(f"{'/'.join(models)} {chosen} ...", file=sys.stderr, flush=True)
             cells = []
             for model in models:
@@ -95,21 +110,29 @@ def main() -> None:
                     best = ((model, "engineered"), r)
                 cells.append(f"{r['cv']:.4f} ± {r['std']:.4f}")
             is_default = all(defaults[k] == v for k, v in chosen.items())
-            lines.append(f"| {', '.join(f'{k}={v}' for k, v in chosen.items())} | "
-                         f"{' | '.join(cells)} | {'yes' if is_default else ''} |")
+            lines.append(
+                f"| {', '.join(f'{k}={v}' for k, v in chosen.items())} | "
+                f"{' | '.join(cells)} | {'yes' if is_default else ''} |"
+            )
 
     default = results["logreg", "engineered"]
     lines += ["", "| target | measured | met |", "|---|---:|---|"]
-    for (label, bound), value in zip(TARGETS, (best[1]["cv"], default["cv"])):
-        lines.append(f"| {label}: cv_accuracy ≥ {bound} | {value:.4f} | "
-                     f"{'yes' if value >= bound else 'NO'} |")
-    lines.append(f"\nBest configuration: {best[0][0]}, {best[0][1]} features "
-                 f"(cv_accuracy {best[1]['cv']:.4f}).")
+    for (label, bound), value in zip(TARGETS, (best[1]["cv"], default["cv"]), strict=True):
+        lines.append(
+            f"| {label}: cv_accuracy ≥ {bound} | {value:.4f} | "
+            f"{'yes' if value >= bound else 'NO'} |"
+        )
+    lines.append(
+        f"\nBest configuration: {best[0][0]}, {best[0][1]} features "
+        f"(cv_accuracy {best[1]['cv']:.4f})."
+    )
     table = "\n".join(lines)
     print(table)
     if args.markdown:
-        args.markdown.write_text(f"# Model quality\n\n`python bench/quality.py` on "
-                                 f"{time.strftime('%Y-%m-%d')}.\n\n{table}\n")
+        args.markdown.write_text(
+            f"# Model quality\n\n`python bench/quality.py` on "
+            f"{time.strftime('%Y-%m-%d')}.\n\n{table}\n"
+        )
 
 
 if __name__ == "__main__":

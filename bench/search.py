@@ -44,35 +44,54 @@ SCENARIOS = {
 def command(kind: str) -> list[str]:
     if kind == "xargs":
         runs = " ".join(MLFLOW_RUN)
-        return ["bash", "-c", f"printf '%s\\n' {' '.join(VALUES)} | "
-                              f"xargs -P 2 -I{{}} {runs} -P C={{}}"]
-    return {"sweep": [*MLFLOW_RUN, "-e", "sweep", "-P", f"C={','.join(VALUES)}", "-P", "jobs=2"],
-            "main": MLFLOW_RUN,
-            "tune": TUNE,
-            "tune-median": [*TUNE, "-P", "pruner=median"],
-            "tune-halving": [*TUNE, "-P", "pruner=halving"],
-            "tune-unpruned": [*TUNE, "-P", "pruner=none"],
-            "grid": [*MLFLOW_RUN, "-e", "sweep", *DEFAULT_GRID, "-P", "jobs=2"]}[kind]
+        return [
+            "bash",
+            "-c",
+            f"printf '%s\\n' {' '.join(VALUES)} | xargs -P 2 -I{{}} {runs} -P C={{}}",
+        ]
+    return {
+        "sweep": [*MLFLOW_RUN, "-e", "sweep", "-P", f"C={','.join(VALUES)}", "-P", "jobs=2"],
+        "main": MLFLOW_RUN,
+        "tune": TUNE,
+        "tune-median": [*TUNE, "-P", "pruner=median"],
+        "tune-halving": [*TUNE, "-P", "pruner=halving"],
+        "tune-unpruned": [*TUNE, "-P", "pruner=none"],
+        "grid": [*MLFLOW_RUN, "-e", "sweep", *DEFAULT_GRID, "-P", "jobs=2"],
+    }[kind]
 
 
 def best_score(uri: str) -> float:
     """The best cv_accuracy of the store's pipeline runs."""
-    code = ("import mlflow; r = mlflow.search_runs(search_all_experiments=True, "
-            "filter_string=\"tags.`titanic.model_uri` LIKE 'models:/%'\", "
-            "order_by=['metrics.cv_accuracy DESC'], max_results=1); "
-            "print(r['metrics.cv_accuracy'][0])")
-    out = subprocess.run([sys.executable, "-c", code], env={**os.environ,
-                         "MLFLOW_TRACKING_URI": uri}, capture_output=True, text=True, check=True)
+    code = (
+        "import mlflow; r = mlflow.search_runs(search_all_experiments=True, "
+        "filter_string=\"tags.`titanic.model_uri` LIKE 'models:/%'\", "
+        "order_by=['metrics.cv_accuracy DESC'], max_results=1); "
+        "print(r['metrics.cv_accuracy'][0])"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**os.environ, "MLFLOW_TRACKING_URI": uri},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return float(out.stdout.split()[-1])
 
 
 def pruned_runs(uri: str) -> int:
     """Trials of the store that a pruner stopped (not counting their train steps)."""
-    code = ("import mlflow; print(len(mlflow.search_runs(search_all_experiments=True, "
-            "filter_string=\"tags.`titanic.pruned` LIKE '%' and "
-            "tags.`mlflow.project.entryPoint` = 'main'\")))")
-    out = subprocess.run([sys.executable, "-c", code], env={**os.environ,
-                         "MLFLOW_TRACKING_URI": uri}, capture_output=True, text=True, check=True)
+    code = (
+        "import mlflow; print(len(mlflow.search_runs(search_all_experiments=True, "
+        "filter_string=\"tags.`titanic.pruned` LIKE '%' and "
+        "tags.`mlflow.project.entryPoint` = 'main'\")))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**os.environ, "MLFLOW_TRACKING_URI": uri},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return int(out.stdout.split()[-1])
 
 
@@ -86,8 +105,13 @@ def measure(kind: str, scratch: Path, index: int) -> tuple[float, float, int]:
     env.pop("MLFLOW_EXPERIMENT_NAME", None)
     # The README's set-up for a new store, so that only the work itself is timed; run there,
     # so that the store's artifacts go beside it, not into the project folder.
-    subprocess.run([sys.executable, str(PROJECT / "tools" / "init_store.py")], env=env,
-                   cwd=folder, check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "orchestration.init_store"],
+        env=env,
+        cwd=folder,
+        check=True,
+        capture_output=True,
+    )
     started = time.perf_counter()
     done = subprocess.run(command(kind), env=env, cwd=folder, capture_output=True, text=True)
     took = time.perf_counter() - started
@@ -100,8 +124,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--markdown", type=Path, help="also write the table to this file")
-    parser.add_argument("--only", nargs="+", choices=SCENARIOS.values(),
-                        help="measure only these scenarios")
+    parser.add_argument(
+        "--only", nargs="+", choices=SCENARIOS.values(), help="measure only these scenarios"
+    )
     args = parser.parse_args()
     kinds = [kind for kind in SCENARIOS.values() if not args.only or kind in args.only]
     seconds: dict[str, list[float]] = {kind: [] for kind in kinds}
@@ -110,42 +135,52 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="titanic-search-") as scratch:
         for index in range(args.repeats):
             for kind in kinds:  # every repeat measures every scenario in turn
-                print(f"repeat {index + 1}/{args.repeats}: {kind} ...", file=sys.stderr,
-                      flush=True)
+                print(f"repeat {index + 1}/{args.repeats}: {kind} ...", file=sys.stderr, flush=True)
                 took, best, stopped = measure(kind, Path(scratch), index)
                 seconds[kind].append(took)
                 scores[kind].append(best)
                 pruned[kind].append(stopped)
     median = {kind: statistics.median(values) for kind, values in seconds.items()}
     top = {kind: max(values) for kind, values in scores.items()}
-    rows = [f"| {name} | {median[kind]:.1f} | {top[kind]:.4f} | "
-            f"{'/'.join(map(str, pruned[kind]))} |"
-            for name, kind in SCENARIOS.items() if kind in kinds]
-    checks = [(name, median[a] / median[b], target)
-              for name, a, b, target in (("sweep / xargs", "sweep", "xargs", "≤ 0.3"),
-                                         ("sweep / cold main", "sweep", "main", "≤ 2.5"),
-                                         ("tune / tune without pruner", "tune",
-                                          "tune-unpruned", ""),
-                                         ("tune median / tune without pruner",
-                                          "tune-median", "tune-unpruned", ""),
-                                         ("tune halving / tune without pruner",
-                                          "tune-halving", "tune-unpruned", ""))
-              if a in kinds and b in kinds]
-    lines = ["| scenario | median s | best cv_accuracy | pruned |", "|---|---|---|---|", *rows,
-             "", "| figure | measured | target |", "|---|---|---|",
-             *(f"| {name} | {value:.2f}× | {target} |" for name, value, target in checks)]
+    rows = [
+        f"| {name} | {median[kind]:.1f} | {top[kind]:.4f} | {'/'.join(map(str, pruned[kind]))} |"
+        for name, kind in SCENARIOS.items()
+        if kind in kinds
+    ]
+    checks = [
+        (name, median[a] / median[b], target)
+        for name, a, b, target in (
+            ("sweep / xargs", "sweep", "xargs", "≤ 0.3"),
+            ("sweep / cold main", "sweep", "main", "≤ 2.5"),
+            ("tune / tune without pruner", "tune", "tune-unpruned", ""),
+            ("tune median / tune without pruner", "tune-median", "tune-unpruned", ""),
+            ("tune halving / tune without pruner", "tune-halving", "tune-unpruned", ""),
+        )
+        if a in kinds and b in kinds
+    ]
+    lines = [
+        "| scenario | median s | best cv_accuracy | pruned |",
+        "|---|---|---|---|",
+        *rows,
+        "",
+        "| figure | measured | target |",
+        "|---|---|---|",
+        *(f"| {name} | {value:.2f}× | {target} |" for name, value, target in checks),
+    ]
     if "tune" in kinds:
         lines.append(f"| tune, 40 trials | {median['tune']:.0f} s | ≤ 60 s |")
         if "grid" in kinds:
-            lines.append(f"| tune best − default grid best | "
-                         f"{top['tune'] - top['grid']:+.4f} | ≥ 0 |")
+            lines.append(
+                f"| tune best − default grid best | {top['tune'] - top['grid']:+.4f} | ≥ 0 |"
+            )
     table = "\n".join(lines)
     print(table)
     if args.markdown:
         args.markdown.write_text(
             f"# Sweep and tuning benchmark\n\n`python bench/search.py --repeats {args.repeats}` "
             f"on {time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores; each scenario on a new "
-            f"store after `tools/init_store.py`.\n\n{table}\n")
+            f"store after `titanic-init-store`.\n\n{table}\n"
+        )
 
 
 if __name__ == "__main__":

@@ -86,9 +86,14 @@ print(json.dumps({"rows": len(train), "ms": 1000 * statistics.median(times[5:])}
 
 
 def python(code: str, *args: str) -> dict[str, float]:
-    done = subprocess.run([sys.executable, "-c", code, *args], cwd=PROJECT, check=True,
-                          capture_output=True, text=True,
-                          env={**os.environ, "PYTHONPATH": str(PROJECT)})
+    done = subprocess.run(
+        [sys.executable, "-c", code, *args],
+        cwd=PROJECT,
+        check=True,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(PROJECT)},
+    )
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -97,11 +102,16 @@ def noop_project(scratch: Path) -> Path:
     entry points: one that does nothing (MLflow's own floor) and one that only imports MLflow,
     as any step that logs to it must, in a process of its own."""
     copy = scratch / "project"
-    shutil.copytree(PROJECT, copy, ignore=shutil.ignore_patterns(
-        ".venv", "mlflow.db", "mlruns", "mlartifacts", "__pycache__"))
+    shutil.copytree(
+        PROJECT,
+        copy,
+        ignore=shutil.ignore_patterns(".venv", "mlflow.db", "mlruns", "mlartifacts", "__pycache__"),
+    )
     with open(copy / "MLproject", "a") as handle:
-        handle.write("\n  noop:\n    command: \"python -c pass\"\n"
-                     "\n  noop_mlflow:\n    command: \"python -c 'import mlflow'\"\n")
+        handle.write(
+            '\n  noop:\n    command: "python -c pass"\n'
+            "\n  noop_mlflow:\n    command: \"python -c 'import mlflow'\"\n"
+        )
     return copy
 
 
@@ -110,11 +120,21 @@ def mlflow_run(project: Path, folder: Path, *args: str) -> float:
     folder.mkdir()
     env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{folder / 'mlflow.db'}"}
     env.pop("MLFLOW_EXPERIMENT_NAME", None)
-    subprocess.run([sys.executable, str(PROJECT / "tools" / "init_store.py")], env=env,
-                   cwd=folder, check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "orchestration.init_store"],
+        env=env,
+        cwd=folder,
+        check=True,
+        capture_output=True,
+    )
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "mlflow", "run", str(project), "--env-manager",
-                    "local", *args], cwd=folder, env=env, check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "mlflow", "run", str(project), "--env-manager", "local", *args],
+        cwd=folder,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     return time.perf_counter() - started
 
 
@@ -134,11 +154,15 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="titanic-speed-") as scratch:
         copy = noop_project(Path(scratch))
         for index in range(args.repeats):  # side by side: each pair on the machine as it is
-            print(f"round {index + 1}/{args.repeats}: no-op, importing no-op, cold main ...",
-                  file=sys.stderr, flush=True)
+            print(
+                f"round {index + 1}/{args.repeats}: no-op, importing no-op, cold main ...",
+                file=sys.stderr,
+                flush=True,
+            )
             floor.append(mlflow_run(copy, Path(scratch) / f"noop-{index}", "-e", "noop"))
-            importing.append(mlflow_run(copy, Path(scratch) / f"import-{index}", "-e",
-                                        "noop_mlflow"))
+            importing.append(
+                mlflow_run(copy, Path(scratch) / f"import-{index}", "-e", "noop_mlflow")
+            )
             cold.append(mlflow_run(PROJECT, Path(scratch) / f"main-{index}"))
         print("main on 1,000,000 rows ...", file=sys.stderr, flush=True)
         rows_csv = Path(scratch) / "million.csv"
@@ -147,31 +171,44 @@ def main() -> None:
     million = scale[1_000_000]
     ratio = statistics.median(cold) / statistics.median(floor)
     above_import = statistics.median(cold) / statistics.median(importing)
-    figures = "\n".join([
-        "| figure | measured | target |", "|---|---|---|",
-        f"| one pipeline fit + score, {one['rows']:.0f} rows | {one['ms']:.0f} ms | ≤ 30 ms |",
-        f"| fit + predict, 1,000,000 rows | {million['fit'] + million['predict']:.1f} s, "
-        f"{million['peak_mb']:.0f} MB | ≤ 10 s, ≤ 1 GB |",
-        f"| cold `main` / no-op `mlflow run` entry point | {ratio:.2f}× "
-        f"({statistics.median(cold):.1f} s / {statistics.median(floor):.1f} s, medians of "
-        f"{args.repeats} rounds) | ≤ 1.2× |",
-        f"| cold `main` / no-op entry point that imports MLflow | {above_import:.2f}× "
-        f"({statistics.median(cold):.1f} s / {statistics.median(importing):.1f} s) | |",
-        f"| `main` on 1,000,000 rows, default cross-validation | {at_scale:.0f} s | ≤ 120 s |"])
-    table = "\n".join([
-        "| rows | fit s | predict s | peak MB | fit µs per row |", "|---:|---:|---:|---:|---:|",
-        *(f"| {rows:,} | {r['fit']:.2f} | {r['predict']:.2f} | {r['peak_mb']:.0f} | "
-          f"{r['fit'] / rows * 1e6:.1f} |" for rows, r in scale.items())])
+    figures = "\n".join(
+        [
+            "| figure | measured | target |",
+            "|---|---|---|",
+            f"| one pipeline fit + score, {one['rows']:.0f} rows | {one['ms']:.0f} ms | ≤ 30 ms |",
+            f"| fit + predict, 1,000,000 rows | {million['fit'] + million['predict']:.1f} s, "
+            f"{million['peak_mb']:.0f} MB | ≤ 10 s, ≤ 1 GB |",
+            f"| cold `main` / no-op `mlflow run` entry point | {ratio:.2f}× "
+            f"({statistics.median(cold):.1f} s / {statistics.median(floor):.1f} s, medians of "
+            f"{args.repeats} rounds) | ≤ 1.2× |",
+            f"| cold `main` / no-op entry point that imports MLflow | {above_import:.2f}× "
+            f"({statistics.median(cold):.1f} s / {statistics.median(importing):.1f} s) | |",
+            f"| `main` on 1,000,000 rows, default cross-validation | {at_scale:.0f} s | ≤ 120 s |",
+        ]
+    )
+    table = "\n".join(
+        [
+            "| rows | fit s | predict s | peak MB | fit µs per row |",
+            "|---:|---:|---:|---:|---:|",
+            *(
+                f"| {rows:,} | {r['fit']:.2f} | {r['predict']:.2f} | {r['peak_mb']:.0f} | "
+                f"{r['fit'] / rows * 1e6:.1f} |"
+                for rows, r in scale.items()
+            ),
+        ]
+    )
     print(figures, table, sep="\n\n")
     stamp = f"on {time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores"
     if args.markdown:
-        args.markdown.write_text(f"# Speed\n\n`python bench/speed.py --repeats {args.repeats}` "
-                                 f"{stamp}.\n\n{figures}\n")
+        args.markdown.write_text(
+            f"# Speed\n\n`python bench/speed.py --repeats {args.repeats}` {stamp}.\n\n{figures}\n"
+        )
     if args.scale:
         args.scale.write_text(
             f"# Scaling with rows\n\n`python bench/speed.py` {stamp}: the default pipeline "
             f"(engineered features, logreg) fitted and used on Kaggle's rows drawn again with "
-            f"new PassengerIds, one thread, in a process of its own.\n\n{table}\n")
+            f"new PassengerIds, one thread, in a process of its own.\n\n{table}\n"
+        )
 
 
 if __name__ == "__main__":

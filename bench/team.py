@@ -30,8 +30,7 @@ import psycopg
 PROJECT = Path(__file__).resolve().parent.parent
 POSTGRES = os.environ.get("TITANIC_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
 WORKERS = 4
-SWEEP = ["-e", "sweep", "-P", "C=0.01,0.03,0.1,0.3,1,3,10,30", "-P", "jobs=1",
-         "-P", "promote=true"]
+SWEEP = ["-e", "sweep", "-P", "C=0.01,0.03,0.1,0.3,1,3,10,30", "-P", "jobs=1", "-P", "promote=true"]
 CHECK = """
 import collections, json, mlflow
 from mlflow.tracking import MlflowClient
@@ -50,8 +49,10 @@ print(json.dumps({"runs": len(runs),
 
 
 ADMIN_PASSWORD = f"admin-{uuid.uuid4().hex}"
-MAINTAINER = {"MLFLOW_TRACKING_USERNAME": "maintainer",
-              "MLFLOW_TRACKING_PASSWORD": f"maintainer-{uuid.uuid4().hex}"}
+MAINTAINER = {
+    "MLFLOW_TRACKING_USERNAME": "maintainer",
+    "MLFLOW_TRACKING_PASSWORD": f"maintainer-{uuid.uuid4().hex}",
+}
 
 
 def load(uri: str, folder: Path, separate_machines: bool, env: dict[str, str]) -> float:
@@ -64,10 +65,25 @@ def load(uri: str, folder: Path, separate_machines: bool, env: dict[str, str]) -
         worker.pop("MLFLOW_EXPERIMENT_NAME", None)
         if separate_machines:
             worker["TMPDIR"] = str(home / "tmp")
-        procs.append(subprocess.Popen(
-            [sys.executable, "-m", "mlflow", "run", str(PROJECT), "--env-manager", "local",
-             *SWEEP], cwd=home, env=worker, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-            text=True))
+        procs.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "mlflow",
+                    "run",
+                    str(PROJECT),
+                    "--env-manager",
+                    "local",
+                    *SWEEP,
+                ],
+                cwd=home,
+                env=worker,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        )
     started = time.perf_counter()
     for proc in procs:
         _, err = proc.communicate(timeout=1800)
@@ -77,8 +93,13 @@ def load(uri: str, folder: Path, separate_machines: bool, env: dict[str, str]) -
 
 
 def check(uri: str, env: dict[str, str]) -> str:
-    out = subprocess.run([sys.executable, "-c", CHECK], env={**env, "MLFLOW_TRACKING_URI": uri},
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", CHECK],
+        env={**env, "MLFLOW_TRACKING_URI": uri},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return out.stdout.strip().splitlines()[-1]
 
 
@@ -90,20 +111,42 @@ def server_load(folder: Path, authenticated: bool) -> tuple[float, str, int]:
     log = folder / "server.log"
     url = f"{POSTGRES}/{database}"
     if authenticated:
-        command = [str(PROJECT / "tools" / "team_server.py"), "--database-url", url]
+        command = ["-m", "orchestration.team.server", "--database-url", url]
     else:  # the same server without the auth app, on a database made here
         with psycopg.connect(f"{POSTGRES}/postgres", autocommit=True) as connection:
             connection.execute(f'CREATE DATABASE "{database}"')
-        command = ["-m", "mlflow", "server", "--backend-store-uri", url, "--serve-artifacts",
-                   "--workers", "2"]
-    # Both servers alike: without MLflow's job runner, which tools/team_server.py turns off.
-    env = {**os.environ, "MLFLOW_AUTH_ADMIN_PASSWORD": ADMIN_PASSWORD,
-           "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+        command = [
+            "-m",
+            "mlflow",
+            "server",
+            "--backend-store-uri",
+            url,
+            "--serve-artifacts",
+            "--workers",
+            "2",
+        ]
+    # Both servers alike: without MLflow's job runner, which titanic-team-server turns off.
+    env = {
+        **os.environ,
+        "MLFLOW_AUTH_ADMIN_PASSWORD": ADMIN_PASSWORD,
+        "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
+    }
     with open(log, "w") as sink:
         server = subprocess.Popen(
-            [sys.executable, *command, "--artifacts-destination" if not authenticated
-             else "--artifacts", str(folder / "artifacts"), "--port", str(port)],
-            cwd=folder, stdout=sink, stderr=sink, start_new_session=True, env=env)
+            [
+                sys.executable,
+                *command,
+                "--artifacts-destination" if not authenticated else "--artifacts",
+                str(folder / "artifacts"),
+                "--port",
+                str(port),
+            ],
+            cwd=folder,
+            stdout=sink,
+            stderr=sink,
+            start_new_session=True,
+            env=env,
+        )
     uri = f"http://127.0.0.1:{port}"
     try:
         for _ in range(240):
@@ -115,12 +158,26 @@ def server_load(folder: Path, authenticated: bool) -> tuple[float, str, int]:
         env = dict(os.environ)
         if authenticated:
             env |= MAINTAINER
-            subprocess.run([sys.executable, str(PROJECT / "tools" / "team_users.py"), "add",
-                            "maintainer", "maintainer"], check=True, capture_output=True,
-                           input=MAINTAINER["MLFLOW_TRACKING_PASSWORD"] + "\n", text=True,
-                           env={**os.environ, "MLFLOW_TRACKING_URI": uri,
-                                "MLFLOW_TRACKING_USERNAME": "admin",
-                                "MLFLOW_TRACKING_PASSWORD": ADMIN_PASSWORD})
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "orchestration.team.users",
+                    "add",
+                    "maintainer",
+                    "maintainer",
+                ],
+                check=True,
+                capture_output=True,
+                input=MAINTAINER["MLFLOW_TRACKING_PASSWORD"] + "\n",
+                text=True,
+                env={
+                    **os.environ,
+                    "MLFLOW_TRACKING_URI": uri,
+                    "MLFLOW_TRACKING_USERNAME": "admin",
+                    "MLFLOW_TRACKING_PASSWORD": ADMIN_PASSWORD,
+                },
+            )
         before = len(re.findall(r'" \d{3}', log.read_text()))
         seconds = load(uri, folder, separate_machines=True, env=env)
         requests = len(re.findall(r'" \d{3}', log.read_text())) - before
@@ -135,9 +192,13 @@ def server_load(folder: Path, authenticated: bool) -> tuple[float, str, int]:
 
 def sqlite_load(folder: Path) -> tuple[float, str]:
     uri = f"sqlite:///{folder / 'mlflow.db'}"
-    subprocess.run([sys.executable, str(PROJECT / "tools" / "init_store.py")], check=True,
-                   capture_output=True, env={**os.environ, "MLFLOW_TRACKING_URI": uri},
-                   cwd=folder)
+    subprocess.run(
+        [sys.executable, "-m", "orchestration.init_store"],
+        check=True,
+        capture_output=True,
+        env={**os.environ, "MLFLOW_TRACKING_URI": uri},
+        cwd=folder,
+    )
     seconds = load(uri, folder, separate_machines=False, env=dict(os.environ))
     return seconds, check(uri, dict(os.environ))
 
@@ -153,23 +214,27 @@ def main() -> None:
         plain_s, plain_check, plain_requests = server_load(Path(scratch) / "plain", False)
         sqlite_s, sqlite_check = sqlite_load(Path(scratch) / "sqlite")
     auth_rate, plain_rate = auth_requests / auth_s, plain_requests / plain_s
-    table = "\n".join([
-        "| store | wall s | requests | requests/s | what the store holds after |",
-        "|---|---|---|---|---|",
-        f"| team server with authentication, 4 separate machines | {auth_s:.1f} | "
-        f"{auth_requests} | {auth_rate:.1f} | `{auth_check}` |",
-        f"| the same `mlflow server` without authentication | {plain_s:.1f} | "
-        f"{plain_requests} | {plain_rate:.1f} | `{plain_check}` |",
-        f"| local sqlite, 4 processes on one machine | {sqlite_s:.1f} | | | `{sqlite_check}` |",
-        "",
-        f"Authentication costs {auth_s / plain_s:.2f}× the wall time and "
-        f"{plain_rate / auth_rate:.2f}× in requests per second (target ≤ 1.25×)."])
+    table = "\n".join(
+        [
+            "| store | wall s | requests | requests/s | what the store holds after |",
+            "|---|---|---|---|---|",
+            f"| team server with authentication, 4 separate machines | {auth_s:.1f} | "
+            f"{auth_requests} | {auth_rate:.1f} | `{auth_check}` |",
+            f"| the same `mlflow server` without authentication | {plain_s:.1f} | "
+            f"{plain_requests} | {plain_rate:.1f} | `{plain_check}` |",
+            f"| local sqlite, 4 processes on one machine | {sqlite_s:.1f} | | | `{sqlite_check}` |",
+            "",
+            f"Authentication costs {auth_s / plain_s:.2f}× the wall time and "
+            f"{plain_rate / auth_rate:.2f}× in requests per second (target ≤ 1.25×).",
+        ]
+    )
     print(table)
     if args.markdown:
         args.markdown.write_text(
             f"# Team server load\n\n`python bench/team.py` on {time.strftime('%Y-%m-%d')}, "
             f"{os.cpu_count()} cores: {WORKERS} workers each run `mlflow run . "
-            f"{' '.join(SWEEP)}` (8 configurations), started together.\n\n{table}\n")
+            f"{' '.join(SWEEP)}` (8 configurations), started together.\n\n{table}\n"
+        )
 
 
 if __name__ == "__main__":

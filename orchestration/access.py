@@ -15,7 +15,7 @@ from titanic.errors import InputError
 
 UNAUTHENTICATED = "UNAUTHENTICATED"
 PERMISSION_DENIED = "PERMISSION_DENIED"
-GRANT_COMMAND = "python tools/team_users.py grant"
+GRANT_COMMAND = "titanic-team-users grant"
 
 
 def user() -> str | None:
@@ -31,18 +31,24 @@ def refusal(err: BaseException) -> InputError | None:
     """The one line for a request the server turned away; None for any other error."""
     uri, who = mlflow.get_tracking_uri(), user()
     if isinstance(err, MlflowException) and "CERTIFICATE_VERIFY_FAILED" in str(err):
-        return InputError(f"the certificate of the tracking server {uri} is not signed by a CA "
-                          f"this machine trusts: set MLFLOW_TRACKING_SERVER_CERT_PATH to the "
-                          f"team's CA file")
+        return InputError(
+            f"the certificate of the tracking server {uri} is not signed by a CA "
+            f"this machine trusts: set MLFLOW_TRACKING_SERVER_CERT_PATH to the "
+            f"team's CA file"
+        )
     if refused(err, UNAUTHENTICATED):
         whom = f"the credentials of {who!r}" if who else "a request without credentials"
-        return InputError(f"the tracking server {uri} refused {whom}: set "
-                          f"MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD (or "
-                          f"~/.mlflow/credentials) to your team account's")
+        return InputError(
+            f"the tracking server {uri} refused {whom}: set "
+            f"MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD (or "
+            f"~/.mlflow/credentials) to your team account's"
+        )
     if refused(err, PERMISSION_DENIED):
         endpoint = re.search(r"endpoint (\S+)", str(err))
         what = f" ({endpoint.group(1)})" if endpoint else ""
-        return InputError(f"the tracking server {uri} does not let {who or 'anonymous'} do "
-                          f"this{what}: ask the team's admin for the permission "
-                          f"({GRANT_COMMAND} {who or '<user>'} member|maintainer)")
+        return InputError(
+            f"the tracking server {uri} does not let {who or 'anonymous'} do "
+            f"this{what}: ask the team's admin for the permission "
+            f"({GRANT_COMMAND} {who or '<user>'} member|maintainer)"
+        )
     return None

@@ -16,10 +16,10 @@ import json
 import logging
 import platform
 import tempfile
+from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from importlib.metadata import version
 from pathlib import Path
-from typing import Iterator
 
 import mlflow
 from filelock import FileLock
@@ -30,14 +30,21 @@ from mlflow.tracking import MlflowClient
 from orchestration.claims import claim, shared_store
 from orchestration.inputs import fetch, sha256_files
 from orchestration.mlproject import PROJECT_DIR
-from orchestration.names import (NOTE_TAG, OUTPUT_TAG, TAG_APPLIED, TAG_CACHE_KEY,
-                                 TAG_CODE_DIGEST, TAG_REUSED_FROM, TAG_STEP, TAG_WARNING)
+from orchestration.names import (
+    NOTE_TAG,
+    OUTPUT_TAG,
+    TAG_APPLIED,
+    TAG_CACHE_KEY,
+    TAG_CODE_DIGEST,
+    TAG_REUSED_FROM,
+    TAG_STEP,
+    TAG_WARNING,
+)
 from orchestration.params import INPUT_PARAMS, applicable, parse_params, recorded
 from orchestration.runs import log_batch, outputs_of, raise_if_interrupted
 
 # Package versions that change what a step computes.
-PACKAGES = ("mlflow", "scikit-learn", "pandas", "numpy", "skops",
-            "matplotlib")
+PACKAGES = ("mlflow", "scikit-learn", "pandas", "numpy", "skops", "matplotlib")
 # Where a step's own code lives: the entry points and the model package. The machinery around
 # them (`orchestration`) runs, tracks and caches the work without changing what it computes.
 CODE_PACKAGES = ("steps", "titanic")
@@ -66,8 +73,13 @@ def _imported_files(path: Path, _mtime_ns: int, _size: int) -> tuple[Path, ...]:
     configuration."""
     found = []
     for node in ast.walk(ast.parse(path.read_text())):
-        names = ([node.module or ""] if isinstance(node, ast.ImportFrom)
-                 else [a.name for a in node.names] if isinstance(node, ast.Import) else [])
+        names = (
+            [node.module or ""]
+            if isinstance(node, ast.ImportFrom)
+            else [a.name for a in node.names]
+            if isinstance(node, ast.Import)
+            else []
+        )
         for name in names:
             if name.split(".")[0] in CODE_PACKAGES:
                 candidate = PROJECT_DIR.joinpath(*name.split(".")).with_suffix(".py")
@@ -97,11 +109,13 @@ def cache_key(step: str, params: dict[str, str], code: str) -> str:
         "step": step,
         # Inputs count by content, not by the URI naming them: identical data reached
         # through another run's URI (a step chained by hand) is the same work.
-        "params": recorded(applicable({k: v for k, v in params.items()
-                                       if k not in INPUT_PARAMS})),
+        "params": recorded(applicable({k: v for k, v in params.items() if k not in INPUT_PARAMS})),
         "code": code,
-        "inputs": {name: sha256_files(fetch(value, name))
-                   for name, value in params.items() if name in INPUT_PARAMS},
+        "inputs": {
+            name: sha256_files(fetch(value, name))
+            for name, value in params.items()
+            if name in INPUT_PARAMS
+        },
         "packages": package_versions(),
         "python": platform.python_version(),
     }
@@ -165,11 +179,18 @@ def execute_step(step: str, params: dict[str, str], *, cache: ExitStack | None) 
     origin = source.data.tags.get(TAG_REUSED_FROM, source.info.run_id)
     outputs = outputs_of(source)
     # What the source computed and what was odd about it; not its process (host, pid, …).
-    described = {k: v for k, v in source.data.tags.items()
-                 if k.startswith(OUTPUT_TAG) or k in (TAG_APPLIED, TAG_WARNING)}
-    tags = {**described, **identity, TAG_REUSED_FROM: origin,
-            NOTE_TAG: f"Reused: inputs identical to run `{origin}`, whose outputs this run "
-                      f"stands for: {json.dumps(outputs)}"}
+    described = {
+        k: v
+        for k, v in source.data.tags.items()
+        if k.startswith(OUTPUT_TAG) or k in (TAG_APPLIED, TAG_WARNING)
+    }
+    tags = {
+        **described,
+        **identity,
+        TAG_REUSED_FROM: origin,
+        NOTE_TAG: f"Reused: inputs identical to run `{origin}`, whose outputs this run "
+        f"stands for: {json.dumps(outputs)}",
+    }
     log_batch(run.info.run_id, source.data.metrics, tags)
     log.info("%s: inputs unchanged, reusing run %s", step, origin)
     return outputs

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Callable
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 import mlflow
@@ -39,8 +39,10 @@ def shared_store() -> bool:
 def _live_claims(client: MlflowClient, experiment_id: str, key: str) -> list[Run]:
     reap_dead_runs(experiment_id)  # a dead claimant's run is FAILED from here on
     return client.search_runs(
-        [experiment_id], f"tags.`{TAG_CACHE_KEY}` = '{key}' and attributes.status = 'RUNNING'",
-        max_results=1000)
+        [experiment_id],
+        f"tags.`{TAG_CACHE_KEY}` = '{key}' and attributes.status = 'RUNNING'",
+        max_results=1000,
+    )
 
 
 def _claim_order(run: Run) -> tuple[float, str]:
@@ -56,8 +58,9 @@ def claim(run: Run, key: str, finished: Callable[[str], Run | None]) -> Run | No
     run_id, experiment_id = run.info.run_id, run.info.experiment_id
     # When the claim is made, not when the run started: a run started earlier may claim later,
     # after another one has looked and begun.
-    client.log_batch(run_id, tags=[RunTag(TAG_CACHE_KEY, key),
-                                   RunTag(TAG_CLAIMED_AT, f"{time.time():.6f}")])
+    client.log_batch(
+        run_id, tags=[RunTag(TAG_CACHE_KEY, key), RunTag(TAG_CLAIMED_AT, f"{time.time():.6f}")]
+    )
     time.sleep(SETTLE_SECONDS)
     while True:
         claims = _live_claims(client, experiment_id, key)

@@ -9,7 +9,8 @@ import logging
 import os
 import sys
 import warnings
-from typing import Callable, NoReturn
+from collections.abc import Callable
+from typing import NoReturn
 
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
@@ -37,8 +38,10 @@ def parse_args(entry_point: str, argv: list[str] | None) -> dict[str, str]:
     known, unknown = parser.parse_known_args(argv)
     if unknown:
         names = [arg[2:].split("=")[0] for arg in unknown if arg.startswith("--")]
-        raise InputError(f"unknown parameter(s) {', '.join(names) or ' '.join(unknown)} for "
-                         f"{entry_point}: it takes {', '.join(declared)}")
+        raise InputError(
+            f"unknown parameter(s) {', '.join(names) or ' '.join(unknown)} for "
+            f"{entry_point}: it takes {', '.join(declared)}"
+        )
     return vars(known)
 
 
@@ -62,7 +65,8 @@ def quiet_known_warnings() -> None:
     # MLflow registers its local-file dataset source twice and asks which one: either is right.
     warnings.filterwarnings("ignore", message="The specified dataset source can be")
     logging.getLogger("mlflow.models.evaluation.evaluators.classifier").addFilter(
-        _not_model_type_guess)
+        _not_model_type_guess
+    )
 
 
 def quiet_process() -> None:
@@ -71,7 +75,9 @@ def quiet_process() -> None:
     bars of parallel workers interleave), unless MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR says."""
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     quiet_known_warnings()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
 
 
 def _run_body(body: Callable[[], None]) -> int:
@@ -112,6 +118,7 @@ def exit_now(code: int) -> NoReturn:
 
 def step_main(step: str, argv: list[str] | None = None) -> NoReturn:
     """`python -m steps.<step>`: the step alone, in the run `mlflow run` made (or a new one)."""
+
     def body() -> None:
         with active_run() as run:
             outputs = execute_step(step, parse_args(step, argv), cache=None)
@@ -119,4 +126,5 @@ def step_main(step: str, argv: list[str] | None = None) -> NoReturn:
             print(f"{name}: {uri}")
         for name, value in sorted(MlflowClient().get_run(run.info.run_id).data.metrics.items()):
             print(f"  {name:<22} {value:.4f}")
+
     run_cli(body)

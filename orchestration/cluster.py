@@ -27,9 +27,9 @@ import sys
 import threading
 import time
 import warnings
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from concurrent.futures import FIRST_COMPLETED, CancelledError, Future, wait
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import mlflow
@@ -59,8 +59,11 @@ DOCS = "docs/cluster.md"
 # runs RUNNING.
 FINISH_ON_CLOSE_SECONDS = 600.0
 # Dask's own settings for TLS, as environment variables (or ~/.config/dask/*.yaml).
-TLS_SETTINGS = ("DASK_DISTRIBUTED__COMM__TLS__CA_FILE", "DASK_DISTRIBUTED__COMM__TLS__CLIENT__CERT",
-                "DASK_DISTRIBUTED__COMM__TLS__CLIENT__KEY")
+TLS_SETTINGS = (
+    "DASK_DISTRIBUTED__COMM__TLS__CA_FILE",
+    "DASK_DISTRIBUTED__COMM__TLS__CLIENT__CERT",
+    "DASK_DISTRIBUTED__COMM__TLS__CLIENT__KEY",
+)
 
 log = logging.getLogger("titanic")
 _running: set[int] = set()  # the threads of this worker running a configuration
@@ -86,8 +89,10 @@ def project_digest() -> str:
     computes, as this process first read them: a worker keeps running the code it loaded,
     whatever is edited on its disk later."""
     digest = hashlib.sha256(repr(sorted(package_versions().items())).encode())
-    paths = [PROJECT_DIR / "MLproject", *(path for folder in CODE_FOLDERS
-                                          for path in (PROJECT_DIR / folder).rglob("*.py"))]
+    paths = [
+        PROJECT_DIR / "MLproject",
+        *(path for folder in CODE_FOLDERS for path in (PROJECT_DIR / folder).rglob("*.py")),
+    ]
     for path in sorted(paths):
         digest.update(str(path.relative_to(PROJECT_DIR)).encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
@@ -99,10 +104,12 @@ def where_am_i() -> dict[str, str]:
 
 
 def refusal(worker: dict[str, str], ours: str) -> str:
-    return (f"the Dask worker on {worker['host']} ({worker['folder']}) runs other project "
-            f"code (digest {worker['digest'][:12]}) than this checkout ({ours[:12]} in "
-            f"{PROJECT_DIR}): check out the same commit and packages there and restart the "
-            f"worker")
+    return (
+        f"the Dask worker on {worker['host']} ({worker['folder']}) runs other project "
+        f"code (digest {worker['digest'][:12]}) than this checkout ({ours[:12]} in "
+        f"{PROJECT_DIR}): check out the same commit and packages there and restart the "
+        f"worker"
+    )
 
 
 def check_address(address: str) -> str:
@@ -113,12 +120,16 @@ def check_address(address: str) -> str:
     except ValueError:
         port = None
     if parts.scheme not in ("tcp", "tls") or not parts.hostname or port is None:
-        raise InputError(f"cluster must be local or a Dask scheduler address such as "
-                         f"tls://scheduler:8786 or tcp://127.0.0.1:8786; got {address!r}")
+        raise InputError(
+            f"cluster must be local or a Dask scheduler address such as "
+            f"tls://scheduler:8786 or tcp://127.0.0.1:8786; got {address!r}"
+        )
     if parts.scheme == "tcp" and not is_loopback(parts.hostname):
-        print(f"titanic: warning: {address} is plain tcp: anyone who reaches the scheduler "
-              f"can run code on its workers and read what they send; use tls:// ({DOCS})",
-              file=sys.stderr)
+        print(
+            f"titanic: warning: {address} is plain tcp: anyone who reaches the scheduler "
+            f"can run code on its workers and read what they send; use tls:// ({DOCS})",
+            file=sys.stderr,
+        )
     return address
 
 
@@ -126,9 +137,11 @@ def check_tracking_uri(uri: str, address: str) -> None:
     """Workers log to this URI: a file on this machine is out of their reach."""
     scheme = urlsplit(uri).scheme
     if scheme in ("", "file", "sqlite"):
-        raise InputError(f"cluster={address} needs a tracking server every worker can reach, "
-                         f"and the tracking store is {uri}, on this machine only: set "
-                         f"MLFLOW_TRACKING_URI to the team server's URL (docs/team.md)")
+        raise InputError(
+            f"cluster={address} needs a tracking server every worker can reach, "
+            f"and the tracking store is {uri}, on this machine only: set "
+            f"MLFLOW_TRACKING_URI to the team server's URL (docs/team.md)"
+        )
 
 
 class ProjectWorker(WorkerPlugin):
@@ -138,6 +151,7 @@ class ProjectWorker(WorkerPlugin):
 
     def setup(self, worker: Any) -> None:
         from orchestration.search import prepare_worker
+
         for step in STEPS:  # the code this worker runs, loaded with its digest
             importlib.import_module(f"steps.{step}")
         project_digest()
@@ -156,8 +170,12 @@ class ProjectWorker(WorkerPlugin):
         the worker then carries on, and nothing waits.)"""
         if worker.status not in (Status.closing, Status.closing_gracefully) or not _running:
             return
-        log.warning("this worker is closing: waiting up to %.0f s for the %d configuration(s) "
-                    "it runs to end", FINISH_ON_CLOSE_SECONDS, len(_running))
+        log.warning(
+            "this worker is closing: waiting up to %.0f s for the %d configuration(s) "
+            "it runs to end",
+            FINISH_ON_CLOSE_SECONDS,
+            len(_running),
+        )
         deadline = time.monotonic() + FINISH_ON_CLOSE_SECONDS
         while _running and time.monotonic() < deadline:
             await asyncio.sleep(0.5)
@@ -212,8 +230,9 @@ class DaskCluster(Executor):
             self._digest = project_digest()
             self._check_workers()
             self._client.register_plugin(ProjectWorker())
-            threads = sum(w["nthreads"] for w in
-                          self._client.scheduler_info(n_workers=-1)["workers"].values())
+            threads = sum(
+                w["nthreads"] for w in self._client.scheduler_info(n_workers=-1)["workers"].values()
+            )
             self.slots = jobs or threads
             self._stop = Event(f"titanic-stop-{os.getpid()}-{id(self)}", client=self._client)
             self._executor = self._client.get_executor(pure=False)
@@ -225,51 +244,63 @@ class DaskCluster(Executor):
     def _connect(self) -> Client:
         security = Security() if self._address.startswith("tls://") else None
         if security is not None and not security.tls_ca_file:
-            raise InputError(f"cluster={self._address} needs the cluster's CA and this "
-                             f"machine's certificate: set {', '.join(TLS_SETTINGS)} ({DOCS})")
+            raise InputError(
+                f"cluster={self._address} needs the cluster's CA and this "
+                f"machine's certificate: set {', '.join(TLS_SETTINGS)} ({DOCS})"
+            )
         if security is not None:
             files = (security.tls_ca_file, security.tls_client_cert, security.tls_client_key)
-            for setting, path in zip(TLS_SETTINGS, files):
+            for setting, path in zip(TLS_SETTINGS, files, strict=True):
                 if path and not os.path.isfile(path):
-                    raise InputError(f"{setting} names {path}, which is not a file in "
-                                     f"{os.getcwd()}: give its absolute path ({DOCS})")
+                    raise InputError(
+                        f"{setting} names {path}, which is not a file in "
+                        f"{os.getcwd()}: give its absolute path ({DOCS})"
+                    )
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # its own retry messages; the error says it
-                return Client(self._address, security=security, timeout=CONNECT_SECONDS,
-                              set_as_default=False)
+                return Client(
+                    self._address, security=security, timeout=CONNECT_SECONDS, set_as_default=False
+                )
         except (OSError, TimeoutError) as err:
             reason = str(err).splitlines()[0] if str(err) else type(err).__name__
             if isinstance(err.__cause__, ssl.SSLError):
-                raise InputError(f"the Dask scheduler at {self._address} and this machine do "
-                                 f"not accept each other's TLS certificates ({err.__cause__}): "
-                                 f"set {TLS_SETTINGS[0]} to the cluster's CA and "
-                                 f"{TLS_SETTINGS[1]}, {TLS_SETTINGS[2]} to a certificate it "
-                                 f"signed ({DOCS})") from None
-            raise InputError(f"cannot reach the Dask scheduler at {self._address} ({reason}): "
-                             f"start it with `dask scheduler` there, or check the address "
-                             f"({DOCS})") from None
+                raise InputError(
+                    f"the Dask scheduler at {self._address} and this machine do "
+                    f"not accept each other's TLS certificates ({err.__cause__}): "
+                    f"set {TLS_SETTINGS[0]} to the cluster's CA and "
+                    f"{TLS_SETTINGS[1]}, {TLS_SETTINGS[2]} to a certificate it "
+                    f"signed ({DOCS})"
+                ) from None
+            raise InputError(
+                f"cannot reach the Dask scheduler at {self._address} ({reason}): "
+                f"start it with `dask scheduler` there, or check the address "
+                f"({DOCS})"
+            ) from None
 
     def _check_workers(self) -> None:
         try:
             self._client.wait_for_workers(1, timeout=WORKER_WAIT_SECONDS)
         except TimeoutError:
-            raise InputError(f"no worker joined the Dask scheduler at {self._address} within "
-                             f"{WORKER_WAIT_SECONDS:.0f} s: start one in a checkout of the "
-                             f"project with `PYTHONPATH=. dask worker {self._address} "
-                             f"--nthreads 1` ({DOCS})") from None
+            raise InputError(
+                f"no worker joined the Dask scheduler at {self._address} within "
+                f"{WORKER_WAIT_SECONDS:.0f} s: start one in a checkout of the "
+                f"project with `PYTHONPATH=. dask worker {self._address} "
+                f"--nthreads 1` ({DOCS})"
+            ) from None
         try:
             workers = self._client.run(where_am_i)
         except ModuleNotFoundError as err:
-            raise InputError(f"a Dask worker cannot import the project ({err}): start workers "
-                             f"in a checkout of the project with PYTHONPATH=. ({DOCS})") from None
+            raise InputError(
+                f"a Dask worker cannot import the project ({err}): start workers "
+                f"in a checkout of the project with PYTHONPATH=. ({DOCS})"
+            ) from None
         for found in workers.values():
             if found["digest"] != self._digest:
                 raise CodeMismatch(refusal(found, self._digest))
 
     def submit(self, fn: Callable[..., T], *args: Any) -> Future[T]:
-        call = pickle.dumps(_Call(on_worker, self._uri, self._digest, self._stop.name, fn,
-                                  *args))
+        call = pickle.dumps(_Call(on_worker, self._uri, self._digest, self._stop.name, fn, *args))
         future = self._executor.submit(pickle.loads, call)
         self._futures.append(future)
         return future
@@ -293,8 +324,10 @@ class DaskCluster(Executor):
             raise self._lost() from None
 
     def _lost(self) -> InputError:
-        return InputError(f"lost the Dask scheduler at {self._address} mid-search: the same "
-                          f"command again computes only what is missing")
+        return InputError(
+            f"lost the Dask scheduler at {self._address} mid-search: the same "
+            f"command again computes only what is missing"
+        )
 
     def close(self, interrupted: bool) -> None:
         try:
@@ -305,4 +338,3 @@ class DaskCluster(Executor):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 self._client.close()
-

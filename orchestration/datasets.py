@@ -29,8 +29,7 @@ def schema_rows(frame: pd.DataFrame) -> pd.DataFrame:
     rows, and a row where each column that has missing cells has one (a column with missing
     values is optional in the schema)."""
     missing = frame.isna()
-    first_missing = {int(missing[c].to_numpy().argmax()) for c in frame.columns
-                     if missing[c].any()}
+    first_missing = {int(missing[c].to_numpy().argmax()) for c in frame.columns if missing[c].any()}
     return frame.iloc[sorted(set(range(min(len(frame), HEAD_ROWS))) | first_missing)]
 
 
@@ -45,11 +44,11 @@ def digest(frame: pd.DataFrame) -> str:
     return content_digest(frame)[:8]
 
 
-def passenger_dataset(passengers: pd.DataFrame, source: str | None, name: str
-                      ) -> PandasDataset:
+def passenger_dataset(passengers: pd.DataFrame, source: str | None, name: str) -> PandasDataset:
     """Passenger rows as an MLflow dataset, with the schema and digest worked out quickly."""
-    logged = mlflow.data.from_pandas(passengers, source=source, targets=TARGET, name=name,
-                                     digest=digest(passengers))
+    logged = mlflow.data.from_pandas(
+        passengers, source=source, targets=TARGET, name=name, digest=digest(passengers)
+    )
     # PandasDataset.schema is a cached property: set, it is what MLflow logs.
     logged.schema = mlflow.data.from_pandas(schema_rows(passengers), targets=TARGET).schema
     return logged

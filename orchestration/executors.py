@@ -14,10 +14,10 @@ import multiprocessing.forkserver
 import os
 import signal
 from abc import ABC, abstractmethod
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from types import TracebackType
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 import psutil
 from pebble import ProcessExpired, ProcessPool
@@ -28,8 +28,11 @@ T = TypeVar("T")
 # What a local worker imports once, before its first call: the search's worker side, every
 # step it runs and what MLflow would load during its first run. (The fork server skips a
 # module that fails to import: tests/test_functions.py imports each.)
-LOCAL_PRELOAD = ["orchestration.search", *(f"steps.{step}" for step in STEPS),
-                 "orchestration.preload"]
+LOCAL_PRELOAD = [
+    "orchestration.search",
+    *(f"steps.{step}" for step in STEPS),
+    "orchestration.preload",
+]
 # Seconds that interrupted workers get to end their runs KILLED before they are killed.
 STOP_GRACE_SECONDS = 60.0
 
@@ -66,8 +69,12 @@ class Executor(ABC):
     def __enter__(self) -> Executor:
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                 traceback: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
         self.close(interrupted=error is not None)
 
 
@@ -98,8 +105,7 @@ class LocalPool(Executor):
 
     def __init__(self, slots: int, initializer: Callable[[], None]) -> None:
         self.slots = slots
-        self._pool = ProcessPool(max_workers=slots, initializer=initializer,
-                                 context=_fork_server())
+        self._pool = ProcessPool(max_workers=slots, initializer=initializer, context=_fork_server())
         self._futures: list[Future[Any]] = []
 
     def submit(self, fn: Callable[..., T], *args: Any) -> Future[T]:
@@ -111,8 +117,9 @@ class LocalPool(Executor):
         try:
             return future.result()
         except ProcessExpired as err:
-            raise WorkerLost(f"its worker process {err.pid} died "
-                             f"(exit code {err.exitcode})") from None
+            raise WorkerLost(
+                f"its worker process {err.pid} died (exit code {err.exitcode})"
+            ) from None
 
     def close(self, interrupted: bool) -> None:
         if not interrupted:
@@ -135,5 +142,8 @@ class LocalPool(Executor):
     @staticmethod
     def _workers() -> list[psutil.Process]:
         """The pool's worker processes: what the fork server (a child of this process) forked."""
-        return [worker for server in psutil.Process(os.getpid()).children()
-                for worker in server.children()]
+        return [
+            worker
+            for server in psutil.Process(os.getpid()).children()
+            for worker in server.children()
+        ]

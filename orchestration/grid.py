@@ -15,8 +15,10 @@ def values_of(name: str, raw: str) -> list[str]:
     """The values of one `-P name=a,b,c`, each checked as the parameter itself checks it."""
     values = [value.strip() for value in raw.split(LIST_SEPARATOR)]
     if not raw.strip() or any(not value for value in values):
-        raise InputError(f"{name}={raw!r} holds an empty value: give one value or a "
-                         f"comma-separated list, e.g. -P {name}=0.1,1,10")
+        raise InputError(
+            f"{name}={raw!r} holds an empty value: give one value or a "
+            f"comma-separated list, e.g. -P {name}=0.1,1,10"
+        )
     for value in values:
         try:
             PARSERS[name](name, value)
@@ -34,12 +36,14 @@ def expand(chosen: dict[str, str], max_configs: int) -> list[dict[str, str]]:
         count *= len(values)
     if count > max_configs:
         sizes = " x ".join(f"{len(v)} {k}" for k, v in lists.items() if len(v) > 1)
-        raise InputError(f"the grid has {count} configurations ({sizes}), more than "
-                         f"max_configs={max_configs}: shorten the lists, or pass "
-                         f"-P max_configs={count}")
+        raise InputError(
+            f"the grid has {count} configurations ({sizes}), more than "
+            f"max_configs={max_configs}: shorten the lists, or pass "
+            f"-P max_configs={count}"
+        )
     configs: dict[str, dict[str, str]] = {}
     for combination in itertools.product(*lists.values()):
-        config = dict(zip(lists, combination))
+        config = dict(zip(lists, combination, strict=True))
         configs.setdefault(repr(sorted(recorded(applicable(config)).items())), config)
     return list(configs.values())
 

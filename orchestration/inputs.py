@@ -22,11 +22,16 @@ def fetch(value: str, param: str) -> Path:
     if value not in _fetched:
         if _URI.match(value) and not Path(value).exists():
             try:
-                _fetched[value] = Path(mlflow.artifacts.download_artifacts(
-                    artifact_uri=value, dst_path=tempfile.mkdtemp(dir=_downloads.name)))
+                _fetched[value] = Path(
+                    mlflow.artifacts.download_artifacts(
+                        artifact_uri=value, dst_path=tempfile.mkdtemp(dir=_downloads.name)
+                    )
+                )
             except (MlflowException, OSError) as err:
-                raise InputError(f"{param} {value!r} cannot be read ({str(err).splitlines()[0]}): "
-                                 f"pass the URI that the previous step printed") from None
+                raise InputError(
+                    f"{param} {value!r} cannot be read ({str(err).splitlines()[0]}): "
+                    f"pass the URI that the previous step printed"
+                ) from None
         else:
             _fetched[value] = local_file(value, param)
     return _fetched[value]
@@ -39,11 +44,15 @@ def local_file(path: str, param: str) -> Path:
         resolved = Path.cwd() / resolved
     if resolved.is_dir():
         csvs = sorted(p.name for p in resolved.glob("*.csv"))[:3]
-        raise InputError(f"{param} is a folder, not a file: {path}: pass the CSV inside it, "
-                         f"e.g. -P {param}={Path(path) / (csvs[0] if csvs else '<file>.csv')}")
+        raise InputError(
+            f"{param} is a folder, not a file: {path}: pass the CSV inside it, "
+            f"e.g. -P {param}={Path(path) / (csvs[0] if csvs else '<file>.csv')}"
+        )
     if not resolved.is_file():
-        raise InputError(f"{param} file not found: {path} (relative paths are read from the "
-                         f"project directory): pass -P {param}=<path to an existing CSV>")
+        raise InputError(
+            f"{param} file not found: {path} (relative paths are read from the "
+            f"project directory): pass -P {param}=<path to an existing CSV>"
+        )
     return resolved
 
 

@@ -36,10 +36,21 @@ def keep_killed_after_launcher(launched_as: str | None) -> None:
         return
     me = processes.identity()
     launcher = processes.mlflow_run_above() if launched_as else None
-    subprocess.Popen([sys.executable, "-m", "orchestration.launcher", me["pid"], me["started"],
-                      str(launcher or "-"), *dict.fromkeys(runs)],
-                     cwd=PROJECT_DIR, start_new_session=True, stdin=subprocess.DEVNULL,
-                     stdout=subprocess.DEVNULL)
+    subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "orchestration.launcher",
+            me["pid"],
+            me["started"],
+            str(launcher or "-"),
+            *dict.fromkeys(runs),
+        ],
+        cwd=PROJECT_DIR,
+        start_new_session=True,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+    )
 
 
 def stop_when_launcher_exits() -> None:
@@ -53,6 +64,7 @@ def stop_when_launcher_exits() -> None:
         while processes.alive(launcher):
             time.sleep(0.5)
         os.kill(os.getpid(), signal.SIGTERM)
+
     threading.Thread(target=poll, name="titanic-launcher-watch", daemon=True).start()
 
 
@@ -61,7 +73,8 @@ def keep_killed(pid: int, started: str, launcher: int | None, run_ids: list[str]
     exit, then mark `run_ids` KILLED, trying again while the store refuses."""
     deadline = time.monotonic() + HELPER_SECONDS
     while time.monotonic() < deadline and (
-            processes.alive(pid, started) or (launcher and processes.alive(launcher))):
+        processes.alive(pid, started) or (launcher and processes.alive(launcher))
+    ):
         time.sleep(0.1)
     client = MlflowClient()
     pending = list(run_ids)
@@ -71,13 +84,19 @@ def keep_killed(pid: int, started: str, launcher: int | None, run_ids: list[str]
             pending.pop(0)
         except MlflowException as err:
             if time.monotonic() > deadline:
-                print(f"titanic: error: could not mark runs {', '.join(pending)} KILLED: {err}; "
-                      f"the next command against the experiment marks them FAILED",
-                      file=sys.stderr)
+                print(
+                    f"titanic: error: could not mark runs {', '.join(pending)} KILLED: {err}; "
+                    f"the next command against the experiment marks them FAILED",
+                    file=sys.stderr,
+                )
                 sys.exit(1)
             time.sleep(1.0)
 
 
 if __name__ == "__main__":
-    keep_killed(int(sys.argv[1]), sys.argv[2], None if sys.argv[3] == "-" else int(sys.argv[3]),
-                sys.argv[4:])
+    keep_killed(
+        int(sys.argv[1]),
+        sys.argv[2],
+        None if sys.argv[3] == "-" else int(sys.argv[3]),
+        sys.argv[4:],
+    )

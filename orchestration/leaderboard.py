@@ -1,6 +1,6 @@
 """The best pipeline runs of an experiment, best first, with their registered versions.
 
-    python -m orchestration.leaderboard [--experiment NAME] [--limit 10]
+    titanic-leaderboard [--experiment NAME] [--limit 10]
         [--filter "params.model = 'hgb'"] [--format table|markdown|csv|json]
         [--registered_model titanic]
 
@@ -34,24 +34,30 @@ FORMATS = ("table", "markdown", "csv", "json")
 VALIDATION_METRIC = "val_accuracy"
 
 
-def fetch(client: MlflowClient, experiment: str, limit: int, filter_string: str,
-          registered_model: str) -> tuple[list[Run], dict[str, tuple[str, list[str]]]]:
+def fetch(
+    client: MlflowClient, experiment: str, limit: int, filter_string: str, registered_model: str
+) -> tuple[list[Run], dict[str, tuple[str, list[str]]]]:
     """The top runs and, by model id, the registered versions of their models."""
     found = client.get_experiment_by_name(experiment)
     if found is None:
         names = ", ".join(e.name for e in client.search_experiments(max_results=20))
-        raise InputError(f"no experiment named {experiment!r} in {mlflow.get_tracking_uri()}: "
-                         f"pass --experiment with one of: {names}")
+        raise InputError(
+            f"no experiment named {experiment!r} in {mlflow.get_tracking_uri()}: "
+            f"pass --experiment with one of: {names}"
+        )
     try:
         runs = best_runs(client, found.experiment_id, limit, filter_string.strip())
     except MlflowException as err:
-        raise InputError(f"the filter {filter_string!r} is not one MLflow accepts "
-                         f"({err.message.splitlines()[0]}): e.g. --filter \"params.model = 'hgb'\""
-                         ) from None
+        raise InputError(
+            f"the filter {filter_string!r} is not one MLflow accepts "
+            f"({err.message.splitlines()[0]}): e.g. --filter \"params.model = 'hgb'\""
+        ) from None
     if not runs:
-        raise InputError(f"experiment {experiment!r} has no finished pipeline run"
-                         f"{' matching the filter' if filter_string.strip() else ''}: run "
-                         f"`mlflow run .` first (or loosen --filter)")
+        raise InputError(
+            f"experiment {experiment!r} has no finished pipeline run"
+            f"{' matching the filter' if filter_string.strip() else ''}: run "
+            f"`mlflow run .` first (or loosen --filter)"
+        )
     return runs, registered_versions(client, registered_model)
 
 
@@ -63,35 +69,46 @@ def registered_versions(client: MlflowClient, name: str) -> dict[str, tuple[str,
     aliases: dict[str, list[str]] = {}
     for alias, version in found[0].aliases.items():
         aliases.setdefault(str(version), []).append(alias)
-    return {v.source: (str(v.version), sorted(aliases.get(str(v.version), [])))
-            for v in client.search_model_versions(f"name='{name}'")}
+    return {
+        v.source: (str(v.version), sorted(aliases.get(str(v.version), [])))
+        for v in client.search_model_versions(f"name='{name}'")
+    }
 
 
 def rows(runs: list[Run], versions: dict[str, tuple[str, list[str]]]) -> list[dict[str, Any]]:
     """One row per run: when, name, the parameters that differ between the rows (blank where
     the run's model family does not use one), the metrics, and what it became."""
-    used = [applicable({k: v for k, v in r.data.params.items() if k in PARSERS
-                        and k not in PIPELINE_ONLY}) for r in runs]
+    used = [
+        applicable(
+            {k: v for k, v in r.data.params.items() if k in PARSERS and k not in PIPELINE_ONLY}
+        )
+        for r in runs
+    ]
     # Varying: different values among the rows whose family uses the parameter.
     varying = [k for k in entry_point_defaults("main") if len({u[k] for u in used if k in u}) > 1]
     table = []
-    for run, params in zip(runs, used):
+    for run, params in zip(runs, used, strict=True):
         model_uri = model_uri_of(run) or ""
         version, aliases = versions.get(model_uri, ("", []))
         reused = [s for s in run.data.tags.get(TAG_REUSED_STEPS, "").split(",") if s]
-        table.append({
-            "when": datetime.fromtimestamp(run.info.start_time / 1000).strftime("%Y-%m-%d %H:%M"),
-            "run_name": run.info.run_name,
-            **{k: params.get(k, "") for k in varying},
-            RANKING_METRIC: run.data.metrics.get(RANKING_METRIC),
-            VALIDATION_METRIC: run.data.metrics.get(VALIDATION_METRIC),
-            "steps": "computed" if not reused else (
-                "all reused" if len(reused) == len(STEPS) else "reused " + ",".join(reused)),
-            "run_id": run.info.run_id,
-            "model_uri": model_uri,
-            "version": version,
-            "alias": ",".join(aliases),
-        })
+        table.append(
+            {
+                "when": datetime.fromtimestamp(run.info.start_time / 1000).strftime(
+                    "%Y-%m-%d %H:%M"
+                ),
+                "run_name": run.info.run_name,
+                **{k: params.get(k, "") for k in varying},
+                RANKING_METRIC: run.data.metrics.get(RANKING_METRIC),
+                VALIDATION_METRIC: run.data.metrics.get(VALIDATION_METRIC),
+                "steps": "computed"
+                if not reused
+                else ("all reused" if len(reused) == len(STEPS) else "reused " + ",".join(reused)),
+                "run_id": run.info.run_id,
+                "model_uri": model_uri,
+                "version": version,
+                "alias": ",".join(aliases),
+            }
+        )
     return table
 
 
@@ -99,18 +116,20 @@ def render(table: list[dict[str, Any]], fmt: str) -> str:
     if fmt == "json":
         return json.dumps(table, indent=2)
     text = pd.DataFrame(table).map(
-        lambda v: "" if v is None else f"{v:.4f}" if isinstance(v, float) else str(v))
+        lambda v: "" if v is None else f"{v:.4f}" if isinstance(v, float) else str(v)
+    )
     if fmt == "csv":
         return text.to_csv(index=False, lineterminator="\n").rstrip("\n")
-    return text.to_markdown(index=False, tablefmt="pipe" if fmt == "markdown" else "plain",
-                            disable_numparse=True)
+    return text.to_markdown(
+        index=False, tablefmt="pipe" if fmt == "markdown" else "plain", disable_numparse=True
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m orchestration.leaderboard",
-                                     description=__doc__.splitlines()[0])
-    parser.add_argument("--experiment", default=os.environ.get("MLFLOW_EXPERIMENT_NAME",
-                                                                "Default"))
+    parser = argparse.ArgumentParser(
+        prog="titanic-leaderboard", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument("--experiment", default=os.environ.get("MLFLOW_EXPERIMENT_NAME", "Default"))
     parser.add_argument("--limit", type=int, default=10)
     parser.add_argument("--filter", default="", help="an MLflow search filter, ANDed")
     parser.add_argument("--format", choices=FORMATS, default="table")
@@ -119,8 +138,9 @@ def main(argv: list[str] | None = None) -> None:
     try:
         if not 1 <= args.limit <= 50000:
             raise InputError(f"--limit must be from 1 to 50000, got {args.limit}")
-        runs, versions = fetch(MlflowClient(), args.experiment, args.limit, args.filter,
-                               args.registered_model)
+        runs, versions = fetch(
+            MlflowClient(), args.experiment, args.limit, args.filter, args.registered_model
+        )
     except InputError as err:
         sys.exit(f"titanic: error: {err}")
     except MlflowException as err:

@@ -15,8 +15,10 @@ VIEW = "workflowType=machine_learning"
 def load_line(model_uri: str) -> str:
     """Python that loads the model wherever it is pasted: it names the store the model is in
     (MLflow's default store is a file in the current folder)."""
-    return (f"Load it: import mlflow; mlflow.set_tracking_uri(\"{mlflow.get_tracking_uri()}\"); "
-            f"model = mlflow.pyfunc.load_model(\"{model_uri}\")")
+    return (
+        f'Load it: import mlflow; mlflow.set_tracking_uri("{mlflow.get_tracking_uri()}"); '
+        f'model = mlflow.pyfunc.load_model("{model_uri}")'
+    )
 
 
 def ui_line(experiment_id: str, run_id: str) -> str:

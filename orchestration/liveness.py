@@ -44,8 +44,13 @@ _lock = threading.Lock()
 def identity() -> dict[str, str]:
     """The tags that record this process on a run: a run starts with them."""
     found = processes.identity()
-    return {TAG_HOST: found["host"], TAG_BOOT: found["boot"], TAG_PID: found["pid"],
-            TAG_PID_START: found["started"], TAG_HEARTBEAT: f"{time.time():.0f}"}
+    return {
+        TAG_HOST: found["host"],
+        TAG_BOOT: found["boot"],
+        TAG_PID: found["pid"],
+        TAG_PID_START: found["started"],
+        TAG_HEARTBEAT: f"{time.time():.0f}",
+    }
 
 
 def watch(run_id: str) -> None:
@@ -84,8 +89,10 @@ def why_dead(tags: dict[str, str], started: float, now: float) -> str | None:
         env = tags.get(PROJECT_ENV_TAG, "local")  # MLflow tags every env manager but local
         waited = now - started
         if waited > NEVER_STARTED_SECONDS.get(env, NEVER_STARTED_DEFAULT):
-            return (f"its entry point never started: `mlflow run` created it {waited:.0f} s "
-                    f"ago and was stopped before starting it")
+            return (
+                f"its entry point never started: `mlflow run` created it {waited:.0f} s "
+                f"ago and was stopped before starting it"
+            )
         return None
     if processes.on_this_machine(tags.get(TAG_HOST, ""), tags.get(TAG_BOOT, "")):
         pid = int(tags[TAG_PID])
@@ -101,8 +108,7 @@ def why_dead(tags: dict[str, str], started: float, now: float) -> str | None:
 def reap_dead_runs(experiment_id: str) -> list[str]:
     """Mark FAILED the experiment's RUNNING runs whose process is gone; returns their ids."""
     client = MlflowClient()
-    running = client.search_runs([experiment_id], "attributes.status = 'RUNNING'",
-                                 max_results=1000)
+    running = client.search_runs([experiment_id], "attributes.status = 'RUNNING'", max_results=1000)
     reaped = []
     now = time.time()
     for run in running:

@@ -28,8 +28,10 @@ MEMO_BYTES = 64 * 2**20
 
 
 def nbytes(matrices: FoldMatrices) -> int:
-    return sum(m.nbytes if isinstance(m, np.ndarray) else int(m.memory_usage(deep=True).sum())
-               for m in matrices)
+    return sum(
+        m.nbytes if isinstance(m, np.ndarray) else int(m.memory_usage(deep=True).sum())
+        for m in matrices
+    )
 
 
 class FoldMemo:
@@ -37,12 +39,12 @@ class FoldMemo:
     folds, repeats, seed) and fold index."""
 
     def __init__(self, max_bytes: int = MEMO_BYTES) -> None:
-        self._kept: LRUCache[tuple[Any, ...], FoldMatrices] = LRUCache(max_bytes,
-                                                                       getsizeof=nbytes)
+        self._kept: LRUCache[tuple[Any, ...], FoldMatrices] = LRUCache(max_bytes, getsizeof=nbytes)
         self._lock = threading.Lock()  # a cluster worker runs configurations in threads
 
-    def folds(self, features: str, passengers: pd.DataFrame, folds: int, repeats: int,
-              seed: int) -> Folds:
+    def folds(
+        self, features: str, passengers: pd.DataFrame, folds: int, repeats: int, seed: int
+    ) -> Folds:
         """The kept folds of one cross-validation, as `titanic.models.cross_validate` takes
         them."""
         return Folds(self, (features, content_digest(passengers), folds, repeats, seed))
@@ -81,8 +83,9 @@ def keep_folds() -> None:
         _memo = FoldMemo()
 
 
-def kept_folds(features: str, passengers: pd.DataFrame, folds: int, repeats: int, seed: int
-               ) -> Folds | None:
+def kept_folds(
+    features: str, passengers: pd.DataFrame, folds: int, repeats: int, seed: int
+) -> Folds | None:
     """What the train step gives cross-validation: this worker's kept folds of these rows, or
     None in a process that keeps none."""
     return None if _memo is None else _memo.folds(features, passengers, folds, repeats, seed)

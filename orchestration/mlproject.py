@@ -21,8 +21,9 @@ def entry_points() -> dict[str, Any]:
 def entry_point_defaults(entry_point: str) -> dict[str, str | None]:
     """Parameters of an entry point with their MLproject defaults (None where required)."""
     spec = entry_points()[entry_point]["parameters"]
-    return {name: None if p.get("default") is None else str(p["default"])
-            for name, p in spec.items()}
+    return {
+        name: None if p.get("default") is None else str(p["default"]) for name, p in spec.items()
+    }
 
 
 def command_arguments(entry_point: str) -> dict[str, str]:

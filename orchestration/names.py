@@ -45,8 +45,16 @@ EXPERIMENT_KIND = "custom_model_development"
 
 # The metric runs are ranked by, and the order a summary lists metrics in.
 RANKING_METRIC = "cv_accuracy"
-METRIC_ORDER = ("cv_accuracy", "cv_accuracy_std", "val_accuracy", "val_precision",
-                "val_recall", "val_f1", "val_roc_auc", "val_log_loss")
+METRIC_ORDER = (
+    "cv_accuracy",
+    "cv_accuracy_std",
+    "val_accuracy",
+    "val_precision",
+    "val_recall",
+    "val_f1",
+    "val_roc_auc",
+    "val_log_loss",
+)
 
 
 def failure_tags(reason: str) -> dict[str, str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from mlflow.entities import Run
 from mlflow.tracking import MlflowClient
+
 # Private, with no public equivalent: the word lists MLflow draws generated run names from.
 from mlflow.utils.name_utils import _GENERATOR_NOUNS, _GENERATOR_PREDICATES
 
@@ -19,9 +20,13 @@ def describe(params: dict[str, str]) -> str:
     every other computed-on value that is not the default, e.g. `hgb learning_rate=0.1`."""
     defaults = entry_point_defaults("main")
     model = params.get("model", defaults["model"])
-    shown = [f"{k}={v}" for k, v in applicable(params).items()
-             if k != "model" and k not in PIPELINE_ONLY
-             and (k in HEADLINE.get(model, ()) or v != defaults.get(k))]
+    shown = [
+        f"{k}={v}"
+        for k, v in applicable(params).items()
+        if k != "model"
+        and k not in PIPELINE_ONLY
+        and (k in HEADLINE.get(model, ()) or v != defaults.get(k))
+    ]
     return " ".join([model, *shown])
 
 
@@ -29,7 +34,11 @@ def name_unless_named(run: Run, name: str) -> None:
     """Give a run a name that says what it did, unless its user chose one: MLflow names an
     unnamed run `<adjective>-<animal>-<number>` from its own word lists."""
     words = run.info.run_name.split("-")
-    generated = (len(words) == 3 and words[0] in _GENERATOR_PREDICATES
-                 and words[1] in _GENERATOR_NOUNS and words[2].isdigit())
+    generated = (
+        len(words) == 3
+        and words[0] in _GENERATOR_PREDICATES
+        and words[1] in _GENERATOR_NOUNS
+        and words[2].isdigit()
+    )
     if generated:
         MlflowClient().update_run(run.info.run_id, name=name)

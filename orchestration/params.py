@@ -9,18 +9,19 @@ from __future__ import annotations
 
 import re
 import shlex
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from orchestration.names import STEPS
 from titanic.errors import InputError
-from titanic.families import (FAMILIES, FAMILY_PARAMS, FEATURE_SETS, HYPERPARAMETERS,
-                              SOLVERS)
+from titanic.families import FAMILIES, FAMILY_PARAMS, FEATURE_SETS, HYPERPARAMETERS, SOLVERS
 
 FORCE_CHOICES = ("none", "all", *STEPS)
 
 
-def _number(kind: type, hint: str, valid: Callable[[float], bool], example: str
-            ) -> Callable[[str, str], Any]:
+def _number(
+    kind: type, hint: str, valid: Callable[[float], bool], example: str
+) -> Callable[[str, str], Any]:
     def parse(name: str, raw: str) -> Any:
         try:
             value = kind(raw)
@@ -29,6 +30,7 @@ def _number(kind: type, hint: str, valid: Callable[[float], bool], example: str
         if value is None or not valid(value):
             raise InputError(f"{name} must be {hint}, got {raw!r}: pass e.g. -P {name}={example}")
         return value
+
     return parse
 
 
@@ -37,14 +39,17 @@ def _choice(options: tuple[str, ...]) -> Callable[[str, str], str]:
         if raw not in options:
             raise InputError(f"{name} must be one of {', '.join(options)}; got {raw!r}")
         return raw
+
     return parse
 
 
 def _registered_name(name: str, raw: str) -> str:
     # What every MLflow store accepts and a `models:/<name>@<alias>` URI can carry.
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}", raw):
-        raise InputError(f"{name} {raw!r} is not allowed: use letters, digits, '_', '.' or '-' "
-                         f"(at most 100), e.g. -P {name}=titanic")
+        raise InputError(
+            f"{name} {raw!r} is not allowed: use letters, digits, '_', '.' or '-' "
+            f"(at most 100), e.g. -P {name}=titanic"
+        )
     return raw
 
 
@@ -52,15 +57,21 @@ def _jobs(name: str, raw: str) -> int | None:
     """Configurations at once: `auto` (None) is one per core, or per thread of a cluster."""
     if raw == "auto":
         return None
-    return _number(int, "a whole number >= 1, or auto (one per core, or per cluster thread)",
-                   lambda v: v >= 1, "2")(name, raw)
+    return _number(
+        int,
+        "a whole number >= 1, or auto (one per core, or per cluster thread)",
+        lambda v: v >= 1,
+        "2",
+    )(name, raw)
 
 
 def _cluster(name: str, raw: str) -> str:
     """`local`, or a Dask scheduler's address (checked when the search connects)."""
     if raw != "local" and not raw.startswith(("tcp://", "tls://")):
-        raise InputError(f"{name} must be local or a Dask scheduler address such as "
-                         f"tls://scheduler:8786 or tcp://127.0.0.1:8786; got {raw!r}")
+        raise InputError(
+            f"{name} must be local or a Dask scheduler address such as "
+            f"tls://scheduler:8786 or tcp://127.0.0.1:8786; got {raw!r}"
+        )
     return raw
 
 
@@ -72,7 +83,9 @@ def _text(name: str, raw: str) -> str:
 
 PARSERS: dict[str, Callable[[str, str], Any]] = {
     "data": _text,
-    "test_size": _number(float, "a number between 0 and 1 (exclusive)", lambda v: 0 < v < 1, "0.25"),
+    "test_size": _number(
+        float, "a number between 0 and 1 (exclusive)", lambda v: 0 < v < 1, "0.25"
+    ),
     "seed": _number(int, "a whole number from 0 to 4294967295", lambda v: 0 <= v < 2**32, "123"),
     "prepared": _text,
     "model": _choice(FAMILIES),
@@ -83,8 +96,9 @@ PARSERS: dict[str, Callable[[str, str], Any]] = {
     "learning_rate": _number(float, "a number in (0, 1]", lambda v: 0 < v <= 1, "0.05"),
     "max_depth": _number(int, "a whole number from 1 to 100", lambda v: 1 <= v <= 100, "5"),
     "n_trees": _number(int, "a whole number from 1 to 5000", lambda v: 1 <= v <= 5000, "200"),
-    "min_samples_leaf": _number(int, "a whole number from 1 to 1000", lambda v: 1 <= v <= 1000,
-                                "5"),
+    "min_samples_leaf": _number(
+        int, "a whole number from 1 to 1000", lambda v: 1 <= v <= 1000, "5"
+    ),
     "cv_folds": _number(int, "a whole number >= 2", lambda v: v >= 2, "5"),
     "cv_repeats": _number(int, "a whole number from 1 to 100", lambda v: 1 <= v <= 100, "3"),
     "model_uri": _text,
@@ -107,8 +121,17 @@ PARSERS: dict[str, Callable[[str, str], Any]] = {
 # left out of run names, summaries, leaderboards and registered versions' tags.
 PIPELINE_ONLY = ("explain", "force", "promote", "registered_model")
 # Parameters of a search (sweep, tune) itself rather than of its configurations.
-SEARCH_SETTINGS = ("jobs", "cluster", "max_configs", "trials", "storage", "study", "pruner",
-                   "promote", "registered_model")
+SEARCH_SETTINGS = (
+    "jobs",
+    "cluster",
+    "max_configs",
+    "trials",
+    "storage",
+    "study",
+    "pruner",
+    "promote",
+    "registered_model",
+)
 
 # Parameters whose value names data: their content is part of a step's cache key.
 INPUT_PARAMS = ("data", "prepared", "model_uri", "test_data")

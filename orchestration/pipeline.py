@@ -17,18 +17,28 @@ from mlflow.utils.mlflow_tags import MLFLOW_PROJECT_ENTRY_POINT
 
 from orchestration.cache import execute_step
 from orchestration.mlproject import entry_point_defaults
-from orchestration.names import (METRIC_ORDER, NOTE_TAG, OUT_MODEL, PIPELINE_FILE, STEPS,
-                                 TAG_MODEL_URI, TAG_REUSED_FROM, TAG_REUSED_STEPS, TAG_WARNING)
+from orchestration.names import (
+    METRIC_ORDER,
+    NOTE_TAG,
+    OUT_MODEL,
+    PIPELINE_FILE,
+    STEPS,
+    TAG_MODEL_URI,
+    TAG_REUSED_FROM,
+    TAG_REUSED_STEPS,
+    TAG_WARNING,
+)
 from orchestration.params import parse_params, recorded
-from orchestration.runs import (PROJECT_TAGS, active_run, log_batch, outputs_of,
-                                raise_if_interrupted)
+from orchestration.runs import PROJECT_TAGS, active_run, log_batch, outputs_of, raise_if_interrupted
 from titanic.errors import InputError
 
 
 def step_params(step: str, chosen: dict[str, str], outputs: dict[str, str]) -> dict[str, str]:
     """A step's parameters: main's value, else an upstream output, else the step's default."""
-    return {name: chosen.get(name, outputs.get(name, default))
-            for name, default in entry_point_defaults(step).items()}
+    return {
+        name: chosen.get(name, outputs.get(name, default))
+        for name, default in entry_point_defaults(step).items()
+    }
 
 
 def forced(step: str, force: str) -> bool:
@@ -40,23 +50,31 @@ def reused_steps(record: list[dict[str, object]]) -> str:
     return ",".join(str(r["step"]) for r in record if r["reused_from"])
 
 
-def run_step(step: str, params: dict[str, str], inherited: dict[str, str], *, reuse: bool
-             ) -> dict[str, object]:
+def run_step(
+    step: str, params: dict[str, str], inherited: dict[str, str], *, reuse: bool
+) -> dict[str, object]:
     """Run one step as a child run of the active run, standing in for a finished run with the
     same key if `reuse`; returns what the child did."""
-    with ExitStack() as cache, active_run(
-            nested=True, run_name=step,
-            tags={**inherited, MLFLOW_PROJECT_ENTRY_POINT: step}) as child:
+    with (
+        ExitStack() as cache,
+        active_run(
+            nested=True, run_name=step, tags={**inherited, MLFLOW_PROJECT_ENTRY_POINT: step}
+        ) as child,
+    ):
         mlflow.log_params(recorded(params))
         try:
             execute_step(step, params, cache=cache if reuse else None)
         except InputError as err:
             raise InputError(f"step {step} failed: {err}") from None
     done = MlflowClient().get_run(child.info.run_id)
-    return {"step": step, "run_id": done.info.run_id,
-            "reused_from": done.data.tags.get(TAG_REUSED_FROM),
-            "warning": done.data.tags.get(TAG_WARNING),
-            "outputs": outputs_of(done), "metrics": done.data.metrics}
+    return {
+        "step": step,
+        "run_id": done.info.run_id,
+        "reused_from": done.data.tags.get(TAG_REUSED_FROM),
+        "warning": done.data.tags.get(TAG_WARNING),
+        "outputs": outputs_of(done),
+        "metrics": done.data.metrics,
+    }
 
 
 def project_tags(run: Run) -> dict[str, str]:
@@ -76,21 +94,34 @@ def run_pipeline(chosen: dict[str, str]) -> list[dict[str, object]]:
     record = []
     for step in STEPS:
         raise_if_interrupted()
-        record.append(run_step(step, step_params(step, chosen, outputs), project_tags(parent),
-                               reuse=not forced(step, force)))
+        record.append(
+            run_step(
+                step,
+                step_params(step, chosen, outputs),
+                project_tags(parent),
+                reuse=not forced(step, force),
+            )
+        )
         outputs.update(record[-1]["outputs"])  # type: ignore[arg-type]
         if record[-1]["reused_from"]:  # said at once: a later step may be pruned
             client.set_tag(parent.info.run_id, TAG_REUSED_STEPS, reused_steps(record))
 
-    steps = pd.DataFrame({
-        "step": [r["step"] for r in record],
-        "run": [f"`{r['run_id']}`" for r in record],
-        "": [f"reused from `{r['reused_from']}`" if r["reused_from"] else "computed"
-             for r in record]})
+    steps = pd.DataFrame(
+        {
+            "step": [r["step"] for r in record],
+            "run": [f"`{r['run_id']}`" for r in record],
+            "": [
+                f"reused from `{r['reused_from']}`" if r["reused_from"] else "computed"
+                for r in record
+            ],
+        }
+    )
     note = f"{steps.to_markdown(index=False)}\n\nModel: `{outputs[OUT_MODEL]}`"
-    log_batch(parent.info.run_id, pipeline_metrics(record),
-              {TAG_MODEL_URI: outputs[OUT_MODEL], TAG_REUSED_STEPS: reused_steps(record),
-               NOTE_TAG: note})
+    log_batch(
+        parent.info.run_id,
+        pipeline_metrics(record),
+        {TAG_MODEL_URI: outputs[OUT_MODEL], TAG_REUSED_STEPS: reused_steps(record), NOTE_TAG: note},
+    )
     mlflow.log_dict({"steps": record}, PIPELINE_FILE)
     return record
 
@@ -98,6 +129,7 @@ def run_pipeline(chosen: dict[str, str]) -> list[dict[str, object]]:
 def pipeline_metrics(record: list[dict[str, object]]) -> dict[str, float]:
     """What the parent run shows: the ranking metrics (cross-validation, from train) first,
     then the validation-split metrics (from evaluate)."""
-    found = {name: value for r in record for name, value in r["metrics"].items()
-             if name in METRIC_ORDER}
+    found = {
+        name: value for r in record for name, value in r["metrics"].items() if name in METRIC_ORDER
+    }
     return {name: found[name] for name in METRIC_ORDER if name in found}

@@ -16,12 +16,13 @@ from mlflow.utils import requirements_utils
 if urlparse(mlflow.get_tracking_uri()).scheme not in ("http", "https"):
     # The store of a database URI (sqlite, PostgreSQL): about 1 s of imports. A tracking
     # server's client is part of `import mlflow`.
-    import mlflow.store.tracking.sqlalchemy_store  # noqa: F401
+    import mlflow.store.tracking.sqlalchemy_store
 
 
 # `log_model` checks a model's requirements against the installed packages through a map of
 # every installed package's modules, which MLflow builds on first use by reading each one's
 # file list (0.45-0.6 s) and keeps in a module-level cache, with no public way in.
+
 
 def installed_packages() -> dict[str, list[str]]:
     """MLflow's map of installed modules to the packages that provide them, built here."""

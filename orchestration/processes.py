@@ -24,8 +24,12 @@ def boot_time() -> str:
 def identity() -> dict[str, str]:
     """Where this process runs and which one it is: host, boot time, pid and start time."""
     process = psutil.Process(os.getpid())
-    return {"host": socket.gethostname(), "boot": boot_time(), "pid": str(process.pid),
-            "started": _stamp(process.create_time())}
+    return {
+        "host": socket.gethostname(),
+        "boot": boot_time(),
+        "pid": str(process.pid),
+        "started": _stamp(process.create_time()),
+    }
 
 
 def on_this_machine(host: str, boot: str) -> bool:
@@ -37,8 +41,9 @@ def alive(pid: int, started: str | None = None) -> bool:
     """The process `pid` (started at `started`, if given) exists and has not exited."""
     try:
         process = psutil.Process(pid)
-        return (process.status() != psutil.STATUS_ZOMBIE
-                and (started is None or _stamp(process.create_time()) == started))
+        return process.status() != psutil.STATUS_ZOMBIE and (
+            started is None or _stamp(process.create_time()) == started
+        )
     except psutil.Error:  # gone, or not ours to look at
         return False
 
@@ -53,4 +58,3 @@ def mlflow_run_above() -> int | None:
     except psutil.Error:
         return None
     return None
-

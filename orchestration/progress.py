@@ -28,20 +28,31 @@ class Progress:
         self.best: Outcome | None = None
         self._stream = stream
         self._started = time.monotonic()
-        self._bar = (tqdm(total=total, unit="config", file=stream, dynamic_ncols=True,
-                          leave=False) if stream.isatty() else None)
+        self._bar = (
+            tqdm(total=total, unit="config", file=stream, dynamic_ncols=True, leave=False)
+            if stream.isatty()
+            else None
+        )
 
     def line(self, outcome: Outcome) -> str:
         """The line for `outcome`, the `done`-th configuration to end."""
-        score = (f"{RANKING_METRIC} {outcome.score:.4f}" if outcome.score is not None
-                 else f"{outcome.status}" + (f": {outcome.error}" if outcome.error else ""))
-        best = (f"best {self.best.score:.4f} ({self.best.label})" if self.best is not None
-                else "no configuration finished yet")
+        score = (
+            f"{RANKING_METRIC} {outcome.score:.4f}"
+            if outcome.score is not None
+            else f"{outcome.status}" + (f": {outcome.error}" if outcome.error else "")
+        )
+        best = (
+            f"best {self.best.score:.4f} ({self.best.label})"
+            if self.best is not None
+            else "no configuration finished yet"
+        )
         left = self.total - self.done
         elapsed = time.monotonic() - self._started
         eta = f"about {_duration(elapsed / self.done * left)} left" if left else "done"
-        return (f"[{self.done}/{self.total}] {outcome.label}: {score}; {best}; {eta} "
-                f"({_duration(elapsed)} so far)")
+        return (
+            f"[{self.done}/{self.total}] {outcome.label}: {score}; {best}; {eta} "
+            f"({_duration(elapsed)} so far)"
+        )
 
     def ended(self, outcome: Outcome) -> None:
         self.done += 1

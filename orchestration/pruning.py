@@ -31,10 +31,12 @@ REDUCTION = 3
 # The Wilcoxon pruner stops a trial once its folds are worse than the best trial's on the same
 # folds at this p-value.
 P_THRESHOLD = 0.1
-WHY = {"median": "below the median of earlier trials after as many folds",
-       "halving": f"not in the best 1/{REDUCTION} of trials after as many folds",
-       "wilcoxon": f"worse than the best trial's on the same folds (Wilcoxon signed-rank test, "
-                   f"p < {P_THRESHOLD})"}
+WHY = {
+    "median": "below the median of earlier trials after as many folds",
+    "halving": f"not in the best 1/{REDUCTION} of trials after as many folds",
+    "wilcoxon": f"worse than the best trial's on the same folds (Wilcoxon signed-rank test, "
+    f"p < {P_THRESHOLD})",
+}
 # What a pruner's trials report at each step: the mean accuracy of the folds so far, or the
 # accuracy of that one fold (at its index), as the Wilcoxon test pairs folds across trials.
 PER_FOLD = ("wilcoxon",)
@@ -43,6 +45,7 @@ PER_FOLD = ("wilcoxon",)
 @dataclass(frozen=True)
 class Trial:
     """Which trial a configuration is, and how it may be stopped: sent to its worker."""
+
     storage: str
     study: str
     trial_id: int
@@ -55,12 +58,14 @@ def make_pruner(name: str, warmup: int) -> BasePruner:
     `cv_folds` pass): by the mean accuracy of its folds so far (median, halving), or fold by
     fold against the best trial (wilcoxon)."""
     from optuna.pruners import MedianPruner, SuccessiveHalvingPruner
+
     if name == "median":
         return MedianPruner(n_startup_trials=STARTUP_TRIALS, n_warmup_steps=warmup)
     if name == "halving":
         return SuccessiveHalvingPruner(min_resource=warmup, reduction_factor=REDUCTION)
     if name == "wilcoxon":
         from orchestration.wilcoxon import WilcoxonPruner
+
         return WilcoxonPruner(p_threshold=P_THRESHOLD, n_startup_steps=warmup)
     raise ValueError(f"no pruner {name!r}")
 
@@ -70,17 +75,26 @@ def _study(storage: str, study: str, pruner: str, warmup: int) -> optuna.Study:
     """The study as a worker sees it, opened once per worker."""
     import optuna
     from sqlalchemy.exc import SQLAlchemyError
+
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
-        return optuna.load_study(study_name=study, storage=storage,
-                                 pruner=make_pruner(pruner, warmup))
-    except (KeyError, ValueError, ImportError, OSError, SQLAlchemyError,
-            optuna.exceptions.OptunaError) as err:
-        reason = next((line for line in str(err).splitlines() if line.strip()),
-                      type(err).__name__)
-        raise InputError(f"this worker cannot open the Optuna study {study!r} in {storage} "
-                         f"({reason}) to report folds: pass -P storage= a URL every worker "
-                         f"reaches (e.g. postgresql://host/db), or -P pruner=none") from None
+        return optuna.load_study(
+            study_name=study, storage=storage, pruner=make_pruner(pruner, warmup)
+        )
+    except (
+        KeyError,
+        ValueError,
+        ImportError,
+        OSError,
+        SQLAlchemyError,
+        optuna.exceptions.OptunaError,
+    ) as err:
+        reason = next((line for line in str(err).splitlines() if line.strip()), type(err).__name__)
+        raise InputError(
+            f"this worker cannot open the Optuna study {study!r} in {storage} "
+            f"({reason}) to report folds: pass -P storage= a URL every worker "
+            f"reaches (e.g. postgresql://host/db), or -P pruner=none"
+        ) from None
 
 
 class FoldReporter:
@@ -93,8 +107,10 @@ class FoldReporter:
 
     def __init__(self, trial: Trial) -> None:
         import optuna
+
         self._trial = optuna.trial.Trial(
-            _study(trial.storage, trial.study, trial.pruner, trial.warmup), trial.trial_id)
+            _study(trial.storage, trial.study, trial.pruner, trial.warmup), trial.trial_id
+        )
         self._warmup = trial.warmup
         self._why = WHY[trial.pruner]
         self._per_fold = trial.pruner in PER_FOLD
@@ -109,8 +125,10 @@ class FoldReporter:
             self._trial.report(mean, step=len(scores))
         # After the last fold there is nothing left to save.
         if len(scores) < total and self._trial.should_prune():
-            raise Pruned(f"stopped after {len(scores)} of {total} folds: mean accuracy "
-                         f"{mean:.4f} is {self._why}")
+            raise Pruned(
+                f"stopped after {len(scores)} of {total} folds: mean accuracy "
+                f"{mean:.4f} is {self._why}"
+            )
 
 
 _reporter: ContextVar[FoldReporter | None] = ContextVar("fold_reporter", default=None)

@@ -12,8 +12,16 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from orchestration.access import GRANT_COMMAND, PERMISSION_DENIED, refused, user
-from orchestration.names import (METRIC_ORDER, OUT_MODEL, OUTPUT_TAG, RANKING_METRIC,
-                                 TAG_BEST_RUN, TAG_CODE_DIGEST, TAG_MODEL_URI, TAG_PROMOTED)
+from orchestration.names import (
+    METRIC_ORDER,
+    OUT_MODEL,
+    OUTPUT_TAG,
+    RANKING_METRIC,
+    TAG_BEST_RUN,
+    TAG_CODE_DIGEST,
+    TAG_MODEL_URI,
+    TAG_PROMOTED,
+)
 from orchestration.params import PIPELINE_ONLY
 from orchestration.runs import again_if_raced
 from titanic.errors import InputError
@@ -33,8 +41,11 @@ PARAM_PREFIX = "param."
 PIPELINE_FILTER = f"tags.`{TAG_MODEL_URI}` LIKE 'models:/%' and attributes.status = 'FINISHED'"
 # Best first: the ranking metric, then on a tie the run that reached it first (a rerun that
 # reused it, or a later equal model, does not displace it), then the run id.
-BEST_FIRST = [f"metrics.{RANKING_METRIC} DESC", "attributes.start_time ASC",
-              "attributes.run_id ASC"]
+BEST_FIRST = [
+    f"metrics.{RANKING_METRIC} DESC",
+    "attributes.start_time ASC",
+    "attributes.run_id ASC",
+]
 
 
 def model_uri_of(run: Run) -> str | None:
@@ -43,20 +54,24 @@ def model_uri_of(run: Run) -> str | None:
     return tags.get(TAG_MODEL_URI) or tags.get(OUTPUT_TAG + OUT_MODEL)
 
 
-def best_runs(client: MlflowClient, experiment_id: str, limit: int, where: str = ""
-              ) -> list[Run]:
+def best_runs(client: MlflowClient, experiment_id: str, limit: int, where: str = "") -> list[Run]:
     """The experiment's finished pipeline runs, best first: what the leaderboard lists and
     what `promote -P run=best` takes (its first row)."""
-    return client.search_runs([experiment_id],
-                              filter_string=PIPELINE_FILTER + (f" and {where}" if where else ""),
-                              order_by=BEST_FIRST, max_results=limit)
+    return client.search_runs(
+        [experiment_id],
+        filter_string=PIPELINE_FILTER + (f" and {where}" if where else ""),
+        order_by=BEST_FIRST,
+        max_results=limit,
+    )
 
 
 def best_run(client: MlflowClient, experiment_id: str) -> Run:
     runs = best_runs(client, experiment_id, limit=1)
     if not runs:
-        raise InputError(f"experiment {experiment_id} has no finished pipeline run to promote: "
-                         f"run `mlflow run .` first, or pass -P run=<run id> from another one")
+        raise InputError(
+            f"experiment {experiment_id} has no finished pipeline run to promote: "
+            f"run `mlflow run .` first, or pass -P run=<run id> from another one"
+        )
     return runs[0]
 
 
@@ -68,21 +83,27 @@ def candidate(client: MlflowClient, which: str, experiment_id: str) -> Run:
         try:
             run = client.get_run(which)
         except MlflowException:
-            raise InputError(f"no run {which!r} in this tracking store: pass a run id the "
-                             f"leaderboard lists (python -m orchestration.leaderboard), or run=best"
-                             ) from None
+            raise InputError(
+                f"no run {which!r} in this tracking store: pass a run id the "
+                f"leaderboard lists (titanic-leaderboard), or run=best"
+            ) from None
     if TAG_BEST_RUN in run.data.tags:  # a sweep or tuning run: its best configuration
         run = client.get_run(run.data.tags[TAG_BEST_RUN])
     run_id = run.info.run_id
     if run.info.status != "FINISHED":
-        raise InputError(f"run {run_id} is {run.info.status}, not FINISHED: promote a finished "
-                         f"run (python -m orchestration.leaderboard lists them)")
+        raise InputError(
+            f"run {run_id} is {run.info.status}, not FINISHED: promote a finished "
+            f"run (titanic-leaderboard lists them)"
+        )
     if not (model_uri_of(run) or "").startswith("models:/"):
-        raise InputError(f"run {run_id} has no model: pass a main, sweep configuration or "
-                         f"train run")
+        raise InputError(
+            f"run {run_id} has no model: pass a main, sweep configuration or train run"
+        )
     if RANKING_METRIC not in run.data.metrics:
-        raise InputError(f"run {run_id} has no {RANKING_METRIC} to rank it by: promote a run "
-                         f"of this version of the project")
+        raise InputError(
+            f"run {run_id} has no {RANKING_METRIC} to rank it by: promote a run "
+            f"of this version of the project"
+        )
     return run
 
 
@@ -95,26 +116,32 @@ def training_run(client: MlflowClient, run: Run) -> Run:
     """The train run that logged the run's model."""
     model_uri = model_uri_of(run) or ""
     try:
-        return client.get_run(client.get_logged_model(
-            model_uri.removeprefix("models:/")).source_run_id)
+        return client.get_run(
+            client.get_logged_model(model_uri.removeprefix("models:/")).source_run_id
+        )
     except MlflowException:
-        raise InputError(f"the model {model_uri} of run {run.info.run_id} is gone from the "
-                         f"store (deleted?): run the pipeline again and promote the new run"
-                         ) from None
+        raise InputError(
+            f"the model {model_uri} of run {run.info.run_id} is gone from the "
+            f"store (deleted?): run the pipeline again and promote the new run"
+        ) from None
 
 
 def version_tags(run: Run, trained_by: Run) -> dict[str, str]:
     """What a version records: the run's metrics and parameters, the digests of the data the
     model learned from and of the code that trained it, the git commit and the source run."""
-    digests = [d.dataset.digest for d in trained_by.inputs.dataset_inputs
-               if d.dataset.name == "train"]
-    tags = {f"{METRIC_PREFIX}{k}": f"{v:.6g}" for k, v in run.data.metrics.items()
-            if k in METRIC_ORDER}
+    digests = [
+        d.dataset.digest for d in trained_by.inputs.dataset_inputs if d.dataset.name == "train"
+    ]
+    tags = {
+        f"{METRIC_PREFIX}{k}": f"{v:.6g}" for k, v in run.data.metrics.items() if k in METRIC_ORDER
+    }
     tags |= {f"{PARAM_PREFIX}{k}": v for k, v in run.data.params.items() if k not in PIPELINE_ONLY}
-    tags |= {VERSION_SOURCE_RUN: run.info.run_id,
-             VERSION_DATA_DIGEST: digests[0] if digests else "",
-             VERSION_CODE_DIGEST: trained_by.data.tags.get(TAG_CODE_DIGEST, ""),
-             VERSION_GIT_COMMIT: run.data.tags.get("mlflow.source.git.commit", "")}
+    tags |= {
+        VERSION_SOURCE_RUN: run.info.run_id,
+        VERSION_DATA_DIGEST: digests[0] if digests else "",
+        VERSION_CODE_DIGEST: trained_by.data.tags.get(TAG_CODE_DIGEST, ""),
+        VERSION_GIT_COMMIT: run.data.tags.get("mlflow.source.git.commit", ""),
+    }
     return tags
 
 
@@ -143,19 +170,31 @@ class Promotion:
 
     def summary(self) -> str:
         was = self.champion
-        head = ((f"MLflow's evaluation of the model (figures, SHAP): on run {self.evaluation}\n"
-                 if self.evaluation else "")
-                + f"{'Registered' if self.created else 'Already registered:'} {self.name} "
-                f"version {self.version} ({RANKING_METRIC} {self.score:.4f})")
+        head = (
+            (
+                f"MLflow's evaluation of the model (figures, SHAP): on run {self.evaluation}\n"
+                if self.evaluation
+                else ""
+            )
+            + f"{'Registered' if self.created else 'Already registered:'} {self.name} "
+            f"version {self.version} ({RANKING_METRIC} {self.score:.4f})"
+        )
         if self.alias == CHALLENGER:
             short = score_of(was) - self.score
-            return (f"{head}; alias '{CHALLENGER}': it falls {short:.4f} short of the champion, "
-                    f"version {was.version} ({RANKING_METRIC} {score_of(was):.4f}); "
-                    f"-P even_if_worse=true makes it the champion anyway")
-        before = (" (first champion)" if was is None else
-                  " (was already the champion)" if str(was.version) == self.version else
-                  f" (was version {was.version}, {RANKING_METRIC} {score_of(was):.4f})"
-                  if score_of(was) is not None else f" (was version {was.version}, unscored)")
+            return (
+                f"{head}; alias '{CHALLENGER}': it falls {short:.4f} short of the champion, "
+                f"version {was.version} ({RANKING_METRIC} {score_of(was):.4f}); "
+                f"-P even_if_worse=true makes it the champion anyway"
+            )
+        before = (
+            " (first champion)"
+            if was is None
+            else " (was already the champion)"
+            if str(was.version) == self.version
+            else f" (was version {was.version}, {RANKING_METRIC} {score_of(was):.4f})"
+            if score_of(was) is not None
+            else f" (was version {was.version}, unscored)"
+        )
         return f"{head}; alias '{CHAMPION}'{before}\nUse it: models:/{self.name}@{CHAMPION}"
 
 
@@ -175,16 +214,20 @@ def ship(run: Run, name: str, even_if_worse: bool = False) -> Promotion:
         if not refused(err, PERMISSION_DENIED):
             raise
         who = user() or "anonymous"
-        raise InputError(f"{who} may not promote to the registered model {name!r}: that takes "
-                         f"EDIT on it, which its maintainers have; the run's work is kept, and "
-                         f"an admin can grant it ({GRANT_COMMAND} {who} maintainer)") from None
-    mlflow.set_tag(TAG_PROMOTED, f"{promotion.name} version {promotion.version} "
-                                 f"({promotion.alias})")
+        raise InputError(
+            f"{who} may not promote to the registered model {name!r}: that takes "
+            f"EDIT on it, which its maintainers have; the run's work is kept, and "
+            f"an admin can grant it ({GRANT_COMMAND} {who} maintainer)"
+        ) from None
+    mlflow.set_tag(
+        TAG_PROMOTED, f"{promotion.name} version {promotion.version} ({promotion.alias})"
+    )
     return promotion
 
 
-def promote(client: MlflowClient, run: Run, name: str, even_if_worse: bool,
-            evaluation: str | None = None) -> Promotion:
+def promote(
+    client: MlflowClient, run: Run, name: str, even_if_worse: bool, evaluation: str | None = None
+) -> Promotion:
     """Register the run's model (once: a model already registered under `name` keeps its
     version) and give it `champion` if it beats the current one, else `challenger`."""
     model_uri = model_uri_of(run) or ""
@@ -192,15 +235,24 @@ def promote(client: MlflowClient, run: Run, name: str, even_if_worse: bool,
     tags = version_tags(run, training_run(client, run))
     score = run.data.metrics[RANKING_METRIC]
     champion = current_champion(client, name)
-    existing = [v for v in client.search_model_versions(f"name='{name}'")
-                if v.source == model_uri]
+    existing = [v for v in client.search_model_versions(f"name='{name}'") if v.source == model_uri]
     version = existing[0] if existing else _register(client, name, model_uri, model_id, tags)
     same = champion is not None and champion.version == version.version
-    alias = (CHAMPION if same or becomes_champion(score, score_of(champion), even_if_worse)
-             else CHALLENGER)
+    alias = (
+        CHAMPION
+        if same or becomes_champion(score, score_of(champion), even_if_worse)
+        else CHALLENGER
+    )
     set_alias(client, name, alias, str(version.version))
-    return Promotion(name, str(version.version), alias, score, champion, created=not existing,
-                     evaluation=evaluation)
+    return Promotion(
+        name,
+        str(version.version),
+        alias,
+        score,
+        champion,
+        created=not existing,
+        evaluation=evaluation,
+    )
 
 
 def set_alias(client: MlflowClient, name: str, alias: str, version: str) -> None:
@@ -209,8 +261,9 @@ def set_alias(client: MlflowClient, name: str, alias: str, version: str) -> None
     again_if_raced(lambda: client.set_registered_model_alias(name, alias, version))
 
 
-def _register(client: MlflowClient, name: str, model_uri: str, model_id: str,
-              tags: dict[str, str]) -> ModelVersion:
+def _register(
+    client: MlflowClient, name: str, model_uri: str, model_id: str, tags: dict[str, str]
+) -> ModelVersion:
     """A new version; a registered model created for it is removed again if the version
     cannot be made, so a failure leaves nothing half-registered. Promotions of the same model
     racing from several machines end with one version: the lowest-numbered one stays."""
@@ -220,20 +273,24 @@ def _register(client: MlflowClient, name: str, model_uri: str, model_id: str,
     except MlflowException:
         try:
             client.create_registered_model(
-                name, description="Titanic survival models; `champion` is the best promoted one.")
+                name, description="Titanic survival models; `champion` is the best promoted one."
+            )
             created = True
         except MlflowException as err:
             if err.error_code != "RESOURCE_ALREADY_EXISTS":  # else: another machine made it
                 raise
     try:
-        version = client.create_model_version(name, source=model_uri, tags=tags,
-                                              run_id=tags[VERSION_SOURCE_RUN], model_id=model_id)
+        version = client.create_model_version(
+            name, source=model_uri, tags=tags, run_id=tags[VERSION_SOURCE_RUN], model_id=model_id
+        )
     except BaseException:
         if created:
             client.delete_registered_model(name)
         raise
-    same = sorted((v for v in client.search_model_versions(f"name='{name}'")
-                   if v.source == model_uri), key=lambda v: int(v.version))
+    same = sorted(
+        (v for v in client.search_model_versions(f"name='{name}'") if v.source == model_uri),
+        key=lambda v: int(v.version),
+    )
     if str(same[0].version) != str(version.version):
         client.delete_model_version(name, str(version.version))  # registered first elsewhere
         return same[0]

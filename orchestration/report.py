@@ -15,10 +15,17 @@ from matplotlib.ticker import FuncFormatter
 from mlflow.entities import Run
 from mlflow.tracking import MlflowClient
 
-from orchestration.names import (METRIC_ORDER, NOTE_TAG, RANKING_METRIC, RESULTS_FILE,
-                                 SEARCH_PLOT, TAG_BEST_MODEL_URI, TAG_BEST_RUN)
-from orchestration.params import applicable
 from orchestration.links import load_line, ui_line
+from orchestration.names import (
+    METRIC_ORDER,
+    NOTE_TAG,
+    RANKING_METRIC,
+    RESULTS_FILE,
+    SEARCH_PLOT,
+    TAG_BEST_MODEL_URI,
+    TAG_BEST_RUN,
+)
+from orchestration.params import applicable
 from orchestration.registry import candidate, ship
 from orchestration.runs import log_batch
 from orchestration.search import PRUNED, Outcome, failed_line
@@ -29,14 +36,24 @@ SHOWN_ROWS = 50  # rows of the table in the run's description and the printed su
 
 def ranked(outcomes: list[Outcome], names: list[str]) -> pd.DataFrame:
     """One row per configuration, best first; unfinished ones last."""
-    rows = [{"configuration": o.label, **{n: applicable(o.config).get(n, "") for n in names},
-             RANKING_METRIC: o.score, "val_accuracy": o.metrics.get("val_accuracy"),
-             "status": o.status, "steps": "reused " + o.reused if o.reused else "computed",
-             "run_id": o.run_id or "", "model_uri": o.model_uri or "", "error": o.error or ""}
-            for o in outcomes]
+    rows = [
+        {
+            "configuration": o.label,
+            **{n: applicable(o.config).get(n, "") for n in names},
+            RANKING_METRIC: o.score,
+            "val_accuracy": o.metrics.get("val_accuracy"),
+            "status": o.status,
+            "steps": "reused " + o.reused if o.reused else "computed",
+            "run_id": o.run_id or "",
+            "model_uri": o.model_uri or "",
+            "error": o.error or "",
+        }
+        for o in outcomes
+    ]
     table = pd.DataFrame(rows)
-    return table.sort_values(RANKING_METRIC, ascending=False, na_position="last",
-                             kind="stable").reset_index(drop=True)
+    return table.sort_values(
+        RANKING_METRIC, ascending=False, na_position="last", kind="stable"
+    ).reset_index(drop=True)
 
 
 def markdown(table: pd.DataFrame) -> str:
@@ -53,7 +70,7 @@ def plot(table: pd.DataFrame, names: list[str]) -> Figure:
     panels = names or ["configuration"]
     fig = Figure(figsize=(4 * len(panels), 3.5))
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
-    for ax, name in zip(axes, panels):
+    for ax, name in zip(axes, panels, strict=True):
         shown = done[done[name].astype(str) != ""]  # configurations whose family uses it
         values = pd.to_numeric(shown[name], errors="coerce")
         if values.notna().all() and len(values):
@@ -65,8 +82,9 @@ def plot(table: pd.DataFrame, names: list[str]) -> Figure:
                 ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
         else:
             categories = sorted(shown[name].astype(str).unique())
-            ax.scatter([categories.index(v) for v in shown[name].astype(str)],
-                       shown[RANKING_METRIC])
+            ax.scatter(
+                [categories.index(v) for v in shown[name].astype(str)], shown[RANKING_METRIC]
+            )
             ax.set_xticks(range(len(categories)), categories, rotation=30, ha="right")
         ax.set(xlabel=name, ylabel=RANKING_METRIC)
     fig.suptitle(f"{RANKING_METRIC} by parameter\n({len(done)} finished configurations)")
@@ -74,12 +92,12 @@ def plot(table: pd.DataFrame, names: list[str]) -> Figure:
     return fig
 
 
-def record(run_id: str, outcomes: list[Outcome], names: list[str]
-           ) -> tuple[pd.DataFrame, Outcome | None]:
+def record(
+    run_id: str, outcomes: list[Outcome], names: list[str]
+) -> tuple[pd.DataFrame, Outcome | None]:
     """Write the report on the search run; returns the ranked table and the best outcome."""
     table = ranked(outcomes, names)
-    best = max((o for o in outcomes if o.score is not None), key=lambda o: o.score,
-               default=None)
+    best = max((o for o in outcomes if o.score is not None), key=lambda o: o.score, default=None)
     with tempfile.TemporaryDirectory() as tmp:
         table.to_csv(Path(tmp) / RESULTS_FILE, index=False)
         plot(table, names).savefig(Path(tmp) / SEARCH_PLOT)
@@ -95,8 +113,9 @@ def record(run_id: str, outcomes: list[Outcome], names: list[str]
 
 
 def summary(table: pd.DataFrame, best_uri: str | None, load_line: str) -> str:
-    shown = table[["configuration", RANKING_METRIC, "val_accuracy", "status", "steps",
-                   "run_id"]].head(SHOWN_ROWS)
+    shown = table[
+        ["configuration", RANKING_METRIC, "val_accuracy", "status", "steps", "run_id"]
+    ].head(SHOWN_ROWS)
     lines = [shown.to_string(index=False, na_rep="", float_format=lambda v: f"{v:.4f}")]
     if len(table) > SHOWN_ROWS:
         lines.append(f"… {len(table) - SHOWN_ROWS} more in {RESULTS_FILE}")
@@ -105,16 +124,18 @@ def summary(table: pd.DataFrame, best_uri: str | None, load_line: str) -> str:
     return "\n".join(lines)
 
 
-def finish(run: Run, outcomes: list[Outcome], names: list[str], settings: dict[str, Any]
-           ) -> None:
+def finish(run: Run, outcomes: list[Outcome], names: list[str], settings: dict[str, Any]) -> None:
     """End a search: the report on its run, the ranked table printed with the line that loads
     the best model, the best model promoted if asked; an error naming what did not finish."""
     table, best = record(run.info.run_id, outcomes, names)
     pruned = sum(o.status == PRUNED for o in outcomes)
-    print(f"{len(outcomes)} configurations under run {run.info.run_id}"
-          f"{f' ({pruned} pruned)' if pruned else ''}, best first:")
-    print(summary(table, best.model_uri if best else None,
-                  load_line(best.model_uri) if best else ""))
+    print(
+        f"{len(outcomes)} configurations under run {run.info.run_id}"
+        f"{f' ({pruned} pruned)' if pruned else ''}, best first:"
+    )
+    print(
+        summary(table, best.model_uri if best else None, load_line(best.model_uri) if best else "")
+    )
     print(ui_line(run.info.experiment_id, run.info.run_id))
     if best and settings.get("promote") == "true":
         source = candidate(MlflowClient(), run.info.run_id, run.info.experiment_id)

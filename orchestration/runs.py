@@ -8,8 +8,8 @@ import logging
 import signal
 import time
 import traceback
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Callable, Iterator
 
 import mlflow
 from mlflow.entities import Metric, Run, RunTag
@@ -18,15 +18,27 @@ from mlflow.tracking import MlflowClient
 
 from orchestration import liveness
 from orchestration.access import refusal
-from orchestration.names import (EXPERIMENT_KIND, EXPERIMENT_KIND_TAG, OUTPUT_TAG, failure_tags,
-                                 pruned_tags)
+from orchestration.names import (
+    EXPERIMENT_KIND,
+    EXPERIMENT_KIND_TAG,
+    OUTPUT_TAG,
+    failure_tags,
+    pruned_tags,
+)
 from titanic.errors import InputError
 
 # Tags `mlflow run` puts on a project run; a step run inside `main` takes them from the parent.
-PROJECT_TAGS = ("mlflow.user", "mlflow.source.name", "mlflow.source.type",
-                "mlflow.source.git.commit", "mlflow.source.git.branch",
-                "mlflow.source.git.repoURL", "mlflow.gitRepoURL", "mlflow.project.env",
-                "mlflow.project.backend")
+PROJECT_TAGS = (
+    "mlflow.user",
+    "mlflow.source.name",
+    "mlflow.source.type",
+    "mlflow.source.git.commit",
+    "mlflow.source.git.branch",
+    "mlflow.source.git.repoURL",
+    "mlflow.gitRepoURL",
+    "mlflow.project.env",
+    "mlflow.project.backend",
+)
 
 log = logging.getLogger("titanic")
 
@@ -130,8 +142,11 @@ def active_run(**start_kwargs: object) -> Iterator[Run]:
                 raise
             # The signal can land inside a store call and leave that connection holding the
             # store (a sqlite write lock) until this process exits: the helper ends it then.
-            log.warning("run %s not ended here (%s); it is marked KILLED once this process "
-                        "has exited", run.info.run_id, err)
+            log.warning(
+                "run %s not ended here (%s); it is marked KILLED once this process has exited",
+                run.info.run_id,
+                err,
+            )
         else:
             _unended.remove(run.info.run_id)
 
@@ -186,9 +201,12 @@ def again_if_raced(write: Callable[[], None]) -> None:
 def log_batch(run_id: str, metrics: dict[str, float], tags: dict[str, str]) -> None:
     """Metrics and tags in one call to the store."""
     now = int(time.time() * 1000)
-    MlflowClient().log_batch(run_id, metrics=[Metric(k, v, now, 0) for k, v in metrics.items()],
-                             tags=[RunTag(k, v) for k, v in tags.items()])
+    MlflowClient().log_batch(
+        run_id,
+        metrics=[Metric(k, v, now, 0) for k, v in metrics.items()],
+        tags=[RunTag(k, v) for k, v in tags.items()],
+    )
 
 
 def outputs_of(run: Run) -> dict[str, str]:
-    return {k[len(OUTPUT_TAG):]: v for k, v in run.data.tags.items() if k.startswith(OUTPUT_TAG)}
+    return {k[len(OUTPUT_TAG) :]: v for k, v in run.data.tags.items() if k.startswith(OUTPUT_TAG)}

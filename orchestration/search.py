@@ -32,8 +32,13 @@ from orchestration import liveness
 from orchestration.cli import quiet_process
 from orchestration.executors import Executor, LocalPool, WorkerLost
 from orchestration.memo import keep_folds
-from orchestration.names import (RANKING_METRIC, TAG_ERROR, TAG_MODEL_URI, TAG_PRUNED,
-                                 TAG_REUSED_STEPS)
+from orchestration.names import (
+    RANKING_METRIC,
+    TAG_ERROR,
+    TAG_MODEL_URI,
+    TAG_PRUNED,
+    TAG_REUSED_STEPS,
+)
 from orchestration.pipeline import run_pipeline
 from orchestration.preload import adopt_installed_packages, installed_packages
 from orchestration.progress import Progress
@@ -54,6 +59,7 @@ class Point:
     """One configuration to run: `main` parameters, the child run's name, whatever the source
     of points needs to be told about it (an Optuna trial), and the trial its folds are
     reported to, if it may be pruned."""
+
     config: dict[str, str]
     label: str
     handle: Any = None
@@ -64,6 +70,7 @@ class Point:
 class Outcome:
     """What one configuration's child run ended as: its run's status, or PRUNED; `error` says
     why it did not finish."""
+
     label: str
     config: dict[str, str]
     run_id: str | None = None
@@ -148,8 +155,9 @@ def start_worker(installed: dict[str, list[str]]) -> None:
     _idle()
 
 
-def run_configuration(parent_id: str, config: dict[str, str], label: str,
-                      report_to: Trial | None = None) -> Outcome:
+def run_configuration(
+    parent_id: str, config: dict[str, str], label: str, report_to: Trial | None = None
+) -> Outcome:
     """In a worker: one configuration as a child run of `parent_id`, ended FINISHED, FAILED or
     KILLED (interrupted or pruned); never raises for a configuration's own failure.
     Interrupted, a local worker ends its runs KILLED and exits; a cluster task ends them
@@ -161,9 +169,12 @@ def run_configuration(parent_id: str, config: dict[str, str], label: str,
     tags = {k: v for k, v in parent.data.tags.items() if k in PROJECT_TAGS}
     outcome = Outcome(label, config)
     try:
-        with active_run(parent_run_id=parent_id, experiment_id=parent.info.experiment_id,
-                        run_name=label,
-                        tags={**tags, MLFLOW_PROJECT_ENTRY_POINT: "main"}) as run:
+        with active_run(
+            parent_run_id=parent_id,
+            experiment_id=parent.info.experiment_id,
+            run_name=label,
+            tags={**tags, MLFLOW_PROJECT_ENTRY_POINT: "main"},
+        ) as run:
             outcome.run_id = run.info.run_id
             with reporting(report_to):
                 run_pipeline(config)
@@ -201,10 +212,12 @@ def executor(cluster: str, jobs: int | None, configurations: int) -> Executor:
         # Built here while the fork server imports, rather than there or in each worker.
         return LocalPool(slots, functools.partial(start_worker, installed_packages()))
     from orchestration.cluster import DaskCluster  # Dask loads only for a cluster
+
     return DaskCluster(cluster, min(jobs, configurations) if jobs else None)
 
 
 # --- the driver ---------------------------------------------------------------------------
+
 
 def search(parent: Run, points: Points, executor: Executor) -> list[Outcome]:
     """Every configuration `points` gives, as children of `parent`, `executor.slots` at a time;
@@ -214,8 +227,9 @@ def search(parent: Run, points: Points, executor: Executor) -> list[Outcome]:
     progress = Progress(points.total)
 
     def start(point: Point, attempt: int) -> None:
-        future = executor.submit(run_configuration, parent.info.run_id, point.config,
-                                 point.label, point.report_to)
+        future = executor.submit(
+            run_configuration, parent.info.run_id, point.config, point.label, point.report_to
+        )
         running[future] = (point, attempt)
 
     try:
@@ -230,11 +244,14 @@ def search(parent: Run, points: Points, executor: Executor) -> list[Outcome]:
                     try:
                         outcome = executor.result(future)
                     except WorkerLost as lost:
-                        fail_dead_attempts(parent, f"{lost}; the configuration was retried"
-                                           if attempt < TRIES else str(lost))
+                        fail_dead_attempts(
+                            parent,
+                            f"{lost}; the configuration was retried"
+                            if attempt < TRIES
+                            else str(lost),
+                        )
                         if attempt < TRIES:
-                            log.warning("configuration %s: %s; trying it again",
-                                        point.label, lost)
+                            log.warning("configuration %s: %s; trying it again", point.label, lost)
                             start(point, attempt + 1)
                             continue
                         outcome = Outcome(point.label, point.config, error=str(lost))
@@ -253,8 +270,12 @@ def _running_under(client: MlflowClient, parent: Run) -> list[Run]:
     """The runs under `parent` (its children and theirs) still RUNNING: one query for the
     experiment's RUNNING runs, whose parent links are then followed here, rather than one
     query per run under it."""
-    running = {run.info.run_id: run for run in client.search_runs(
-        [parent.info.experiment_id], "attributes.status = 'RUNNING'", max_results=50000)}
+    running = {
+        run.info.run_id: run
+        for run in client.search_runs(
+            [parent.info.experiment_id], "attributes.status = 'RUNNING'", max_results=50000
+        )
+    }
     parent_of: dict[str, str | None] = {}
 
     def up(run_id: str) -> str | None:
@@ -313,5 +334,7 @@ def failed_line(outcomes: list[Outcome]) -> InputError | None:
         return None
     named = "; ".join(f"{o.label} ({o.error or o.status})" for o in failed[:5])
     more = f" and {len(failed) - 5} more" if len(failed) > 5 else ""
-    return InputError(f"{len(failed)} of {len(outcomes)} configurations did not finish: "
-                      f"{named}{more}; the same command again computes only those")
+    return InputError(
+        f"{len(failed)} of {len(outcomes)} configurations did not finish: "
+        f"{named}{more}; the same command again computes only those"
+    )

@@ -35,8 +35,10 @@ NEW_STUDY_PRUNER = "wilcoxon"
 def suggest(trial: optuna.Trial) -> dict[str, str]:
     """One point of the space, as `main` parameter strings."""
     model = trial.suggest_categorical("model", FAMILIES)
-    chosen: dict[str, Any] = {"model": model,
-                              "features": trial.suggest_categorical("features", FEATURE_SETS)}
+    chosen: dict[str, Any] = {
+        "model": model,
+        "features": trial.suggest_categorical("features", FEATURE_SETS),
+    }
     used = FAMILY_PARAMS[model]
     if "C" in used:
         chosen["C"] = f"{trial.suggest_float('C', 0.01, 10.0, log=True):.3g}"
@@ -54,8 +56,11 @@ def storage_url(raw: str) -> str:
     if raw != "auto":
         return raw
     tracking = mlflow.get_tracking_uri()
-    folder = (Path(tracking.removeprefix("sqlite:///")).parent
-              if tracking.startswith("sqlite:///") else Path.cwd())
+    folder = (
+        Path(tracking.removeprefix("sqlite:///")).parent
+        if tracking.startswith("sqlite:///")
+        else Path.cwd()
+    )
     return f"sqlite:///{folder / 'optuna.db'}"
 
 
@@ -66,16 +71,23 @@ def open_study(url: str, name: str, seed: int, pruner: str) -> tuple[optuna.Stud
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
         with step_lock(f"optuna-study|{url}|{name}"):  # a new sqlite file: one creator at a time
-            study = optuna.create_study(storage=url, study_name=name, direction="maximize",
-                                        load_if_exists=True)
+            study = optuna.create_study(
+                storage=url, study_name=name, direction="maximize", load_if_exists=True
+            )
             pruner = check_reports(study, url, pruner)
-    except (SQLAlchemyError, ValueError, ImportError, OSError, optuna.exceptions.OptunaError
-            ) as err:
-        reason = next((line for line in str(err).splitlines() if line.strip()),
-                      type(err).__name__)
-        raise InputError(f"cannot open the Optuna storage {url} ({reason}): pass -P storage= "
-                         f"an RDB URL this machine can reach and write, e.g. "
-                         f"sqlite:////tmp/optuna.db or postgresql://host/db") from None
+    except (
+        SQLAlchemyError,
+        ValueError,
+        ImportError,
+        OSError,
+        optuna.exceptions.OptunaError,
+    ) as err:
+        reason = next((line for line in str(err).splitlines() if line.strip()), type(err).__name__)
+        raise InputError(
+            f"cannot open the Optuna storage {url} ({reason}): pass -P storage= "
+            f"an RDB URL this machine can reach and write, e.g. "
+            f"sqlite:////tmp/optuna.db or postgresql://host/db"
+        ) from None
     # Seeded, and a later command joining the study does not replay the first one's draws.
     study.sampler = TPESampler(seed=seed + len(study.trials), constant_liar=True)
     return study, pruner
@@ -86,8 +98,10 @@ def check_reports(study: optuna.Study, url: str, pruner: str) -> str:
     refuses a pruner that reads the other kind."""
     # A study pruned before this attribute existed holds running means.
     held = study.user_attrs.get(REPORTS_ATTR) or (
-        RUNNING_MEAN if any(t.intermediate_values for t in study.get_trials(deepcopy=False))
-        else None)
+        RUNNING_MEAN
+        if any(t.intermediate_values for t in study.get_trials(deepcopy=False))
+        else None
+    )
     if pruner == "auto":
         pruner = "median" if held == RUNNING_MEAN else NEW_STUDY_PRUNER
     if pruner == "none":
@@ -96,9 +110,11 @@ def check_reports(study: optuna.Study, url: str, pruner: str) -> str:
     if held is None:
         study.set_user_attr(REPORTS_ATTR, ours)
     elif held != ours:
-        raise InputError(f"the Optuna study {study.study_name!r} in {url} holds trials that "
-                         f"reported {held}, and -P pruner={pruner} judges by {ours}: pass "
-                         f"another -P study= name, or the pruner that study was started with")
+        raise InputError(
+            f"the Optuna study {study.study_name!r} in {url} holds trials that "
+            f"reported {held}, and -P pruner={pruner} judges by {ours}: pass "
+            f"another -P study= name, or the pruner that study was started with"
+        )
     return pruner
 
 
@@ -107,8 +123,9 @@ class Study:
     parameters; each trial's folds reported to the study, and `pruner` (or `none`) stopping
     the ones that cannot win."""
 
-    def __init__(self, study: optuna.Study, storage: str, trials: int, base: dict[str, str],
-                 pruner: str) -> None:
+    def __init__(
+        self, study: optuna.Study, storage: str, trials: int, base: dict[str, str], pruner: str
+    ) -> None:
         self._study, self._storage, self._left, self._base = study, storage, trials, base
         self._pruner = pruner
         self.total = trials
@@ -120,9 +137,17 @@ class Study:
         trial = self._study.ask()
         config = {**self._base, **suggest(trial)}
         # Optuna's own trial id (not its number), as its storage knows the trial by it.
-        report_to = (None if self._pruner == "none" else
-                     Trial(self._storage, self._study.study_name, trial._trial_id,
-                           self._pruner, warmup=int(config["cv_folds"])))
+        report_to = (
+            None
+            if self._pruner == "none"
+            else Trial(
+                self._storage,
+                self._study.study_name,
+                trial._trial_id,
+                self._pruner,
+                warmup=int(config["cv_folds"]),
+            )
+        )
         return Point(config, f"trial {trial.number}: {describe(config)}", trial, report_to)
 
     def tell(self, point: Point, outcome: Outcome) -> None:

@@ -31,7 +31,7 @@ def p_worse(differences: np.ndarray) -> float:
     flips[0] = 1.0
     for rank in signed:
         flips[rank:] = flips[rank:] + flips[:-rank]  # the right side is read in full first
-    return float(flips[:observed + 1].sum() / flips.sum())
+    return float(flips[: observed + 1].sum() / flips.sum())
 
 
 class WilcoxonPruner(BasePruner):

@@ -26,10 +26,15 @@ from sklearn.pipeline import Pipeline
 from orchestration.cli import step_main
 from orchestration.datasets import dataset, passenger_dataset, split_source
 from orchestration.inputs import fetch
-from orchestration.names import (CONFUSION_PNG, ROC_PNG, SUBMISSION_FILE, TAG_WARNING,
-                                 TRAIN_FILE, VALID_FILE)
+from orchestration.names import (
+    CONFUSION_PNG,
+    ROC_PNG,
+    SUBMISSION_FILE,
+    TAG_WARNING,
+    TRAIN_FILE,
+    VALID_FILE,
+)
 from orchestration.runs import again_if_raced
-from titanic.errors import InputError
 from titanic.passengers import FEATURES, ID, TARGET, read_passengers, unseen_values
 from titanic.survival import encoded, label, load_pipeline, predictions, survival_score
 
@@ -55,7 +60,9 @@ def evaluate(truth: pd.Series, score: np.ndarray) -> dict[str, float]:
         "val_precision": metrics.precision_score(truth, predicted, zero_division=0),
         "val_recall": metrics.recall_score(truth, predicted, zero_division=0),
         "val_f1": metrics.f1_score(truth, predicted, zero_division=0),
-        "val_roc_auc": metrics.roc_auc_score(truth, score) if truth.nunique() == 2 else float("nan"),
+        "val_roc_auc": metrics.roc_auc_score(truth, score)
+        if truth.nunique() == 2
+        else float("nan"),
         "val_log_loss": metrics.log_loss(truth, score, labels=[0, 1]),
     }
 
@@ -91,11 +98,23 @@ def confusion_figure(truth: pd.Series, predicted: np.ndarray) -> Figure:
     ax = fig.subplots()
     ax.imshow(counts, cmap="Blues")
     for (i, j), n in np.ndenumerate(counts):
-        ax.text(j, i, str(n), ha="center", va="center",
-                color="white" if n > counts.max() / 2 else "black")
-    ax.set(xticks=[0, 1], yticks=[0, 1], xticklabels=["died", "survived"],
-           yticklabels=["died", "survived"], xlabel="predicted", ylabel="actual",
-           title="Validation confusion matrix")
+        ax.text(
+            j,
+            i,
+            str(n),
+            ha="center",
+            va="center",
+            color="white" if n > counts.max() / 2 else "black",
+        )
+    ax.set(
+        xticks=[0, 1],
+        yticks=[0, 1],
+        xticklabels=["died", "survived"],
+        yticklabels=["died", "survived"],
+        xlabel="predicted",
+        ylabel="actual",
+        title="Validation confusion matrix",
+    )
     return fig
 
 
@@ -143,28 +162,42 @@ def as_sklearn_model(estimator: object) -> PyFuncModel:
     return PyFuncModel(model_meta=meta, model_impl=_Estimator(estimator))
 
 
-def mlflow_evaluation(pipeline: Pipeline, valid: pd.DataFrame, prepared: str,
-                      model_id: str | None) -> None:
+def mlflow_evaluation(
+    pipeline: Pipeline, valid: pd.DataFrame, prepared: str, model_id: str | None
+) -> None:
     """MLflow's evaluation of the model on the validation split (`valid`, from `prepared`),
     logged to the active run and to the model: classifier metrics, ROC, precision-recall,
     calibration and lift curves and the confusion matrix on raw rows; then SHAP values of the
     classifier on the encoded features (SHAP needs numbers, and raw rows hold text)."""
     validation = dataset(valid, prepared, VALID_FILE)
-    mlflow.models.evaluate(as_sklearn_model(pipeline), validation, model_type="classifier",
-                           evaluators=["classifier"], model_id=model_id,
-                           evaluator_config={"classifier": {"pos_label": 1}})
+    mlflow.models.evaluate(
+        as_sklearn_model(pipeline),
+        validation,
+        model_type="classifier",
+        evaluators=["classifier"],
+        model_id=model_id,
+        evaluator_config={"classifier": {"pos_label": 1}},
+    )
     features = encoded(pipeline, valid[list(FEATURES)]).assign(**{TARGET: valid[TARGET]})
     permuted = not isinstance(pipeline[-1], ONE_OUTPUT)
     explained = _Probability(pipeline[-1]) if permuted else pipeline[-1]
-    config = {"ignore_exceptions": False, "explainability_nsamples": SHAP_ROWS,
-              **({"explainability_algorithm": "permutation"} if permuted else {})}
+    config = {
+        "ignore_exceptions": False,
+        "explainability_nsamples": SHAP_ROWS,
+        **({"explainability_algorithm": "permutation"} if permuted else {}),
+    }
     with warnings.catch_warnings():  # SHAP names the columns the classifier was fitted on
         warnings.filterwarnings("ignore", message="X has feature names")
-        mlflow.models.evaluate(as_sklearn_model(explained),
-                               passenger_dataset(features, split_source(prepared, VALID_FILE),
-                                                 f"{validation.name}_encoded"),
-                               model_type="classifier", evaluators=["shap"], model_id=model_id,
-                               evaluator_config={"shap": config})
+        mlflow.models.evaluate(
+            as_sklearn_model(explained),
+            passenger_dataset(
+                features, split_source(prepared, VALID_FILE), f"{validation.name}_encoded"
+            ),
+            model_type="classifier",
+            evaluators=["shap"],
+            model_id=model_id,
+            evaluator_config={"shap": config},
+        )
 
 
 def trusted_model(model_uri: str) -> tuple[Path, Pipeline, Model]:
@@ -176,8 +209,9 @@ def trusted_model(model_uri: str) -> tuple[Path, Pipeline, Model]:
 
 
 def valid_split(prepared: str) -> pd.DataFrame:
-    return read_passengers(fetch(prepared, "prepared") / VALID_FILE, with_target=True,
-                           source="prepared valid split")
+    return read_passengers(
+        fetch(prepared, "prepared") / VALID_FILE, with_target=True, source="prepared valid split"
+    )
 
 
 def explain(model_uri: str, prepared: str) -> None:
@@ -194,24 +228,29 @@ def run(model_uri: str, prepared: str, test_data: str, explain: str) -> dict[str
     valid = valid_split(prepared)
     test = read_passengers(fetch(test_data, "test_data"), with_target=False, source="test_data")
 
-    training = read_passengers(folder / TRAIN_FILE, with_target=True,
-                               source="prepared train split")
+    training = read_passengers(folder / TRAIN_FILE, with_target=True, source="prepared train split")
     unseen = {"valid": unseen_values(training, valid), "test": unseen_values(training, test)}
     score = survival_score(pipeline, valid)
     # Scores against the model and the validation data, so the model's own page shows them.
     scores = evaluate(valid[TARGET], score)
     validation = dataset(valid, prepared, VALID_FILE)
     again_if_raced(lambda: mlflow.log_metrics(scores, model_id=model_id, dataset=validation))
-    mlflow.log_metrics({f"unseen_values_{split}": sum(found.values())
-                        for split, found in unseen.items()})
-    odd = [f"{split} rows hold values no training row has, scored as unknown: "
-           + ", ".join(f"{value} ×{n}" for value, n in found.items())
-           for split, found in unseen.items() if found]
+    mlflow.log_metrics(
+        {f"unseen_values_{split}": sum(found.values()) for split, found in unseen.items()}
+    )
+    odd = [
+        f"{split} rows hold values no training row has, scored as unknown: "
+        + ", ".join(f"{value} ×{n}" for value, n in found.items())
+        for split, found in unseen.items()
+        if found
+    ]
     differ = environment_mismatches(local, model)
     if differ:
-        odd.append(f"the model was fitted in another environment (here {', '.join(differ)}): "
-                   f"to score it as fitted, install what "
-                   f"mlflow.pyfunc.get_model_dependencies(model_uri) lists")
+        odd.append(
+            f"the model was fitted in another environment (here {', '.join(differ)}): "
+            f"to score it as fitted, install what "
+            f"mlflow.pyfunc.get_model_dependencies(model_uri) lists"
+        )
     if odd:
         mlflow.set_tag(TAG_WARNING, "; ".join(odd))
         log.warning("%s", "; ".join(odd))

@@ -9,11 +9,11 @@ from mlflow.entities import Run
 from mlflow.tracking import MlflowClient
 
 from orchestration.cli import parse_args, run_cli
-from orchestration.naming import describe, name_unless_named
+from orchestration.links import load_line, ui_line
 from orchestration.names import OUT_MODEL
+from orchestration.naming import describe, name_unless_named
 from orchestration.params import PIPELINE_ONLY, applicable
 from orchestration.pipeline import pipeline_metrics, run_pipeline
-from orchestration.links import load_line, ui_line
 from orchestration.registry import ship
 from orchestration.runs import active_run
 
@@ -21,8 +21,10 @@ from orchestration.runs import active_run
 def summary(parent: Run, chosen: dict[str, str], record: list[dict[str, object]]) -> str:
     model_uri = next(r["outputs"][OUT_MODEL] for r in record if OUT_MODEL in r["outputs"])
     ran_with = {k: v for k, v in applicable(chosen).items() if k not in PIPELINE_ONLY}
-    lines = [f"Pipeline finished. Parent run: {parent.info.run_id}",
-             "  with " + " ".join(f"{k}={v}" for k, v in ran_with.items())]
+    lines = [
+        f"Pipeline finished. Parent run: {parent.info.run_id}",
+        "  with " + " ".join(f"{k}={v}" for k, v in ran_with.items()),
+    ]
     for r in record:
         how = f"reused run {r['reused_from']}" if r["reused_from"] else "computed"
         lines.append(f"  {r['step']:<9} run {r['run_id']}  {how}")
@@ -43,11 +45,13 @@ def main(argv: list[str] | None = None) -> NoReturn:
             name_unless_named(parent, describe(chosen))
             record = run_pipeline(chosen)
             if chosen["promote"] == "true":
-                promotion = ship(MlflowClient().get_run(parent.info.run_id),
-                                 chosen["registered_model"])
+                promotion = ship(
+                    MlflowClient().get_run(parent.info.run_id), chosen["registered_model"]
+                )
         print(summary(parent, chosen, record))
         if promotion:
             print(promotion.summary())
+
     run_cli(body)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tempfile
 import warnings
+from functools import partial
 from pathlib import Path
 
 import mlflow
@@ -22,22 +23,29 @@ from titanic.passengers import TARGET, read_passengers
 MIN_VALID_ROWS = 20
 
 
-def prepare(passengers: pd.DataFrame, test_size: float, seed: int
-            ) -> tuple[pd.DataFrame, pd.DataFrame]:
+def prepare(
+    passengers: pd.DataFrame, test_size: float, seed: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Unstratified split on the file's row order, as the original tutorial did, so that
     results stay comparable with it."""
     try:
         train, valid = train_test_split(passengers, test_size=test_size, random_state=seed)
     except ValueError as err:
-        raise InputError(f"cannot split {len(passengers)} rows with test_size={test_size}: "
-                         f"{err}; use more rows or another test_size") from None
+        raise InputError(
+            f"cannot split {len(passengers)} rows with test_size={test_size}: "
+            f"{err}; use more rows or another test_size"
+        ) from None
     if train[TARGET].nunique() < 2:
-        raise InputError(f"the training split holds only {TARGET}={train[TARGET].iloc[0]}: "
-                         f"the data needs passengers who survived and who did not")
+        raise InputError(
+            f"the training split holds only {TARGET}={train[TARGET].iloc[0]}: "
+            f"the data needs passengers who survived and who did not"
+        )
     if len(valid) < MIN_VALID_ROWS:
-        raise InputError(f"test_size={test_size} of {len(passengers)} rows leaves {len(valid)} "
-                         f"validation row(s); metrics need at least {MIN_VALID_ROWS}: raise "
-                         f"test_size or use more rows")
+        raise InputError(
+            f"test_size={test_size} of {len(passengers)} rows leaves {len(valid)} "
+            f"validation row(s); metrics need at least {MIN_VALID_ROWS}: raise "
+            f"test_size or use more rows"
+        )
     return train, valid
 
 
@@ -62,13 +70,21 @@ def run(data: str, test_size: float, seed: int) -> dict[str, str]:
         # MLflow's hints about integer columns and two same-named local sources: noise here.
         warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
         warnings.filterwarnings("ignore", message="The specified dataset source can be interpreted")
-        for frame, context, name in ((train, "training", "titanic-train"),
-                                     (valid, "validation", "titanic-valid")):
+        for frame, context, name in (
+            (train, "training", "titanic-train"),
+            (valid, "validation", "titanic-valid"),
+        ):
             dataset = passenger_dataset(frame, source, name)
-            again_if_raced(lambda: mlflow.log_input(dataset, context=context))
-    mlflow.log_metrics({"rows": len(passengers), "train_rows": len(train),
-                        "valid_rows": len(valid), "survival_rate": facts["survival_rate"],
-                        **{f"missing_{c}": n for c, n in facts["missing"].items() if n}})
+            again_if_raced(partial(mlflow.log_input, dataset, context=context))
+    mlflow.log_metrics(
+        {
+            "rows": len(passengers),
+            "train_rows": len(train),
+            "valid_rows": len(valid),
+            "survival_rate": facts["survival_rate"],
+            **{f"missing_{c}": n for c, n in facts["missing"].items() if n},
+        }
+    )
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
         train.to_csv(out / TRAIN_FILE, index=False)

@@ -19,9 +19,11 @@ def main(argv: list[str] | None = None) -> NoReturn:
             chosen = parse_params(parse_args("promote", argv))
             source = candidate(MlflowClient(), chosen["run"], run.info.experiment_id)
             print(f"Promoting run {source.info.run_id} ({source.info.run_name})")
-            promotion = ship(source, chosen["registered_model"],
-                             even_if_worse=chosen["even_if_worse"] == "true")
+            promotion = ship(
+                source, chosen["registered_model"], even_if_worse=chosen["even_if_worse"] == "true"
+            )
         print(promotion.summary())
+
     run_cli(body)
 
 

@@ -29,12 +29,16 @@ def main(argv: list[str] | None = None) -> NoReturn:
             grid = {k: v for k, v in chosen.items() if k not in SEARCH_SETTINGS}
             configs = expand(grid, settings["max_configs"])
             names = varied(configs)
-            name_unless_named(run, "sweep " + (" ".join(f"{n}={grid[n]}" for n in names)
-                                               or "of one configuration"))
+            name_unless_named(
+                run,
+                "sweep " + (" ".join(f"{n}={grid[n]}" for n in names) or "of one configuration"),
+            )
             points = Grid([Point(c, label(c, names)) for c in configs])
-            outcomes = search(run, points, executor(settings["cluster"], settings["jobs"],
-                                                           len(configs)))
+            outcomes = search(
+                run, points, executor(settings["cluster"], settings["jobs"], len(configs))
+            )
             finish(run, outcomes, names, settings)
+
     run_cli(body)
 
 

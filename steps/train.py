@@ -6,8 +6,9 @@ from __future__ import annotations
 import logging
 import time
 import warnings
+from collections.abc import Callable
 from importlib.metadata import version
-from typing import Any, Callable
+from typing import Any
 
 import mlflow
 import numpy as np
@@ -24,15 +25,22 @@ from orchestration.datasets import dataset, schema_rows
 from orchestration.inputs import fetch
 from orchestration.memo import kept_folds
 from orchestration.mlproject import PROJECT_DIR
-from orchestration.names import (CV_FILE, MODEL_NAME, OUT_MODEL, TAG_APPLIED, TAG_WARNING,
-                                 TRAIN_FILE, VALID_FILE)
+from orchestration.names import (
+    CV_FILE,
+    MODEL_NAME,
+    OUT_MODEL,
+    TAG_APPLIED,
+    TAG_WARNING,
+    TRAIN_FILE,
+    VALID_FILE,
+)
 from orchestration.pruning import fold_reporter
 from orchestration.runs import again_if_raced
+from titanic import survival
 from titanic.errors import InputError
 from titanic.families import FAMILY_PARAMS
 from titanic.models import KeptFolds, build_pipeline, cross_validate
 from titanic.passengers import FEATURES, TARGET, read_passengers
-from titanic import survival
 from titanic.survival import predictions
 
 # What the logged model needs to load elsewhere; pinned to what fitted it.
@@ -54,26 +62,44 @@ def check_folds(labels: pd.Series, folds: int) -> None:
     """Stratified k-fold needs every class in every fold."""
     smaller = int(labels.value_counts().min())
     if folds > smaller:
-        raise InputError(f"cv_folds={folds} is more than the {smaller} training rows of the "
-                         f"smaller class: pass -P cv_folds=<2 to {smaller}>")
+        raise InputError(
+            f"cv_folds={folds} is more than the {smaller} training rows of the "
+            f"smaller class: pass -P cv_folds=<2 to {smaller}>"
+        )
 
 
-def train(passengers: pd.DataFrame, model: str, features: str, hp: dict[str, Any], seed: int
-          ) -> Pipeline:
+def train(
+    passengers: pd.DataFrame, model: str, features: str, hp: dict[str, Any], seed: int
+) -> Pipeline:
     return build_pipeline(model, features, hp, seed).fit(
-        passengers[list(FEATURES)], passengers[TARGET])
+        passengers[list(FEATURES)], passengers[TARGET]
+    )
 
 
-def cv_scores(passengers: pd.DataFrame, model: str, features: str, hp: dict[str, Any],
-              seed: int, folds: int, repeats: int,
-              after_fold: Callable[[list[float], int], None] | None = None,
-              kept: KeptFolds | None = None) -> np.ndarray:
+def cv_scores(
+    passengers: pd.DataFrame,
+    model: str,
+    features: str,
+    hp: dict[str, Any],
+    seed: int,
+    folds: int,
+    repeats: int,
+    after_fold: Callable[[list[float], int], None] | None = None,
+    kept: KeptFolds | None = None,
+) -> np.ndarray:
     """Fold accuracies of the whole pipeline on the training rows only; `after_fold` hears of
     each fold as it ends (a tuning trial's pruner), and `kept` holds fold features fitted by
     earlier configurations (a search worker's)."""
     check_folds(passengers[TARGET], folds)
-    return cross_validate(build_pipeline(model, features, hp, seed), passengers, folds,
-                          repeats, seed, after_fold, kept)
+    return cross_validate(
+        build_pipeline(model, features, hp, seed),
+        passengers,
+        folds,
+        repeats,
+        seed,
+        after_fold,
+        kept,
+    )
 
 
 def thread_limits(rows: int) -> dict[str, int | None]:
@@ -105,43 +131,85 @@ def log_model(pipeline: Pipeline, rows: pd.DataFrame) -> ModelInfo:
     )
 
 
-def run(prepared: str, model: str, features: str, C: float, max_iter: int, solver: str,
-        learning_rate: float, max_depth: int, n_trees: int, min_samples_leaf: int,
-        cv_folds: int, cv_repeats: int, seed: int) -> dict[str, str]:
-    hp = {"C": C, "max_iter": max_iter, "solver": solver, "learning_rate": learning_rate,
-          "max_depth": max_depth, "n_trees": n_trees, "min_samples_leaf": min_samples_leaf}
+def run(
+    prepared: str,
+    model: str,
+    features: str,
+    C: float,
+    max_iter: int,
+    solver: str,
+    learning_rate: float,
+    max_depth: int,
+    n_trees: int,
+    min_samples_leaf: int,
+    cv_folds: int,
+    cv_repeats: int,
+    seed: int,
+) -> dict[str, str]:
+    hp = {
+        "C": C,
+        "max_iter": max_iter,
+        "solver": solver,
+        "learning_rate": learning_rate,
+        "max_depth": max_depth,
+        "n_trees": n_trees,
+        "min_samples_leaf": min_samples_leaf,
+    }
     folder = fetch(prepared, "prepared")
-    train_rows = read_passengers(folder / TRAIN_FILE, with_target=True, source="prepared train split")
-    valid_rows = read_passengers(folder / VALID_FILE, with_target=True, source="prepared valid split")
+    train_rows = read_passengers(
+        folder / TRAIN_FILE, with_target=True, source="prepared train split"
+    )
+    valid_rows = read_passengers(
+        folder / VALID_FILE, with_target=True, source="prepared valid split"
+    )
     mlflow.set_tag(TAG_APPLIED, ",".join(FAMILY_PARAMS[model]))
 
-    with warnings.catch_warnings(record=True) as caught, \
-            threadpool_limits(thread_limits(len(train_rows))):
+    with (
+        warnings.catch_warnings(record=True) as caught,
+        threadpool_limits(thread_limits(len(train_rows))),
+    ):
         warnings.simplefilter("always", ConvergenceWarning)
-        scores = cv_scores(train_rows, model, features, hp, seed, cv_folds, cv_repeats,
-                           fold_reporter(),
-                           kept_folds(features, train_rows, cv_folds, cv_repeats, seed))
+        scores = cv_scores(
+            train_rows,
+            model,
+            features,
+            hp,
+            seed,
+            cv_folds,
+            cv_repeats,
+            fold_reporter(),
+            kept_folds(features, train_rows, cv_folds, cv_repeats, seed),
+        )
         started = time.perf_counter()
         pipeline = train(train_rows, model, features, hp, seed)
         fit_seconds = time.perf_counter() - started
     if any(issubclass(w.category, ConvergenceWarning) for w in caught):
-        note = (f"the {solver} solver did not converge within max_iter={max_iter} iterations: "
-                f"raise max_iter or pick another solver")
+        note = (
+            f"the {solver} solver did not converge within max_iter={max_iter} iterations: "
+            f"raise max_iter or pick another solver"
+        )
         mlflow.set_tag(TAG_WARNING, note)
         log.warning("%s", note)
     info = log_model(pipeline, train_rows[list(FEATURES)])
     # The model's own page lists the data it learned from and its cross-validated score;
     # evaluate adds its validation scores.
     training = dataset(train_rows, prepared, TRAIN_FILE)
-    again_if_raced(lambda: mlflow.log_input(training, context="training",
-                                              model=LoggedModelInput(info.model_id)))
-    again_if_raced(lambda: mlflow.log_metrics(
-        {"cv_accuracy": float(scores.mean()), "cv_accuracy_std": float(scores.std())},
-        model_id=info.model_id, dataset=training))
-    mlflow.log_metrics({"val_accuracy": accuracy(pipeline, valid_rows),
-                        "fit_seconds": fit_seconds})
-    mlflow.log_dict({"folds": cv_folds, "repeats": cv_repeats, "accuracy": scores.tolist()},
-                    CV_FILE)
+    again_if_raced(
+        lambda: mlflow.log_input(
+            training, context="training", model=LoggedModelInput(info.model_id)
+        )
+    )
+    again_if_raced(
+        lambda: mlflow.log_metrics(
+            {"cv_accuracy": float(scores.mean()), "cv_accuracy_std": float(scores.std())},
+            model_id=info.model_id,
+            dataset=training,
+        )
+    )
+    mlflow.log_metrics({"val_accuracy": accuracy(pipeline, valid_rows), "fit_seconds": fit_seconds})
+    mlflow.log_dict(
+        {"folds": cv_folds, "repeats": cv_repeats, "accuracy": scores.tolist()}, CV_FILE
+    )
     return {OUT_MODEL: info.model_uri}
 
 

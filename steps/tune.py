@@ -31,19 +31,25 @@ def main(argv: list[str] | None = None) -> NoReturn:
         with active_run() as run:
             chosen = parse_args("tune", argv)
             settings = parse_params(chosen)
-            base = {**entry_point_defaults("main"),
-                    **{k: v for k, v in chosen.items() if k not in SEARCH_SETTINGS}}
+            base = {
+                **entry_point_defaults("main"),
+                **{k: v for k, v in chosen.items() if k not in SEARCH_SETTINGS},
+            }
             url = storage_url(settings["storage"])
-            study, pruner = open_study(url, settings["study"], settings["seed"],
-                                       settings["pruner"])
+            study, pruner = open_study(url, settings["study"], settings["seed"], settings["pruner"])
             name_unless_named(run, f"tune {settings['study']}: {settings['trials']} trials")
             mlflow.set_tags({TAG_STUDY: f"{settings['study']} in {url}", TAG_PRUNER: pruner})
             points = Study(study, url, settings["trials"], base, pruner)
-            outcomes = search(run, points,
-                              executor(settings["cluster"], settings["jobs"], settings["trials"]))
-            finish(run, outcomes, [name for name in SPACE
-                                   if len({o.config.get(name) for o in outcomes}) > 1],
-                   settings)
+            outcomes = search(
+                run, points, executor(settings["cluster"], settings["jobs"], settings["trials"])
+            )
+            finish(
+                run,
+                outcomes,
+                [name for name in SPACE if len({o.config.get(name) for o in outcomes}) > 1],
+                settings,
+            )
+
     run_cli(body)
 
 

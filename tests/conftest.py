@@ -11,10 +11,10 @@ import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Callable
 from contextlib import chdir, redirect_stderr, redirect_stdout
 from functools import partial
 from pathlib import Path
-from typing import Callable
 from unittest import mock
 
 import mlflow
@@ -26,11 +26,26 @@ from mlflow.tracking import MlflowClient
 PROJECT = Path(__file__).resolve().parent.parent
 EXPERIMENT = "titanic-test"
 # What `mlflow run .` runs with when given no -P: the defaults MLproject declares for main.
-MAIN_DEFAULTS = {"data": "data/titanic/train.csv", "test_size": "0.25", "seed": "123",
-                 "model": "logreg", "features": "engineered", "C": "1.5", "max_iter": "1000",
-                 "solver": "newton-cholesky", "learning_rate": "0.03", "max_depth": "3",
-                 "n_trees": "200", "min_samples_leaf": "2", "cv_folds": "5", "cv_repeats": "3",
-                 "explain": "false", "force": "none", "promote": "false", "registered_model": "titanic"}
+MAIN_DEFAULTS = {
+    "data": "data/titanic/train.csv",
+    "test_size": "0.25",
+    "seed": "123",
+    "model": "logreg",
+    "features": "engineered",
+    "C": "1.5",
+    "max_iter": "1000",
+    "solver": "newton-cholesky",
+    "learning_rate": "0.03",
+    "max_depth": "3",
+    "n_trees": "200",
+    "min_samples_leaf": "2",
+    "cv_folds": "5",
+    "cv_repeats": "3",
+    "explain": "false",
+    "force": "none",
+    "promote": "false",
+    "registered_model": "titanic",
+}
 # One pass of cross-validation, for tests of the machinery rather than of the model.
 QUICK = ("-P", "cv_repeats=1")
 # The interpreter running the tests is the one `mlflow run --env-manager local` must find.
@@ -41,9 +56,13 @@ BIN = str(Path(sys.executable).parent)
 def store_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An initialised sqlite store, copied per test: creating the schema takes a while."""
     db = tmp_path_factory.mktemp("template") / "mlflow.db"
-    subprocess.run([sys.executable, str(PROJECT / "tools" / "init_store.py")], check=True,
-                   env={**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{db}"},
-                   cwd=db.parent, capture_output=True)
+    subprocess.run(
+        [f"{BIN}/titanic-init-store"],
+        check=True,
+        env={**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{db}"},
+        cwd=db.parent,
+        capture_output=True,
+    )
     return db
 
 
@@ -56,7 +75,9 @@ def store(tmp_path: Path, store_template: Path, monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", EXPERIMENT)
     mlflow.set_tracking_uri(uri)
-    MlflowClient().create_experiment(EXPERIMENT, artifact_location=(tmp_path / "artifacts").as_uri())
+    MlflowClient().create_experiment(
+        EXPERIMENT, artifact_location=(tmp_path / "artifacts").as_uri()
+    )
     return uri
 
 
@@ -64,8 +85,13 @@ def store(tmp_path: Path, store_template: Path, monkeypatch: pytest.MonkeyPatch)
 def project_copy(tmp_path: Path) -> Path:
     """The project's files in a scratch folder, for tests that edit code or data."""
     target = tmp_path / "project"
-    shutil.copytree(PROJECT, target, ignore=shutil.ignore_patterns(
-        ".git", ".venv", "mlflow.db", "mlruns", "mlartifacts", "__pycache__", ".pytest_cache"))
+    shutil.copytree(
+        PROJECT,
+        target,
+        ignore=shutil.ignore_patterns(
+            ".git", ".venv", "mlflow.db", "mlruns", "mlartifacts", "__pycache__", ".pytest_cache"
+        ),
+    )
     return target
 
 
@@ -80,12 +106,19 @@ def run_env(**extra: str) -> dict[str, str]:
     return {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", **extra}
 
 
-def mlflow_run(*args: str, project: Path | str = PROJECT, cwd: Path = PROJECT,
-               **kwargs: object) -> subprocess.CompletedProcess[str]:
+def mlflow_run(
+    *args: str, project: Path | str = PROJECT, cwd: Path = PROJECT, **kwargs: object
+) -> subprocess.CompletedProcess[str]:
     """`mlflow run <project> --env-manager local <args>`, as a user would type it."""
     return subprocess.run(
         [sys.executable, "-m", "mlflow", "run", str(project), "--env-manager", "local", *args],
-        cwd=cwd, env=run_env(), capture_output=True, text=True, timeout=300, **kwargs)
+        cwd=cwd,
+        env=run_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        **kwargs,
+    )
 
 
 class _Exited(Exception):
@@ -115,14 +148,17 @@ def run_here(*args: str) -> subprocess.CompletedProcess[str]:
             argv += [f"--{name}", given]
         else:
             raise ValueError(f"run_here takes -e and -P, not {flag}")
-    command = getattr(importlib.import_module(f"steps.{entry}"), "main",
-                      partial(step_main, entry))
+    command = getattr(importlib.import_module(f"steps.{entry}"), "main", partial(step_main, entry))
     handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
     out, err = io.StringIO(), io.StringIO()
     try:
         # The command ends the process (os._exit) where `mlflow run` started one for it.
-        with (mock.patch("orchestration.cli.exit_now", _leave), chdir(PROJECT),
-              redirect_stdout(out), redirect_stderr(err)):
+        with (
+            mock.patch("orchestration.cli.exit_now", _leave),
+            chdir(PROJECT),
+            redirect_stdout(out),
+            redirect_stderr(err),
+        ):
             command(argv)
         raise AssertionError(f"{entry} returned instead of exiting")
     except _Exited as exited:
@@ -144,8 +180,7 @@ def default_training_rows() -> pd.DataFrame:
     from titanic.passengers import read_passengers
 
     defaults = entry_point_defaults("main")
-    passengers = read_passengers(PROJECT / defaults["data"], with_target=True,
-                                 source="train.csv")
+    passengers = read_passengers(PROJECT / defaults["data"], with_target=True, source="train.csv")
     training, _ = prepare(passengers, float(defaults["test_size"]), int(defaults["seed"]))
     return training
 
@@ -162,8 +197,9 @@ def experiment_id() -> str:
 
 
 def all_runs() -> list[Run]:
-    return MlflowClient().search_runs([experiment_id()], order_by=["attributes.start_time ASC"],
-                                      max_results=1000)
+    return MlflowClient().search_runs(
+        [experiment_id()], order_by=["attributes.start_time ASC"], max_results=1000
+    )
 
 
 def parents() -> list[Run]:
@@ -180,7 +216,9 @@ def children(parent: Run) -> dict[str, Run]:
 
 def reused(parent: Run) -> dict[str, str | None]:
     """For each step of a parent run: the run whose outputs it reused, or None if computed."""
-    return {name: run.data.tags.get("titanic.reused_from") for name, run in children(parent).items()}
+    return {
+        name: run.data.tags.get("titanic.reused_from") for name, run in children(parent).items()
+    }
 
 
 def error_lines(result: subprocess.CompletedProcess[str]) -> list[str]:

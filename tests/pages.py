@@ -21,8 +21,9 @@ from conftest import PROJECT, run_env
 
 PAGES = (PROJECT / "README.md", *sorted((PROJECT / "docs").glob("*.md")))
 SHELL = ("bash", "sh", "shell", "console")
-FENCE = re.compile(r"^(?:<!-- (run|not run): (.+?) -->\n)?( *)```(\w*)\n(.*?)^\3```",
-                   re.MULTILINE | re.DOTALL)
+FENCE = re.compile(
+    r"^(?:<!-- (run|not run): (.+?) -->\n)?( *)```(\w*)\n(.*?)^\3```", re.MULTILINE | re.DOTALL
+)
 
 
 @dataclass(frozen=True)
@@ -41,8 +42,10 @@ class Block:
 
 def blocks(page: Path) -> list[Block]:
     text = page.read_text()
-    return [Block(page, text.count("\n", 0, m.start()) + 1, m[1], m[2], m[4], m[5])
-            for m in FENCE.finditer(text)]
+    return [
+        Block(page, text.count("\n", 0, m.start()) + 1, m[1], m[2], m[4], m[5])
+        for m in FENCE.finditer(text)
+    ]
 
 
 def all_blocks() -> list[Block]:
@@ -88,12 +91,23 @@ def bare(command: str) -> str:
     return re.sub(r"\s{2,}#[^'\"]*$", "", command)
 
 
-def shell(script: str, cwd: Path, env: dict[str, str] | None = None, stdin: str | None = None,
-          timeout: float = 900) -> subprocess.CompletedProcess[str]:
+def shell(
+    script: str,
+    cwd: Path,
+    env: dict[str, str] | None = None,
+    stdin: str | None = None,
+    timeout: float = 900,
+) -> subprocess.CompletedProcess[str]:
     """`script` run by bash as a user's shell would, stopping at the first failing command."""
-    return subprocess.run(["bash", "-c", f"set -eo pipefail\n{script}"], cwd=cwd,
-                          env=env if env is not None else run_env(), input=stdin,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        ["bash", "-c", f"set -eo pipefail\n{script}"],
+        cwd=cwd,
+        env=env if env is not None else run_env(),
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def ran(script: str, cwd: Path, **kwargs: object) -> str:
@@ -104,15 +118,21 @@ def ran(script: str, cwd: Path, **kwargs: object) -> str:
 
 
 @contextmanager
-def started(script: str, cwd: Path, env: dict[str, str] | None = None,
-            wrap: tuple[str, ...] = ()) -> Iterator[subprocess.Popen[str]]:
+def started(
+    script: str, cwd: Path, env: dict[str, str] | None = None, wrap: tuple[str, ...] = ()
+) -> Iterator[subprocess.Popen[str]]:
     """A long-running command (a server, a worker) started by bash in a process group of its
     own (inside `wrap`, e.g. `ip netns exec NAME`), killed with its group when the test ends,
     also when it fails."""
-    proc = subprocess.Popen([*wrap, "bash", "-c", f"set -eo pipefail\n{script}"], cwd=cwd,
-                            env=env if env is not None else run_env(),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        [*wrap, "bash", "-c", f"set -eo pipefail\n{script}"],
+        cwd=cwd,
+        env=env if env is not None else run_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     try:
         yield proc
     finally:
@@ -130,8 +150,9 @@ def started(script: str, cwd: Path, env: dict[str, str] | None = None,
                 pass
 
 
-def wait_for_http(url: str, proc: subprocess.Popen[Any], seconds: float = 120,
-                  **kwargs: object) -> None:
+def wait_for_http(
+    url: str, proc: subprocess.Popen[Any], seconds: float = 120, **kwargs: object
+) -> None:
     """Wait until `url` answers, failing with the process's log if it ends first."""
     deadline = time.monotonic() + seconds
     while True:

@@ -28,21 +28,22 @@ import mlflow
 import optuna
 import psycopg
 import pytest
+from conftest import PROJECT, QUICK, error_lines, free_port, mlflow_run, parents, run_env, run_here
 from distributed import Client
 from mlflow.entities import Run
 from mlflow.tracking import MlflowClient
-
-from conftest import (PROJECT, QUICK, error_lines, free_port, mlflow_run, parents, run_env,
-                      run_here)
 from pages import block, commands, ran, started
-from test_team import (POSTGRES, TEAM, add_team, certificates, drop, postgres_or_skip,
-                       running_server)
+from test_team import POSTGRES, TEAM, add_team, certificates, drop, postgres_or_skip, running_server
+
 from titanic.errors import InputError
 
 # Every test here shares one cluster and one server: they run on one xdist worker.
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("cluster")]
-TLS_SETTINGS = ("DASK_DISTRIBUTED__COMM__TLS__CA_FILE", "DASK_DISTRIBUTED__COMM__TLS__CLIENT__CERT",
-                "DASK_DISTRIBUTED__COMM__TLS__CLIENT__KEY")
+TLS_SETTINGS = (
+    "DASK_DISTRIBUTED__COMM__TLS__CA_FILE",
+    "DASK_DISTRIBUTED__COMM__TLS__CLIENT__CERT",
+    "DASK_DISTRIBUTED__COMM__TLS__CLIENT__KEY",
+)
 MEMBER = {"MLFLOW_TRACKING_USERNAME": "member", "MLFLOW_TRACKING_PASSWORD": TEAM["member"][1]}
 
 
@@ -58,8 +59,9 @@ def bridged_namespaces(count: int) -> Iterator[tuple[str, list[str]]]:
     tag = uuid.uuid4().hex[:6]
     net = f"10.232.{1 + int(tag, 16) % 250}"
     bridge, made = f"tb{tag}", []
-    probe = subprocess.run(["ip", "link", "add", bridge, "type", "bridge"], capture_output=True,
-                           text=True)
+    probe = subprocess.run(
+        ["ip", "link", "add", bridge, "type", "bridge"], capture_output=True, text=True
+    )
     if probe.returncode != 0:
         pytest.skip(f"virtual network devices not allowed here: {probe.stderr}")
     try:
@@ -73,9 +75,11 @@ def bridged_namespaces(count: int) -> Iterator[tuple[str, list[str]]]:
             run(["ip", "link", "set", f"{veth}b", "netns", name])
             run(["ip", "link", "set", f"{veth}a", "master", bridge])
             run(["ip", "link", "set", f"{veth}a", "up"])
-            for command in (["ip", "addr", "add", f"{net}.{i + 2}/24", "dev", f"{veth}b"],
-                            ["ip", "link", "set", f"{veth}b", "up"],
-                            ["ip", "link", "set", "lo", "up"]):
+            for command in (
+                ["ip", "addr", "add", f"{net}.{i + 2}/24", "dev", f"{veth}b"],
+                ["ip", "link", "set", f"{veth}b", "up"],
+                ["ip", "link", "set", "lo", "up"],
+            ):
                 run(["ip", "netns", "exec", name, *command])
         yield f"{net}.1", made
     finally:
@@ -112,8 +116,13 @@ def scheduler(host: str, started: list[subprocess.Popen[str]] | None = None) -> 
     env = {k: v for k, v in run_env().items() if k != "PYTHONPATH"}
     proc = subprocess.Popen(
         ["dask", "scheduler", "--host", host, "--port", str(port), "--no-dashboard"],
-        cwd=elsewhere, env=env,
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
+        cwd=elsewhere,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     try:
         wait_for_port(host, port, proc)
         if started is not None:
@@ -125,16 +134,20 @@ def scheduler(host: str, started: list[subprocess.Popen[str]] | None = None) -> 
 
 
 @contextmanager
-def worker(address: str, folder: Path, project: Path = PROJECT
-           ) -> Iterator[subprocess.Popen[str]]:
+def worker(address: str, folder: Path, project: Path = PROJECT) -> Iterator[subprocess.Popen[str]]:
     """A plain `dask worker` with one thread for the fault tests, started in a checkout of
     the project with PYTHONPATH=. and a team member's credentials in its environment."""
     (folder / "tmp").mkdir(parents=True, exist_ok=True)
     command = ["dask", "worker", address, "--nthreads", "1", "--no-dashboard"]
-    proc = subprocess.Popen(command, cwd=project,
-                            env=run_env(PYTHONPATH=".", TMPDIR=str(folder / "tmp"), **MEMBER),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        command,
+        cwd=project,
+        env=run_env(PYTHONPATH=".", TMPDIR=str(folder / "tmp"), **MEMBER),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,
+    )
     try:
         yield proc
     finally:
@@ -147,14 +160,28 @@ def wait_for_workers(address: str, count: int) -> None:
 
 
 class Cluster:
-    def __init__(self, url: str, address: str, namespaces: list[str], folder: Path,
-                 fills: dict[str, str], storage: str) -> None:
+    def __init__(
+        self,
+        url: str,
+        address: str,
+        namespaces: list[str],
+        folder: Path,
+        fills: dict[str, str],
+        storage: str,
+    ) -> None:
         self.url, self.address, self.namespaces, self.folder = url, address, namespaces, folder
         self.fills, self.storage = fills, storage  # docs/cluster.md's placeholders, filled
 
 
-TLS_FILES = {"team-ca.pem": 0, "scheduler.pem": 1, "worker.pem": 1, "client.pem": 1,
-             "scheduler.key": 2, "worker.key": 2, "client.key": 2}
+TLS_FILES = {
+    "team-ca.pem": 0,
+    "scheduler.pem": 1,
+    "worker.pem": 1,
+    "client.pem": 1,
+    "scheduler.key": 2,
+    "worker.key": 2,
+    "client.key": 2,
+}
 
 
 def machine(folder: Path, tls: tuple[Path, Path, Path], checkout: bool = False) -> Path:
@@ -162,8 +189,13 @@ def machine(folder: Path, tls: tuple[Path, Path, Path], checkout: bool = False) 
     `.venv`, the TLS files under the names the page uses, and (for a worker) a checkout of
     the project at this commit."""
     if checkout:
-        shutil.copytree(PROJECT, folder, ignore=shutil.ignore_patterns(
-            ".git", ".venv", "mlflow.db", "__pycache__", ".pytest_cache"))
+        shutil.copytree(
+            PROJECT,
+            folder,
+            ignore=shutil.ignore_patterns(
+                ".git", ".venv", "mlflow.db", "__pycache__", ".pytest_cache"
+            ),
+        )
     folder.mkdir(parents=True, exist_ok=True)
     (folder / ".venv").symlink_to(sys.prefix)
     for name, which in TLS_FILES.items():
@@ -175,6 +207,7 @@ def machine(folder: Path, tls: tuple[Path, Path, Path], checkout: bool = False) 
 def forwarding(host: str, target: tuple[str, int]) -> Iterator[int]:
     """A port on `host` (an address the test made) relaying to `target`: how the namespaces
     reach the machine's PostgreSQL, which listens on loopback only."""
+
     def pipe(source: socket.socket, sink: socket.socket) -> None:
         try:
             while data := source.recv(65536):
@@ -232,25 +265,44 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         storage = f"{pg.username}@{here}:{relay}/{optuna_db}"
 
         port = free_port(here)
-        fills = {"scheduler.team.example:8786": f"{here}:{port}",
-                 "optuna@db.team.example/optuna": storage}
+        fills = {
+            "scheduler.team.example:8786": f"{here}:{port}",
+            "optuna@db.team.example/optuna": storage,
+        }
         plain = {k: v for k, v in run_env().items() if k != "PYTHONPATH"}
-        scheduler_proc = stack.enter_context(started(
-            block("cluster-scheduler", {"0.0.0.0": here, "--port 8786": f"--port {port}"}),
-            machine(folder / "scheduler", tls), env=plain))
+        scheduler_proc = stack.enter_context(
+            started(
+                block("cluster-scheduler", {"0.0.0.0": here, "--port 8786": f"--port {port}"}),
+                machine(folder / "scheduler", tls),
+                env=plain,
+            )
+        )
         wait_for_port(here, port, scheduler_proc)
         # Each worker signs in with the lines the page gives it, not with this environment.
         signed_out = {k: v for k, v in run_env().items() if k not in MEMBER}
         for i, namespace in enumerate(namespaces):
             checkout = machine(folder / f"worker-{i}", tls, checkout=True)
             (checkout / "tmp").mkdir()
-            stack.enter_context(started(
-                block("cluster-worker", {"alice": "member", "=…": '="$MEMBER_PASSWORD"',
-                                         "/etc/ssl/team-ca.pem": str(tls[0]),
-                                         "scheduler.team.example:8786": f"{here}:{port}"}),
-                checkout, env={**signed_out, "TMPDIR": str(checkout / "tmp"),
-                               "MEMBER_PASSWORD": MEMBER["MLFLOW_TRACKING_PASSWORD"]},
-                wrap=("ip", "netns", "exec", namespace)))
+            stack.enter_context(
+                started(
+                    block(
+                        "cluster-worker",
+                        {
+                            "alice": "member",
+                            "=…": '="$MEMBER_PASSWORD"',
+                            "/etc/ssl/team-ca.pem": str(tls[0]),
+                            "scheduler.team.example:8786": f"{here}:{port}",
+                        },
+                    ),
+                    checkout,
+                    env={
+                        **signed_out,
+                        "TMPDIR": str(checkout / "tmp"),
+                        "MEMBER_PASSWORD": MEMBER["MLFLOW_TRACKING_PASSWORD"],
+                    },
+                    wrap=("ip", "netns", "exec", namespace),
+                )
+            )
         # This machine's TLS settings as the page exports them, for Dask in this process too.
         client = machine(folder / "client", tls, checkout=True)  # where searches start
         exported = ran(f"{block('cluster-client')}\nenv", client)
@@ -261,20 +313,21 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         dask.config.refresh()
         address = f"tls://{here}:{port}"
         wait_for_workers(address, 2)
-        yield Cluster(url, address, namespaces, client, fills,
-                      f"postgresql://{storage}")
+        yield Cluster(url, address, namespaces, client, fills, f"postgresql://{storage}")
 
 
 def configurations(search: Run) -> list[Run]:
     return MlflowClient().search_runs(
-        [search.info.experiment_id], f"tags.`mlflow.parentRunId` = '{search.info.run_id}'")
+        [search.info.experiment_id], f"tags.`mlflow.parentRunId` = '{search.info.run_id}'"
+    )
 
 
 def descendants(search: Run) -> list[Run]:
     found, pending = [], [search.info.run_id]
     while pending:
         for r in MlflowClient().search_runs(
-                [search.info.experiment_id], f"tags.`mlflow.parentRunId` = '{pending.pop()}'"):
+            [search.info.experiment_id], f"tags.`mlflow.parentRunId` = '{pending.pop()}'"
+        ):
             found.append(r)
             pending.append(r.info.run_id)
     return found
@@ -296,25 +349,41 @@ def documented(cluster: Cluster) -> list[str]:
     return commands(block("cluster-searches", cluster.fills))
 
 
-def search_killing_a_worker(cluster: Cluster, line: str
-                            ) -> tuple[subprocess.CompletedProcess[str], Run]:
+def search_killing_a_worker(
+    cluster: Cluster, line: str
+) -> tuple[subprocess.CompletedProcess[str], Run]:
     """`line` run by the client's shell after the page's TLS settings; once a train step
     runs, its worker process is killed (its nanny starts a new one). Returns the result and
     the killed step's run."""
-    proc = subprocess.Popen(["bash", "-c", f"set -eo pipefail\n{block('cluster-client')}\n{line}"],
-                            cwd=cluster.folder, env=run_env(), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        ["bash", "-c", f"set -eo pipefail\n{block('cluster-client')}\n{line}"],
+        cwd=cluster.folder,
+        env=run_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     client = MlflowClient()
     try:
         deadline = time.monotonic() + 300
         victim = None
         while victim is None and time.monotonic() < deadline and proc.poll() is None:
-            victim = next((r for r in client.search_runs(
-                ["0"], "attributes.status = 'RUNNING' and attributes.run_name = 'train'")
-                if "titanic.pid" in r.data.tags), None)
+            victim = next(
+                (
+                    r
+                    for r in client.search_runs(
+                        ["0"], "attributes.status = 'RUNNING' and attributes.run_name = 'train'"
+                    )
+                    if "titanic.pid" in r.data.tags
+                ),
+                None,
+            )
             time.sleep(0.2)
-        assert victim is not None, ("no train step was seen running",
-                                    proc.poll() is not None and proc.communicate()[1][-3000:])
+        assert victim is not None, (
+            "no train step was seen running",
+            proc.poll() is not None and proc.communicate()[1][-3000:],
+        )
         os.kill(int(victim.data.tags["titanic.pid"]), signal.SIGKILL)
         out, err = proc.communicate(timeout=900)
     finally:
@@ -326,8 +395,9 @@ def search_killing_a_worker(cluster: Cluster, line: str
 def check_a_worker_died_and_nothing_was_lost(cluster: Cluster, search: Run, dead: Run) -> None:
     # Marked by the search, or first by the rerun that found the dead claim on its step.
     assert dead.info.status == "FAILED"
-    assert re.search(r"its worker process died|its process \d+ on \S+ is gone",
-                     dead.data.tags["titanic.error"]), dead.data.tags["titanic.error"]
+    assert re.search(
+        r"its worker process died|its process \d+ on \S+ is gone", dead.data.tags["titanic.error"]
+    ), dead.data.tags["titanic.error"]
     assert "RUNNING" not in {r.info.status for r in descendants(search)}
     assert MlflowClient().get_run(search.info.run_id).info.status == "FINISHED"
     ran_in = {r.data.tags["titanic.pid"] for r in configurations(search)}
@@ -343,10 +413,16 @@ def test_the_documented_sweep_finishes_over_both_workers_one_killed(cluster: Clu
     finished = [r for r in configurations(search) if r.info.status == "FINISHED"]
     # hgb does not use C: 5 configurations, each finished once.
     assert sorted(r.info.run_name for r in finished) == sorted(
-        [f"model=logreg C={c}" for c in ("0.01", "0.1", "1", "10")] + ["model=hgb"])
+        [f"model=logreg C={c}" for c in ("0.01", "0.1", "1", "10")] + ["model=hgb"]
+    )
     check_a_worker_died_and_nothing_was_lost(cluster, search, dead)
-    steps = [r for r in descendants(search) if r.info.run_name in ("prepare", "train", "evaluate")
-             and r.info.status == "FINISHED" and "titanic.reused_from" not in r.data.tags]
+    steps = [
+        r
+        for r in descendants(search)
+        if r.info.run_name in ("prepare", "train", "evaluate")
+        and r.info.status == "FINISHED"
+        and "titanic.reused_from" not in r.data.tags
+    ]
     assert [r.info.run_name for r in steps].count("prepare") == 1  # computed once for all
 
 
@@ -360,24 +436,52 @@ def test_the_documented_tune_finishes_over_both_workers_one_killed(cluster: Clus
     assert len(states) == trials and set(states) <= {"COMPLETE", "PRUNED"}, states
     assert "COMPLETE" in states
     # Each trial's run ended as Optuna was told: FINISHED, or KILLED by its pruner.
-    ended = {r.info.run_id: (r.info.status, "titanic.pruned" in r.data.tags)
-             for r in configurations(search)}
+    ended = {
+        r.info.run_id: (r.info.status, "titanic.pruned" in r.data.tags)
+        for r in configurations(search)
+    }
     assert [ended[t.user_attrs["mlflow_run_id"]] for t in study.trials] == [
-        ("FINISHED", False) if state == "COMPLETE" else ("KILLED", True) for state in states]
+        ("FINISHED", False) if state == "COMPLETE" else ("KILLED", True) for state in states
+    ]
     check_a_worker_died_and_nothing_was_lost(cluster, search, dead)
 
 
 def test_ctrl_c_ends_a_cluster_sweep_killed_and_the_workers_carry_on(cluster: Cluster) -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "mlflow", "run", str(PROJECT), "--env-manager", "local", "-e",
-         "sweep", "-P", f"cluster={cluster.address}", "-P", "C=0.04,0.4,4,40", "-P",
-         "force=all"], cwd=cluster.folder, env=run_env(), stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True, start_new_session=True)
+        [
+            sys.executable,
+            "-m",
+            "mlflow",
+            "run",
+            str(PROJECT),
+            "--env-manager",
+            "local",
+            "-e",
+            "sweep",
+            "-P",
+            f"cluster={cluster.address}",
+            "-P",
+            "C=0.04,0.4,4,40",
+            "-P",
+            "force=all",
+        ],
+        cwd=cluster.folder,
+        env=run_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     client = MlflowClient()
     try:
         deadline = time.monotonic() + 180
-        while time.monotonic() < deadline and proc.poll() is None and not client.search_runs(
-                ["0"], "attributes.status = 'RUNNING' and attributes.run_name = 'train'"):
+        while (
+            time.monotonic() < deadline
+            and proc.poll() is None
+            and not client.search_runs(
+                ["0"], "attributes.status = 'RUNNING' and attributes.run_name = 'train'"
+            )
+        ):
             time.sleep(0.2)
         os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C: the whole foreground group
         out, err = proc.communicate(timeout=180)
@@ -387,8 +491,9 @@ def test_ctrl_c_ends_a_cluster_sweep_killed_and_the_workers_carry_on(cluster: Cl
     search = search_run(subprocess.CompletedProcess([], proc.returncode, out, err))
     deadline = time.monotonic() + 60  # the helper that keeps KILLED after `mlflow run` exits
     while time.monotonic() < deadline and (
-            client.get_run(search.info.run_id).info.status != "KILLED"
-            or "RUNNING" in {r.info.status for r in descendants(search)}):
+        client.get_run(search.info.run_id).info.status != "KILLED"
+        or "RUNNING" in {r.info.status for r in descendants(search)}
+    ):
         time.sleep(0.5)
     assert client.get_run(search.info.run_id).info.status == "KILLED"
     statuses = {r.info.status for r in descendants(search)}
@@ -400,12 +505,14 @@ def test_ctrl_c_ends_a_cluster_sweep_killed_and_the_workers_carry_on(cluster: Cl
 
 def test_a_worker_with_other_code_is_refused(cluster: Cluster, tmp_path: Path) -> None:
     edited = tmp_path / "edited"
-    shutil.copytree(PROJECT, edited, ignore=shutil.ignore_patterns(
-        ".git", ".venv", "mlflow.db", "__pycache__", ".pytest_cache"))
+    shutil.copytree(
+        PROJECT,
+        edited,
+        ignore=shutil.ignore_patterns(".git", ".venv", "mlflow.db", "__pycache__", ".pytest_cache"),
+    )
     features = edited / "titanic" / "features.py"
     features.write_text(features.read_text() + "\n# edited on this machine only\n")
-    with scheduler("127.0.0.1") as address, \
-            worker(address, tmp_path / "worker", project=edited):
+    with scheduler("127.0.0.1") as address, worker(address, tmp_path / "worker", project=edited):
         wait_for_workers(address, 1)
         result = run_here("-e", "sweep", "-P", f"cluster={address}", "-P", "C=0.1,1", *QUICK)
     assert result.returncode == 2
@@ -414,15 +521,19 @@ def test_a_worker_with_other_code_is_refused(cluster: Cluster, tmp_path: Path) -
         rf"titanic: error: the Dask worker on .+ \({re.escape(str(edited))}\) runs other project "
         rf"code \(digest [0-9a-f]{{12}}\) than this checkout \([0-9a-f]{{12}} in "
         rf"{re.escape(str(PROJECT))}\): check out the same commit and packages there and "
-        rf"restart the worker", line), line
+        rf"restart the worker",
+        line,
+    ), line
     search = parents()[-1]  # the newest search: the tests here run one after another
     assert search.info.status == "FAILED" and not configurations(search)
 
 
 def test_an_unreachable_scheduler_fails_the_search_in_one_line(
-        cluster: Cluster, monkeypatch: pytest.MonkeyPatch) -> None:
+    cluster: Cluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Checked with the 15 s the client keeps trying made 1 s."""
     from orchestration import cluster as dask_cluster
+
     monkeypatch.setattr(dask_cluster, "CONNECT_SECONDS", 1.0)
     address = f"tcp://127.0.0.1:{free_port()}"  # nobody listens there
     gone = run_here("-e", "sweep", "-P", f"cluster={address}", *QUICK)
@@ -432,11 +543,13 @@ def test_an_unreachable_scheduler_fails_the_search_in_one_line(
     assert parents()[-1].info.status == "FAILED"
 
 
-def test_a_scheduler_with_no_worker_is_one_line(tmp_path: Path,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_scheduler_with_no_worker_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The line a search ends with when no worker joins, checked on the executor with its
     30 s wait made 1 s; a refused search ends like the unreachable one above."""
     from orchestration import cluster as dask_cluster
+
     monkeypatch.setattr(dask_cluster, "WORKER_WAIT_SECONDS", 1.0)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:9")  # never reached here
     with scheduler("127.0.0.1") as address:
@@ -445,24 +558,52 @@ def test_a_scheduler_with_no_worker_is_one_line(tmp_path: Path,
     assert str(refusal.value) == (
         f"no worker joined the Dask scheduler at {address} within 1 s: start one in a checkout "
         f"of the project with `PYTHONPATH=. dask worker {address} --nthreads 1` "
-        f"(docs/cluster.md)")
+        f"(docs/cluster.md)"
+    )
 
 
 def test_the_scheduler_killed_mid_sweep(cluster: Cluster, tmp_path: Path) -> None:
     grid = ("-P", "C=0.05,0.5,5", *QUICK)
     started: list[subprocess.Popen[str]] = []
-    with scheduler("127.0.0.1", started=started) as address, \
-            worker(address, tmp_path / "worker") as lone:
+    with (
+        scheduler("127.0.0.1", started=started) as address,
+        worker(address, tmp_path / "worker") as lone,
+    ):
         wait_for_workers(address, 1)
         proc = subprocess.Popen(
-            [sys.executable, "-m", "mlflow", "run", str(PROJECT), "--env-manager", "local",
-             "-e", "sweep", "-P", f"cluster={address}", *grid], cwd=tmp_path, env=run_env(),
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+            [
+                sys.executable,
+                "-m",
+                "mlflow",
+                "run",
+                str(PROJECT),
+                "--env-manager",
+                "local",
+                "-e",
+                "sweep",
+                "-P",
+                f"cluster={address}",
+                *grid,
+            ],
+            cwd=tmp_path,
+            env=run_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
         try:
             client, deadline = MlflowClient(), time.monotonic() + 180
-            while time.monotonic() < deadline and proc.poll() is None and not [
-                    r for r in client.search_runs(["0"], "attributes.status = 'FINISHED' and "
-                                                         "attributes.run_name = 'C=0.05'")]:
+            while (
+                time.monotonic() < deadline
+                and proc.poll() is None
+                and not [
+                    r
+                    for r in client.search_runs(
+                        ["0"], "attributes.status = 'FINISHED' and attributes.run_name = 'C=0.05'"
+                    )
+                ]
+            ):
                 time.sleep(0.2)
             os.kill(started[0].pid, signal.SIGKILL)
             out, err = proc.communicate(timeout=300)
@@ -474,7 +615,8 @@ def test_the_scheduler_killed_mid_sweep(cluster: Cluster, tmp_path: Path) -> Non
     result = subprocess.CompletedProcess([], 1, out, err)
     assert error_lines(result) == [
         f"titanic: error: lost the Dask scheduler at {address} mid-search: the same command "
-        f"again computes only what is missing"]
+        f"again computes only what is missing"
+    ]
     search = search_run(result)
     assert search.info.status == "FAILED"
     assert {r.info.status for r in descendants(search)} == {"FINISHED"}
@@ -483,20 +625,23 @@ def test_the_scheduler_killed_mid_sweep(cluster: Cluster, tmp_path: Path) -> Non
         wait_for_workers(address, 1)
         again = mlflow_run("-e", "sweep", "-P", f"cluster={address}", *grid, cwd=tmp_path)
     assert again.returncode == 0, again.stderr[-3000:]
-    reused = {r.info.run_name: r.data.tags.get("titanic.reused_steps", "")
-              for r in configurations(search_run(again))}
+    reused = {
+        r.info.run_name: r.data.tags.get("titanic.reused_steps", "")
+        for r in configurations(search_run(again))
+    }
     assert reused["C=0.05"] == "prepare,train,evaluate", reused
 
 
-def test_a_result_the_scheduler_died_holding_ends_the_wait(tmp_path: Path,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_result_the_scheduler_died_holding_ends_the_wait(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The scheduler dies after a task ended and before the client fetched its result: Dask's
     executor future for it never ends, and a search waiting on it must not wait forever."""
     from orchestration.cluster import DaskCluster
+
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:9")  # never reached here
     started: list[subprocess.Popen[str]] = []
-    with scheduler("127.0.0.1", started=started) as address, \
-            worker(address, tmp_path / "worker"):
+    with scheduler("127.0.0.1", started=started) as address, worker(address, tmp_path / "worker"):
         wait_for_workers(address, 1)
         with DaskCluster(address, None) as pool:
             future = pool.submit(operator.mul, b"x", 10**8)  # 100 MB to fetch: time to die
@@ -504,15 +649,17 @@ def test_a_result_the_scheduler_died_holding_ends_the_wait(tmp_path: Path,
                 time.sleep(0.001)
             os.kill(started[0].pid, signal.SIGKILL)
             raised: list[BaseException] = []
-            waiting = threading.Thread(target=lambda: raised.extend(_raised(pool.wait, {future})),
-                                       daemon=True)
+            waiting = threading.Thread(
+                target=lambda: raised.extend(_raised(pool.wait, {future})), daemon=True
+            )
             waiting.start()
             waiting.join(timeout=60)
             assert not waiting.is_alive(), "the wait did not end in 60 s"
     assert not future.done()  # what Dask does: the wait ended on the lost scheduler
     assert [str(err) for err in raised] == [
         f"lost the Dask scheduler at {address} mid-search: the same command again computes "
-        f"only what is missing"]
+        f"only what is missing"
+    ]
 
 
 def _raised(fn: Callable[..., object], *args: object) -> list[BaseException]:
@@ -523,19 +670,29 @@ def _raised(fn: Callable[..., object], *args: object) -> list[BaseException]:
     return []
 
 
-def test_tls_settings_that_cannot_work_are_one_line(cluster: Cluster, tmp_path: Path,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_tls_settings_that_cannot_work_are_one_line(
+    cluster: Cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """None set; the page's relative file names used from another folder; another CA."""
     other_ca, other_cert, other_key = certificates(tmp_path)
-    cases = [({}, f"cluster={cluster.address} needs the cluster's CA and this machine's "
-                  f"certificate: set {', '.join(TLS_SETTINGS)} (docs/cluster.md)"),
-             (dict(zip(TLS_SETTINGS, ("team-ca.pem", "client.pem", "client.key"))),
-              f"{TLS_SETTINGS[0]} names team-ca.pem, which is not a file in {PROJECT}: give its "
-              f"absolute path (docs/cluster.md)"),
-             (dict(zip(TLS_SETTINGS, map(str, (other_ca, other_cert, other_key)))),
-              f"the Dask scheduler at {cluster.address} and this machine do not accept each "
-              f"other's TLS certificates ([SSL: CERTIFICATE_VERIFY_FAILED] certificate verify "
-              f"failed")]
+    cases = [
+        (
+            {},
+            f"cluster={cluster.address} needs the cluster's CA and this machine's "
+            f"certificate: set {', '.join(TLS_SETTINGS)} (docs/cluster.md)",
+        ),
+        (
+            dict(zip(TLS_SETTINGS, ("team-ca.pem", "client.pem", "client.key"), strict=True)),
+            f"{TLS_SETTINGS[0]} names team-ca.pem, which is not a file in {PROJECT}: give its "
+            f"absolute path (docs/cluster.md)",
+        ),
+        (
+            dict(zip(TLS_SETTINGS, map(str, (other_ca, other_cert, other_key)), strict=True)),
+            f"the Dask scheduler at {cluster.address} and this machine do not accept each "
+            f"other's TLS certificates ([SSL: CERTIFICATE_VERIFY_FAILED] certificate verify "
+            f"failed",
+        ),
+    ]
     try:
         for settings, says in cases:
             for name in TLS_SETTINGS:
@@ -556,14 +713,17 @@ def test_tls_settings_that_cannot_work_are_one_line(cluster: Cluster, tmp_path: 
 
 def test_a_cluster_with_a_local_store_is_refused(store: str, tmp_path: Path) -> None:
     """The cluster refusal taken through `mlflow run` (the others run in-process)."""
-    result = mlflow_run("-e", "sweep", "-P", "cluster=tcp://127.0.0.1:8786", *QUICK,
-                        cwd=tmp_path)
+    result = mlflow_run("-e", "sweep", "-P", "cluster=tcp://127.0.0.1:8786", *QUICK, cwd=tmp_path)
     assert result.returncode == 1
     assert error_lines(result) == [
         f"titanic: error: cluster=tcp://127.0.0.1:8786 needs a tracking server every worker "
         f"can reach, and the tracking store is {store}, on this machine only: set "
-        f"MLFLOW_TRACKING_URI to the team server's URL (docs/team.md)"]
-    (search,) = [r for r in MlflowClient().search_runs(
-        [MlflowClient().get_experiment_by_name("titanic-test").experiment_id], "")]
-    assert search.info.status == "FAILED" and "tracking server" in search.data.tags[
-        "titanic.error"]
+        f"MLFLOW_TRACKING_URI to the team server's URL (docs/team.md)"
+    ]
+    (search,) = [
+        r
+        for r in MlflowClient().search_runs(
+            [MlflowClient().get_experiment_by_name("titanic-test").experiment_id], ""
+        )
+    ]
+    assert search.info.status == "FAILED" and "tracking server" in search.data.tags["titanic.error"]

@@ -13,11 +13,20 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from mlflow.tracking import MlflowClient
-
 from conftest import PROJECT, free_port, run_env
-from pages import (SHELL, all_blocks, bare, block, commands, fill, marked, ran, started,
-                   wait_for_http)
+from mlflow.tracking import MlflowClient
+from pages import (
+    SHELL,
+    all_blocks,
+    bare,
+    block,
+    commands,
+    fill,
+    marked,
+    ran,
+    started,
+    wait_for_http,
+)
 
 TESTS = Path(__file__).parent
 
@@ -27,9 +36,13 @@ def keys_the_tests_run() -> set[str]:
     keys = set()
     for module in TESTS.glob("test_*.py"):
         for node in ast.walk(ast.parse(module.read_text())):
-            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
-                    and node.func.id in ("block", "marked") and node.args
-                    and isinstance(node.args[0], ast.Constant)):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and node.func.id in ("block", "marked")
+                and node.args
+                and isinstance(node.args[0], ast.Constant)
+            ):
                 keys.add(node.args[0].value)
     return keys
 
@@ -37,23 +50,27 @@ def keys_the_tests_run() -> set[str]:
 def test_every_shell_block_is_marked_and_every_mark_is_run() -> None:
     found = all_blocks()
     unmarked = [b.where for b in found if b.language in SHELL and b.mark is None]
-    assert not unmarked, f"mark these blocks `<!-- run: KEY -->` or `<!-- not run: why -->`: " \
-                         f"{unmarked}"
+    assert not unmarked, (
+        f"mark these blocks `<!-- run: KEY -->` or `<!-- not run: why -->`: {unmarked}"
+    )
     run_keys = {b.key for b in found if b.mark == "run"}
     assert run_keys == keys_the_tests_run(), "each run mark is a block a test runs, and back"
     assert len(run_keys) >= 20
     for b in found:
         if b.mark == "not run":  # the reason is said on the page too, not only in the mark
-            assert b.key and b.key in b.page.read_text().replace(f"<!-- not run: {b.key}", ""), \
+            assert b.key and b.key in b.page.read_text().replace(f"<!-- not run: {b.key}", ""), (
                 b.where
+            )
 
 
-def test_ci_runs_the_quick_starts_set_up_and_the_readmes_test_command() -> None:
-    """Those two install into a new environment: `.ci/run` runs them as written, on CI."""
+def test_ci_runs_the_quick_starts_set_up_the_checks_and_the_readmes_test_command() -> None:
+    """Those install into a new environment or check the whole tree: `.ci/run` runs them as
+    written, in the README's order, on CI."""
     ci = (PROJECT / ".ci" / "run").read_text().splitlines()
     set_up = commands(block("quick-start"))[0]
+    (checks,) = commands(block("ci-checks"))
     (test_command,) = commands(block("ci-tests"))
-    assert set_up in ci
+    assert ci.index(set_up) < ci.index(checks)
     assert ci[-1] == test_command
 
 
@@ -61,8 +78,9 @@ def test_ci_runs_the_quick_starts_set_up_and_the_readmes_test_command() -> None:
 def test_the_tutorial_runs_as_written(store: str, tmp_path: Path) -> None:
     tutorial = marked("tutorial")
     # Made here first only so that its artifacts stay in the scratch folder.
-    MlflowClient().create_experiment("titanic-tutorial",
-                                     artifact_location=(tmp_path / "tutorial").as_uri())
+    MlflowClient().create_experiment(
+        "titanic-tutorial", artifact_location=(tmp_path / "tutorial").as_uri()
+    )
     # A user's shell, with the scratch store: no experiment chosen beforehand.
     env = {k: v for k, v in run_env().items() if k != "MLFLOW_EXPERIMENT_NAME"}
     script = "\n".join(b.text for b in tutorial if b.language == "bash")
@@ -70,20 +88,29 @@ def test_the_tutorial_runs_as_written(store: str, tmp_path: Path) -> None:
     board = ran(script, PROJECT, env=env)  # the leaderboard, last
 
     python = "\n".join(b.text for b in tutorial if b.language == "python")
-    done = subprocess.run([sys.executable, "-c", python], cwd=PROJECT, env=env,
-                          capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [sys.executable, "-c", python],
+        cwd=PROJECT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     out = done.stdout
     assert "logreg 1.5\n0.8353\n0.8744\n" in out  # the README's figures for the defaults
-    assert ("Pipeline ['title', 'family', 'ticket', 'cabin', 'age', 'group', 'encode', "
-            "'classify']") in out
+    assert (
+        "Pipeline ['title', 'family', 'ticket', 'cabin', 'age', 'group', 'encode', 'classify']"
+    ) in out
     assert "['PassengerId', 'Survived', 'probability']" in out
     assert "shap_summary_plot.png" in out and "roc_curve_plot.png" in out
     # The comparison: three pipeline runs, best cv_accuracy first.
-    ranked = [line.strip().rsplit(maxsplit=3) for line in out.splitlines()
-              if line.strip().startswith(("logreg C=", "rf n_trees"))]
-    assert sorted(name for name, *_ in ranked) == ["logreg C=0.3", "logreg C=1.5",
-                                                   "rf n_trees=100"]
+    ranked = [
+        line.strip().rsplit(maxsplit=3)
+        for line in out.splitlines()
+        if line.strip().startswith(("logreg C=", "rf n_trees"))
+    ]
+    assert sorted(name for name, *_ in ranked) == ["logreg C=0.3", "logreg C=1.5", "rf n_trees=100"]
     scores = [float(cv) for _, cv, _, _ in ranked]
     assert scores == sorted(scores, reverse=True)
     # The leaderboard lists the same three.
@@ -92,8 +119,10 @@ def test_the_tutorial_runs_as_written(store: str, tmp_path: Path) -> None:
 
 def post(port: int, records: list[dict[str, object]]) -> tuple[int, dict[str, object]]:
     request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/invocations", headers={"Content-Type": "application/json"},
-        data=json.dumps({"dataframe_records": records}).encode())
+        f"http://127.0.0.1:{port}/invocations",
+        headers={"Content-Type": "application/json"},
+        data=json.dumps({"dataframe_records": records}).encode(),
+    )
     try:
         with urllib.request.urlopen(request, timeout=60) as answer:
             return answer.status, json.loads(answer.read())
@@ -106,15 +135,19 @@ def test_the_readme_tour_and_the_results_page_as_written(project_copy: Path) -> 
     """README's main commands, then docs/results.md's, in a fresh copy of the project with
     its own `mlflow.db` and no tracking settings: a new user's folder."""
     here = project_copy
-    env = {k: v for k, v in run_env().items()
-           if k not in ("MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT_NAME")}
-    ran("python tools/init_store.py", here, env=env)  # the quick start's set-up, last part
+    env = {
+        k: v
+        for k, v in run_env().items()
+        if k not in ("MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT_NAME")
+    }
+    ran("titanic-init-store", here, env=env)  # the quick start's set-up, last part
 
     tour = commands(block("readme-tour"))
     *batch, serve = tour
     # docs/searches.md's sweep and tune are the README's, word for word.
     assert {bare(c) for c in commands(block("sweep")) + commands(block("tune"))} <= {
-        bare(c) for c in tour}
+        bare(c) for c in tour
+    }
     out = ran("\n".join(batch), here, env=env)
     assert out.count("configurations under run") == 2  # the sweep's and tune's reports
     assert "Registered titanic version 1" in out
@@ -123,7 +156,7 @@ def test_the_readme_tour_and_the_results_page_as_written(project_copy: Path) -> 
     assert table.startswith("when ") and "cv_accuracy" in table
     assert re.search(r"^\|[-:| ]+\|$", markdown, re.MULTILINE) and "model=hgb" in markdown
 
-    rows = json.loads(ran("python -m orchestration.leaderboard --format json", here, env=env))
+    rows = json.loads(ran("titanic-leaderboard --format json", here, env=env))
     (champion,) = [r for r in rows if r["alias"] == "champion"]
     worse = next(r for r in rows if r["cv_accuracy"] < champion["cv_accuracy"])
     promoted = ran(block("promote", {"<run_id>": worse["run_id"]}), here, env=env)
@@ -137,7 +170,9 @@ def test_the_readme_tour_and_the_results_page_as_written(project_copy: Path) -> 
     assert len(predictions) == 418
     assert set(predictions[0]) == {"PassengerId", "Survived", "probability"}
     port = str(free_port())
-    with started(f"{use[0]}\n{fill(serve, {'--port 5001': f'--port {port}'})}", here, env=env) as proc:
+    with started(
+        f"{use[0]}\n{fill(serve, {'--port 5001': f'--port {port}'})}", here, env=env
+    ) as proc:
         wait_for_http(f"http://127.0.0.1:{port}/health", proc)
         curl = block("curl", {"127.0.0.1:5001": f"127.0.0.1:{port}"})
         answer = json.loads(ran(curl, here, env=env))["predictions"]
@@ -153,12 +188,23 @@ def test_the_readme_tour_and_the_results_page_as_written(project_copy: Path) -> 
 
     # The page's Python, by the champion's model id.
     model_id = champion["model_uri"].removeprefix("models:/")
-    python = "\n".join([
-        block("load-pyfunc", {"/home/you/titanic/mlflow.db": str(here / "mlflow.db"),
-                              "m-4d8e…": model_id}),
-        block("load-sklearn", {"m-4d8e…": model_id})])
-    loaded = subprocess.run([sys.executable, "-c", python], cwd=here, env=env,
-                            capture_output=True, text=True, timeout=300)
+    python = "\n".join(
+        [
+            block(
+                "load-pyfunc",
+                {"/home/you/titanic/mlflow.db": str(here / "mlflow.db"), "m-4d8e…": model_id},
+            ),
+            block("load-sklearn", {"m-4d8e…": model_id}),
+        ]
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", python],
+        cwd=here,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert loaded.returncode == 0, loaded.stderr[-3000:]
 
     # `mlflow ui` on this folder's store, on a free port (MLflow reads MLFLOW_PORT).
@@ -166,6 +212,8 @@ def test_the_readme_tour_and_the_results_page_as_written(project_copy: Path) -> 
     with started(block("ui"), here, env={**env, "MLFLOW_PORT": port}) as proc:
         wait_for_http(f"http://127.0.0.1:{port}/health", proc)
         with urllib.request.urlopen(
-                f"http://127.0.0.1:{port}/api/2.0/mlflow/registered-models/alias"
-                f"?name=titanic&alias=champion", timeout=30) as answer:
+            f"http://127.0.0.1:{port}/api/2.0/mlflow/registered-models/alias"
+            f"?name=titanic&alias=champion",
+            timeout=30,
+        ) as answer:
             assert json.loads(answer.read())["model_version"]["version"]

@@ -7,31 +7,45 @@ from pathlib import Path
 
 import mlflow
 import pytest
+from conftest import PROJECT
 from mlflow.tracking import MlflowClient
 
-from conftest import PROJECT
 from steps.evaluate import mlflow_evaluation
 from titanic.models import build_pipeline
 from titanic.passengers import FEATURES, TARGET, read_passengers
 
 pytestmark = pytest.mark.slow  # MLflow's evaluator: seconds of figures and SHAP
 
-ROWS = read_passengers(PROJECT / "data" / "titanic" / "train.csv", with_target=True,
-                       source="train.csv")
-SMALL = {"C": 1.0, "max_iter": 200, "solver": "lbfgs", "learning_rate": 0.1, "max_depth": 3,
-         "n_trees": 5, "min_samples_leaf": 2}
-FIGURES = {"calibration_curve_plot.png", "confusion_matrix.png", "lift_curve_plot.png",
-           "precision_recall_curve_plot.png", "roc_curve_plot.png"}
+ROWS = read_passengers(
+    PROJECT / "data" / "titanic" / "train.csv", with_target=True, source="train.csv"
+)
+SMALL = {
+    "C": 1.0,
+    "max_iter": 200,
+    "solver": "lbfgs",
+    "learning_rate": 0.1,
+    "max_depth": 3,
+    "n_trees": 5,
+    "min_samples_leaf": 2,
+}
+FIGURES = {
+    "calibration_curve_plot.png",
+    "confusion_matrix.png",
+    "lift_curve_plot.png",
+    "precision_recall_curve_plot.png",
+    "roc_curve_plot.png",
+}
 SHAP = {"shap_beeswarm_plot.png", "shap_feature_importance_plot.png", "shap_summary_plot.png"}
 
 
-@pytest.mark.parametrize(("model", "features"), [("vote", "engineered"), ("rf", "tutorial"),
-                                                 ("hgb", "engineered")])
-def test_every_family_gets_the_figures_and_shap_plots(store: str, tmp_path: Path, model: str,
-                                                      features: str) -> None:
+@pytest.mark.parametrize(
+    ("model", "features"), [("vote", "engineered"), ("rf", "tutorial"), ("hgb", "engineered")]
+)
+def test_every_family_gets_the_figures_and_shap_plots(
+    store: str, tmp_path: Path, model: str, features: str
+) -> None:
     fit, valid = ROWS.iloc[:500], ROWS.iloc[500:700]
-    pipeline = build_pipeline(model, features, SMALL, seed=0).fit(fit[list(FEATURES)],
-                                                                   fit[TARGET])
+    pipeline = build_pipeline(model, features, SMALL, seed=0).fit(fit[list(FEATURES)], fit[TARGET])
     valid.to_csv(tmp_path / "valid.csv", index=False)  # the prepared folder it came from
     with mlflow.start_run() as run:
         mlflow_evaluation(pipeline, valid, str(tmp_path), None)

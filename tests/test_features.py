@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
+from conftest import default_training_rows
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline, make_pipeline
@@ -16,37 +16,65 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from orchestration.mlproject import entry_point_defaults
 from orchestration.params import parse_params
 from steps.train import cv_scores, train
+from titanic.encoding import Encode
 from titanic.errors import InputError
 from titanic.families import FAMILY_PARAMS
+from titanic.features import AgeByTitle, Cabin, Family, GroupSurvival, TicketGroup, Title, title_of
+from titanic.models import (
+    ENGINEERED_CATEGORICAL,
+    ENGINEERED_NUMERIC,
+    build_pipeline,
+    engineered_features,
+)
 from titanic.passengers import FEATURES, TARGET, read_passengers
-from titanic.features import (AgeByTitle, Cabin, Family, GroupSurvival, TicketGroup,
-                              Title, title_of)
-from titanic.encoding import Encode
-from titanic.models import (ENGINEERED_CATEGORICAL, ENGINEERED_NUMERIC, build_pipeline,
-                            engineered_features)
-
-from conftest import default_training_rows
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "titanic"
-HP = {"C": 1.0, "max_iter": 500, "solver": "lbfgs", "learning_rate": 0.1, "max_depth": 3,
-      "n_trees": 20, "min_samples_leaf": 2}
+HP = {
+    "C": 1.0,
+    "max_iter": 500,
+    "solver": "lbfgs",
+    "learning_rate": 0.1,
+    "max_depth": 3,
+    "n_trees": 20,
+    "min_samples_leaf": 2,
+}
 
 
 def rows(*people: dict) -> pd.DataFrame:
     """Passenger rows in Kaggle's layout; each dict overrides a plain third-class man."""
-    base = {"PassengerId": 0, "Pclass": 3, "Name": "Doe, Mr. John", "Sex": "male", "Age": 30.0,
-            "SibSp": 0, "Parch": 0, "Ticket": "T0", "Fare": 8.0, "Cabin": None, "Embarked": "S"}
+    base = {
+        "PassengerId": 0,
+        "Pclass": 3,
+        "Name": "Doe, Mr. John",
+        "Sex": "male",
+        "Age": 30.0,
+        "SibSp": 0,
+        "Parch": 0,
+        "Ticket": "T0",
+        "Fare": 8.0,
+        "Cabin": None,
+        "Embarked": "S",
+    }
     return pd.DataFrame([{**base, "PassengerId": i + 1, **p} for i, p in enumerate(people)])
 
 
-@pytest.mark.parametrize("name, title", [
-    ("Braund, Mr. Owen Harris", "Mr"), ("Cumings, Mrs. John Bradley", "Mrs"),
-    ("Heikkinen, Miss. Laina", "Miss"), ("Palsson, Master. Gosta", "Master"),
-    ("Aubart, Mme. Leontine", "Mrs"), ("Reynaldo, Ms. Encarnacion", "Miss"),
-    ("Rothes, the Countess. of", "Rare"), ("Byles, Rev. Thomas", "Rare"),
-    ("Nobody, Admiral. X", "Rare"),  # never seen anywhere
-    ("No title at all", "Rare"), (None, "Rare"), (float("nan"), "Rare"),
-])
+@pytest.mark.parametrize(
+    "name, title",
+    [
+        ("Braund, Mr. Owen Harris", "Mr"),
+        ("Cumings, Mrs. John Bradley", "Mrs"),
+        ("Heikkinen, Miss. Laina", "Miss"),
+        ("Palsson, Master. Gosta", "Master"),
+        ("Aubart, Mme. Leontine", "Mrs"),
+        ("Reynaldo, Ms. Encarnacion", "Miss"),
+        ("Rothes, the Countess. of", "Rare"),
+        ("Byles, Rev. Thomas", "Rare"),
+        ("Nobody, Admiral. X", "Rare"),  # never seen anywhere
+        ("No title at all", "Rare"),
+        (None, "Rare"),
+        (float("nan"), "Rare"),
+    ],
+)
 def test_title_groups_rare_unseen_and_missing(name: object, title: str) -> None:
     assert title_of(name) == title
     assert Title().fit_transform(rows({"Name": name}))["Title"].tolist() == [title]
@@ -59,33 +87,44 @@ def test_family_size_and_alone_with_missing_counts() -> None:
 
 
 def test_cabin_deck_unknown_and_unseen() -> None:
-    out = Cabin().fit_transform(rows({"Cabin": "C85"}, {"Cabin": None}, {"Cabin": "T"},
-                                     {"Cabin": "Z9"}, {"Cabin": "F G73"}))
+    out = Cabin().fit_transform(
+        rows({"Cabin": "C85"}, {"Cabin": None}, {"Cabin": "T"}, {"Cabin": "Z9"}, {"Cabin": "F G73"})
+    )
     assert out["Deck"].tolist() == ["C", "U", "U", "U", "F"]
     assert out["HasCabin"].tolist() == [1, 0, 1, 1, 1]
 
 
 def test_ticket_group_counts_training_mates_and_the_passenger() -> None:
-    training = rows({"Ticket": "A", "Fare": 30.0}, {"Ticket": "A", "Fare": 30.0},
-                    {"Ticket": "B", "Fare": 10.0})
+    training = rows(
+        {"Ticket": "A", "Fare": 30.0}, {"Ticket": "A", "Fare": 30.0}, {"Ticket": "B", "Fare": 10.0}
+    )
     group = TicketGroup().fit(training)
     seen = group.transform(training)
     assert seen["TicketGroupSize"].tolist() == [2, 2, 1]
     assert seen["FarePerPerson"].tolist() == [15.0, 15.0, 10.0]
     # New passengers: their training mates plus themselves, however many arrive together.
-    new = rows({"PassengerId": 10, "Ticket": "A", "Fare": 45.0},
-               {"PassengerId": 11, "Ticket": "Z", "Fare": 7.0},
-               {"PassengerId": 12, "Ticket": None, "Fare": 7.0})
+    new = rows(
+        {"PassengerId": 10, "Ticket": "A", "Fare": 45.0},
+        {"PassengerId": 11, "Ticket": "Z", "Fare": 7.0},
+        {"PassengerId": 12, "Ticket": None, "Fare": 7.0},
+    )
     assert group.transform(new)["TicketGroupSize"].tolist() == [3, 1, 1]
     assert group.transform(new.iloc[:1])["TicketGroupSize"].tolist() == [3]
 
 
 def test_age_by_title_uses_training_medians() -> None:
-    training = rows({"Name": "A, Master. X", "Age": 4.0}, {"Name": "B, Master. Y", "Age": 6.0},
-                    {"Name": "C, Mr. Z", "Age": 40.0}, {"Name": "D, Mr. W", "Age": None})
+    training = rows(
+        {"Name": "A, Master. X", "Age": 4.0},
+        {"Name": "B, Master. Y", "Age": 6.0},
+        {"Name": "C, Mr. Z", "Age": 40.0},
+        {"Name": "D, Mr. W", "Age": None},
+    )
     age = AgeByTitle().fit(training)
-    new = rows({"Name": "E, Master. V", "Age": None}, {"Name": "F, Dr. U", "Age": None},
-               {"Name": "G, Mr. T", "Age": 22.0})
+    new = rows(
+        {"Name": "E, Master. V", "Age": None},
+        {"Name": "F, Dr. U", "Age": None},
+        {"Name": "G, Mr. T", "Age": 22.0},
+    )
     assert age.transform(new)["Age"].tolist() == [5.0, 6.0, 22.0]  # Dr: no Rare in training
     assert age.transform(training)["Age"].tolist() == [4.0, 6.0, 40.0, 40.0]
 
@@ -95,11 +134,13 @@ def test_age_by_title_when_no_age_is_known() -> None:
     assert AgeByTitle().fit(training).transform(training)["Age"].tolist() == [0.0, 0.0]
 
 
-FAMILY = [{"Name": "Smith, Mrs. Anna", "Sex": "female", "Ticket": "S1"},
-          {"Name": "Smith, Miss. Beth", "Sex": "female", "Ticket": "S1"},
-          {"Name": "Smith, Master. Carl", "Ticket": "S1"},
-          {"Name": "Smith, Mr. Dan", "Ticket": "S1"},
-          {"Name": "Jones, Miss. Eve", "Sex": "female", "Ticket": "J1"}]
+FAMILY = [
+    {"Name": "Smith, Mrs. Anna", "Sex": "female", "Ticket": "S1"},
+    {"Name": "Smith, Miss. Beth", "Sex": "female", "Ticket": "S1"},
+    {"Name": "Smith, Master. Carl", "Ticket": "S1"},
+    {"Name": "Smith, Mr. Dan", "Ticket": "S1"},
+    {"Name": "Jones, Miss. Eve", "Sex": "female", "Ticket": "J1"},
+]
 
 
 def test_group_survival_leaves_out_the_passengers_own_label() -> None:
@@ -115,9 +156,11 @@ def test_group_survival_leaves_out_the_passengers_own_label() -> None:
 def test_group_survival_for_new_passengers_uses_training_mates_or_the_prior() -> None:
     training = rows(*FAMILY)
     group = GroupSurvival().fit(training, pd.Series([1, 0, 1, 0, 1]))
-    new = rows({"PassengerId": 20, "Name": "Smith, Miss. Fay", "Sex": "female", "Ticket": "S1"},
-               {"PassengerId": 21, "Name": "Brown, Mrs. Gail", "Sex": "female", "Ticket": "B9"},
-               {"PassengerId": 22, "Name": None, "Ticket": None})
+    new = rows(
+        {"PassengerId": 20, "Name": "Smith, Miss. Fay", "Sex": "female", "Ticket": "S1"},
+        {"PassengerId": 21, "Name": "Brown, Mrs. Gail", "Sex": "female", "Ticket": "B9"},
+        {"PassengerId": 22, "Name": None, "Ticket": None},
+    )
     out = group.transform(new)
     assert out["GroupSurvival"].tolist() == pytest.approx([2 / 3, 0.6, 0.6])
     assert out["GroupKnown"].tolist() == [1, 0, 0]
@@ -138,8 +181,7 @@ def test_group_family_keys_match_a_class_read_as_a_whole_or_a_decimal_number() -
     training = rows(*FAMILY, {"Name": "Nobody, Mr. X", "Pclass": None})
     assert training["Pclass"].dtype.kind == "f"
     group = GroupSurvival().fit(training, pd.Series([1, 0, 1, 0, 1, 0]))
-    new = rows({"PassengerId": 40, "Name": "Smith, Miss. Fay", "Sex": "female",
-                "Ticket": "OTHER"})
+    new = rows({"PassengerId": 40, "Name": "Smith, Miss. Fay", "Sex": "female", "Ticket": "OTHER"})
     assert new["Pclass"].dtype.kind == "i"
     out = group.transform(new)
     assert out["GroupKnown"].tolist() == [1]
@@ -160,7 +202,8 @@ def test_validation_labels_change_no_training_side_value() -> None:
     before = fitted[:-1].transform(pd.concat([training, valid])[list(FEATURES)])
     flipped = pd.concat([training, valid.assign(Survived=1 - valid["Survived"])])
     refit = build_pipeline("logreg", "engineered", HP, seed=0).fit(
-        flipped.iloc[:600][list(FEATURES)], flipped.iloc[:600]["Survived"])
+        flipped.iloc[:600][list(FEATURES)], flipped.iloc[:600]["Survived"]
+    )
     after = refit[:-1].transform(flipped[list(FEATURES)])
     np.testing.assert_array_equal(before, after)
 
@@ -209,8 +252,11 @@ def test_cv_scores_are_per_fold_and_refuse_too_many_folds() -> None:
     assert len(scores) == 6 and 0.6 < scores.mean() < 0.95
     few = training.iloc[:40]
     smaller = int(few["Survived"].value_counts().min())
-    with pytest.raises(InputError, match=f"cv_folds={smaller + 1} is more than the {smaller} "
-                                         "training rows of the smaller class"):
+    with pytest.raises(
+        InputError,
+        match=f"cv_folds={smaller + 1} is more than the {smaller} "
+        "training rows of the smaller class",
+    ):
         cv_scores(few, "logreg", "tutorial", HP, seed=0, folds=smaller + 1, repeats=1)
 
 
@@ -218,8 +264,10 @@ def test_a_new_passenger_reusing_a_training_id_is_not_taken_for_it() -> None:
     """A served row may carry any PassengerId: only the same id under the same ticket or
     family is the training passenger itself."""
     training = rows(*FAMILY)
-    stranger = rows({"Name": "Other, Mrs. Zoe", "Sex": "female", "Ticket": "J1"},
-                    {"Name": "Stray, Mr. Y", "Ticket": "NEW", "Fare": 7.0})
+    stranger = rows(
+        {"Name": "Other, Mrs. Zoe", "Sex": "female", "Ticket": "J1"},
+        {"Name": "Stray, Mr. Y", "Ticket": "NEW", "Fare": 7.0},
+    )
     assert stranger["PassengerId"].tolist() == [1, 2]  # ids of Mrs and Miss Smith
     tickets = TicketGroup().fit(training).transform(stranger)
     assert tickets["TicketGroupSize"].tolist() == [2, 1]  # Miss Jones and herself; himself
@@ -241,19 +289,25 @@ def test_engineered_features_keep_their_pinned_values_on_kaggles_files() -> None
     expected = pd.read_csv(PINNED, keep_default_na=False, na_values=[""])
     train = read_passengers(DATA / "train.csv", with_target=True, source="train.csv")
     steps = Pipeline(engineered_features()[:-1]).fit(train[list(FEATURES)], train[TARGET])
-    for name, rows in (("train.csv", train),
-                       ("test.csv", read_passengers(DATA / "test.csv", with_target=False,
-                                                    source="test.csv"))):
+    for name, rows in (
+        ("train.csv", train),
+        ("test.csv", read_passengers(DATA / "test.csv", with_target=False, source="test.csv")),
+    ):
         pinned = expected[expected["file"] == name].drop(columns="file").reset_index(drop=True)
         got = steps.transform(rows[list(FEATURES)])[list(pinned.columns)].reset_index(drop=True)
         for column in pinned.columns:
             if pinned[column].dtype.kind in "if":
-                np.testing.assert_allclose(got[column].to_numpy(dtype=float),
-                                           pinned[column].to_numpy(dtype=float), rtol=0,
-                                           atol=1e-9, err_msg=f"{name}: {column}")
+                np.testing.assert_allclose(
+                    got[column].to_numpy(dtype=float),
+                    pinned[column].to_numpy(dtype=float),
+                    rtol=0,
+                    atol=1e-9,
+                    err_msg=f"{name}: {column}",
+                )
             else:
-                assert got[column].astype(str).tolist() == pinned[column].astype(str).tolist(), \
+                assert got[column].astype(str).tolist() == pinned[column].astype(str).tolist(), (
                     f"{name}: {column}"
+                )
 
 
 def test_cv_accuracy_at_the_defaults_is_pinned() -> None:
@@ -261,22 +315,39 @@ def test_cv_accuracy_at_the_defaults_is_pinned() -> None:
     defaults = entry_point_defaults("main")
     training = default_training_rows()
     hp = parse_params({name: defaults[name] for name in FAMILY_PARAMS[defaults["model"]]})
-    scores = cv_scores(training, defaults["model"], defaults["features"], hp,
-                       int(defaults["seed"]), int(defaults["cv_folds"]),
-                       int(defaults["cv_repeats"]))
+    scores = cv_scores(
+        training,
+        defaults["model"],
+        defaults["features"],
+        hp,
+        int(defaults["seed"]),
+        int(defaults["cv_folds"]),
+        int(defaults["cv_repeats"]),
+    )
     assert round(float(scores.mean()), 4) == 0.8353
 
 
 def sklearn_encoding() -> ColumnTransformer:
     """What the engineered columns were encoded with before `Encode`: the reference."""
     return ColumnTransformer(
-        [("categories", make_pipeline(
-            SimpleImputer(strategy="most_frequent", keep_empty_features=True),
-            OneHotEncoder(handle_unknown="ignore", sparse_output=False)),
-          list(ENGINEERED_CATEGORICAL)),
-         ("numbers", make_pipeline(
-             SimpleImputer(strategy="median", keep_empty_features=True), StandardScaler()),
-          list(ENGINEERED_NUMERIC))])
+        [
+            (
+                "categories",
+                make_pipeline(
+                    SimpleImputer(strategy="most_frequent", keep_empty_features=True),
+                    OneHotEncoder(handle_unknown="ignore", sparse_output=False),
+                ),
+                list(ENGINEERED_CATEGORICAL),
+            ),
+            (
+                "numbers",
+                make_pipeline(
+                    SimpleImputer(strategy="median", keep_empty_features=True), StandardScaler()
+                ),
+                list(ENGINEERED_NUMERIC),
+            ),
+        ]
+    )
 
 
 ODD_TRAINING = {
@@ -284,9 +355,10 @@ ODD_TRAINING = {
     "missing, tied and constant": lambda train: train.assign(
         Sex=[None] * 40 + list(train["Sex"].iloc[40:]),
         Fare=[None] * 40 + list(train["Fare"].iloc[40:]),
-        Embarked=["Q", "C"] * (len(train) // 2), Parch=2),  # Q and C tie: C is the mode
-    "nothing known": lambda train: train.assign(Embarked=None, Cabin=None, Age=None,
-                                                SibSp=None),
+        Embarked=["Q", "C"] * (len(train) // 2),
+        Parch=2,
+    ),  # Q and C tie: C is the mode
+    "nothing known": lambda train: train.assign(Embarked=None, Cabin=None, Age=None, SibSp=None),
 }
 
 
@@ -304,10 +376,15 @@ def test_encoding_matches_scikit_learns_imputers_encoder_and_scaler(training: st
     reference = sklearn_encoding().fit(fitted.assign(**as_objects))
     ours = Encode(ENGINEERED_CATEGORICAL, ENGINEERED_NUMERIC).fit(fitted)
     test = read_passengers(DATA / "test.csv", with_target=False, source="test.csv")
-    strange = rows({"Sex": "other", "Embarked": "X", "Age": None, "Fare": None, "SibSp": None},
-                   {"Sex": None, "Embarked": None, "Pclass": 2, "Cabin": "B5"})
+    strange = rows(
+        {"Sex": "other", "Embarked": "X", "Age": None, "Fare": None, "SibSp": None},
+        {"Sex": None, "Embarked": None, "Pclass": 2, "Cabin": "B5"},
+    )
     for frame in (train, test, strange):
         features = steps.transform(frame[list(FEATURES)])
-        np.testing.assert_allclose(ours.transform(features),
-                                   reference.transform(features.assign(**as_objects)),
-                                   rtol=0, atol=1e-9)
+        np.testing.assert_allclose(
+            ours.transform(features),
+            reference.transform(features.assign(**as_objects)),
+            rtol=0,
+            atol=1e-9,
+        )

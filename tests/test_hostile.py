@@ -11,16 +11,25 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import mlflow
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import (
+    BIN,
+    PROJECT,
+    QUICK,
+    all_runs,
+    error_lines,
+    mlflow_run,
+    parents,
+    run_env,
+    run_here,
+)
 from mlflow.tracking import MlflowClient
-
-from conftest import PROJECT, QUICK, all_runs, error_lines, mlflow_run, parents, run_env, run_here
 
 pytestmark = pytest.mark.slow  # hostile input and faults through `mlflow run`
 
@@ -29,8 +38,10 @@ TRAIN_CSV = PROJECT / "data" / "titanic" / "train.csv"
 
 def statuses() -> dict[str, str]:
     """Final status of each run, the parent named `main`, the steps by name."""
-    return {("main" if "mlflow.parentRunId" not in r.data.tags else r.info.run_name):
-            r.info.status for r in all_runs()}
+    return {
+        ("main" if "mlflow.parentRunId" not in r.data.tags else r.info.run_name): r.info.status
+        for r in all_runs()
+    }
 
 
 def edited(change: Callable[[pd.DataFrame], pd.DataFrame]) -> Callable[[Path], Path]:
@@ -38,6 +49,7 @@ def edited(change: Callable[[pd.DataFrame], pd.DataFrame]) -> Callable[[Path], P
         path = folder / "passengers.csv"
         change(pd.read_csv(TRAIN_CSV)).to_csv(path, index=False)
         return path
+
     return make
 
 
@@ -64,6 +76,7 @@ def every_nth(column: str, value: object, step: int = 50) -> Callable[[Path], Pa
         frame[column] = frame[column].astype(object)
         frame.loc[frame.index[3::step], column] = value
         return frame
+
     return edited(change)
 
 
@@ -74,31 +87,60 @@ def duplicated_ids(frame: pd.DataFrame) -> pd.DataFrame:
 # case: (make the data file, extra -P, the error line expected or None for a clean success)
 CASES: dict[str, tuple[Callable[[Path], Path], tuple[str, ...], str | None]] = {
     "Embarked empty in every row": (edited(lambda f: f.assign(Embarked=None)), (), None),
-    "a few empty SibSp, Parch, Pclass": (edited(lambda f: f.assign(
-        SibSp=f["SibSp"].where(f.index % 97 != 5), Parch=f["Parch"].where(f.index % 89 != 7),
-        Pclass=f["Pclass"].where(f.index % 83 != 9))), (), None),
+    "a few empty SibSp, Parch, Pclass": (
+        edited(
+            lambda f: f.assign(
+                SibSp=f["SibSp"].where(f.index % 97 != 5),
+                Parch=f["Parch"].where(f.index % 89 != 7),
+                Pclass=f["Pclass"].where(f.index % 83 != 9),
+            )
+        ),
+        (),
+        None,
+    ),
     "semicolons and decimal commas": (semicolons, (), None),
     "Latin-1 text": (latin1, (), None),
-    "Fare of inf": (every_nth("Fare", np.inf, 1000), (),
-                    r"column Fare holds an infinite value on line\(s\) 5; correct"),
-    "Age 'twenty'": (every_nth("Age", "twenty"), (),
-                     r"column Age must be numeric: found 'twenty' on line\(s\) 5, 55, 105 and "
-                     r"15 more; correct those cells or leave them empty"),
-    "a folder as data": (folder_itself, (),
-                         r"data is a folder, not a file: .*: pass the CSV inside it, e\.g\. "
-                         r"-P data=.*train\.csv"),
-    "4 rows": (edited(lambda f: f.head(4)), (),
-               r"test_size=0\.25 of 4 rows leaves 1 validation row\(s\); metrics need at least "
-               r"20: raise test_size or use more rows"),
-    "test_size=1e-9": (edited(lambda f: f), ("-P", "test_size=1e-9"),
-                       r"leaves 1 validation row\(s\); metrics need at least 20"),
-    "duplicated PassengerId": (edited(duplicated_ids), (),
-                               r"repeats PassengerId 11, 21 \(lines 12, 22, 893 and 1 more\): a "
-                               r"passenger in both splits inflates the metrics; remove the "
-                               r"duplicate rows"),
-    "columns of another file": (edited(lambda f: f[["PassengerId", "Name"]]), (),
-                                r"lacks required column\(s\) Survived, Pclass, Sex.*the columns "
-                                r"read were: PassengerId, Name"),
+    "Fare of inf": (
+        every_nth("Fare", np.inf, 1000),
+        (),
+        r"column Fare holds an infinite value on line\(s\) 5; correct",
+    ),
+    "Age 'twenty'": (
+        every_nth("Age", "twenty"),
+        (),
+        r"column Age must be numeric: found 'twenty' on line\(s\) 5, 55, 105 and "
+        r"15 more; correct those cells or leave them empty",
+    ),
+    "a folder as data": (
+        folder_itself,
+        (),
+        r"data is a folder, not a file: .*: pass the CSV inside it, e\.g\. "
+        r"-P data=.*train\.csv",
+    ),
+    "4 rows": (
+        edited(lambda f: f.head(4)),
+        (),
+        r"test_size=0\.25 of 4 rows leaves 1 validation row\(s\); metrics need at least "
+        r"20: raise test_size or use more rows",
+    ),
+    "test_size=1e-9": (
+        edited(lambda f: f),
+        ("-P", "test_size=1e-9"),
+        r"leaves 1 validation row\(s\); metrics need at least 20",
+    ),
+    "duplicated PassengerId": (
+        edited(duplicated_ids),
+        (),
+        r"repeats PassengerId 11, 21 \(lines 12, 22, 893 and 1 more\): a "
+        r"passenger in both splits inflates the metrics; remove the "
+        r"duplicate rows",
+    ),
+    "columns of another file": (
+        edited(lambda f: f[["PassengerId", "Name"]]),
+        (),
+        r"lacks required column\(s\) Survived, Pclass, Sex.*the columns "
+        r"read were: PassengerId, Name",
+    ),
 }
 
 
@@ -115,8 +157,12 @@ def test_hostile_data(store: str, tmp_path: Path, case: str) -> None:
     if says is None:
         assert result.returncode == 0, result.stderr[-3000:]
         assert "Traceback" not in result.stderr
-        assert statuses() == {"main": "FINISHED", "prepare": "FINISHED", "train": "FINISHED",
-                              "evaluate": "FINISHED"}
+        assert statuses() == {
+            "main": "FINISHED",
+            "prepare": "FINISHED",
+            "train": "FINISHED",
+            "evaluate": "FINISHED",
+        }
         (parent,) = parents()
         assert parent.data.metrics["cv_accuracy"] > 0.75
         return
@@ -135,15 +181,16 @@ def test_an_unknown_parameter_names_the_ones_that_exist(store: str) -> None:
     assert result.returncode != 0
     assert "usage:" not in result.stderr
     (line,) = error_lines(result)
-    assert line.startswith("titanic: error: unknown parameter(s) foo for main: it takes data, "
-                           "test_size, seed, model, features, C,"), line
+    assert line.startswith(
+        "titanic: error: unknown parameter(s) foo for main: it takes data, "
+        "test_size, seed, model, features, C,"
+    ), line
     assert statuses() == {"main": "FAILED"}
     assert "unknown parameter(s) foo" in all_runs()[0].data.tags["titanic.error"]
 
 
 def test_solver_that_does_not_converge_is_recorded(store: str) -> None:
-    result = run_here("-P", "features=tutorial", "-P", "solver=saga", "-P", "max_iter=20",
-                      *QUICK)
+    result = run_here("-P", "features=tutorial", "-P", "solver=saga", "-P", "max_iter=20", *QUICK)
     assert result.returncode == 0, result.stderr[-3000:]
     train = next(r for r in all_runs() if r.info.run_name == "train")
     says = "the saga solver did not converge within max_iter=20 iterations: raise max_iter"
@@ -159,27 +206,52 @@ def test_categories_never_seen_in_training_are_counted(store: str, tmp_path: Pat
     odd.loc[:2, "Sex"] = "other"
     odd.to_csv(test_data, index=False)
     prepare = next(r for r in all_runs() if r.info.run_name == "prepare")
-    result = run_here("-e", "evaluate", "-P", f"model_uri={parent.data.tags['titanic.model_uri']}",
-                      "-P", f"prepared={prepare.data.tags['titanic.output.prepared']}",
-                      "-P", f"test_data={test_data}")
+    result = run_here(
+        "-e",
+        "evaluate",
+        "-P",
+        f"model_uri={parent.data.tags['titanic.model_uri']}",
+        "-P",
+        f"prepared={prepare.data.tags['titanic.output.prepared']}",
+        "-P",
+        f"test_data={test_data}",
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     evaluate = all_runs()[-1]
     assert evaluate.data.metrics["unseen_values_test"] == 3
     assert evaluate.data.metrics["unseen_values_valid"] == 0
-    assert "test rows hold values no training row has, scored as unknown: Sex='other' ×3" in \
-        evaluate.data.tags["titanic.warning"]
+    assert (
+        "test rows hold values no training row has, scored as unknown: Sex='other' ×3"
+        in evaluate.data.tags["titanic.warning"]
+    )
     assert re.search(r"^  unseen_values_test +3\.0000$", result.stdout, re.M), result.stdout
     assert re.search(r"^  val_accuracy +0\.\d{4}$", result.stdout, re.M)  # metrics printed
 
 
 # --- faults ---------------------------------------------------------------------------------
 
+
 def start_main(*args: str, new_session: bool = True) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "mlflow", "run", str(PROJECT), "--env-manager", "local",
-         "-P", "force=all", *args],
-        cwd=PROJECT, env=run_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        start_new_session=new_session)
+        [
+            sys.executable,
+            "-m",
+            "mlflow",
+            "run",
+            str(PROJECT),
+            "--env-manager",
+            "local",
+            "-P",
+            "force=all",
+            *args,
+        ],
+        cwd=PROJECT,
+        env=run_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=new_session,
+    )
 
 
 def running_step(proc: subprocess.Popen[str], name: str = "train") -> mlflow.entities.Run:
@@ -187,8 +259,11 @@ def running_step(proc: subprocess.Popen[str], name: str = "train") -> mlflow.ent
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline and proc.poll() is None:
         for run in all_runs():
-            if run.info.run_name == name and run.info.status == "RUNNING" \
-                    and "titanic.pid" in run.data.tags:
+            if (
+                run.info.run_name == name
+                and run.info.status == "RUNNING"
+                and "titanic.pid" in run.data.tags
+            ):
                 return run
         time.sleep(0.1)
     raise AssertionError(f"{name} was not seen running: {proc.communicate()[1][-2000:]}")
@@ -212,13 +287,16 @@ def test_kill_9_of_a_step_is_marked_failed_by_the_next_command(store: str) -> No
     assert later.returncode == 0, later.stderr[-3000:]
     dead = next(r for r in all_runs() if r.info.run_id == train.info.run_id)
     assert dead.info.status == "FAILED"
-    assert re.search(r"marked FAILED by a later command: its process \d+ on .* is gone",
-                     dead.data.tags["titanic.error"])
+    assert re.search(
+        r"marked FAILED by a later command: its process \d+ on .* is gone",
+        dead.data.tags["titanic.error"],
+    )
     assert "RUNNING" not in statuses().values()
 
 
-@pytest.mark.parametrize("how", ["SIGTERM to mlflow run alone", "timeout expiring",
-                                 "store locked when the signal lands"])
+@pytest.mark.parametrize(
+    "how", ["SIGTERM to mlflow run alone", "timeout expiring", "store locked when the signal lands"]
+)
 def test_mlflow_run_terminated_alone_ends_the_runs_killed(store: str, how: str) -> None:
     """A scheduler or `timeout` signals `mlflow run` alone; the step process must not carry
     on and mark the work FINISHED after the caller has gone. The signal can land while the
@@ -226,9 +304,26 @@ def test_mlflow_run_terminated_alone_ends_the_runs_killed(store: str, how: str) 
     MLflow's busy timeout): the runs still end KILLED, once the store takes writes again."""
     if how == "timeout expiring":
         proc = subprocess.Popen(
-            ["timeout", "600", sys.executable, "-m", "mlflow", "run", str(PROJECT),
-             "--env-manager", "local", "-P", "force=all"], cwd=PROJECT, env=run_env(),
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+            [
+                "timeout",
+                "600",
+                sys.executable,
+                "-m",
+                "mlflow",
+                "run",
+                str(PROJECT),
+                "--env-manager",
+                "local",
+                "-P",
+                "force=all",
+            ],
+            cwd=PROJECT,
+            env=run_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
     else:
         proc = start_main()
     train = running_step(proc)
@@ -245,17 +340,30 @@ def test_mlflow_run_terminated_alone_ends_the_runs_killed(store: str, how: str) 
     final = settled()
     assert final["main"] == "KILLED" and final["train"] == "KILLED", (final, err[-3000:])
     assert "evaluate" not in final and "RUNNING" not in final.values()
-    assert next(r for r in all_runs() if r.info.run_id == train.info.run_id).info.status == \
-        "KILLED"
+    assert next(r for r in all_runs() if r.info.run_id == train.info.run_id).info.status == "KILLED"
 
 
 def test_timeout_during_start_up_leaves_nothing_finished(store: str) -> None:
     """`timeout 3 mlflow run`: whenever the signal lands, no run is FINISHED. If it lands
     after MLflow created the run but before the entry point started, nothing of the project
     ran to end it: the next command marks it FAILED once the start-up grace has passed."""
-    subprocess.run(["timeout", "3", sys.executable, "-m", "mlflow", "run", str(PROJECT),
-                    "--env-manager", "local"], cwd=PROJECT, env=run_env(),
-                   capture_output=True, timeout=120)
+    subprocess.run(
+        [
+            "timeout",
+            "3",
+            sys.executable,
+            "-m",
+            "mlflow",
+            "run",
+            str(PROJECT),
+            "--env-manager",
+            "local",
+        ],
+        cwd=PROJECT,
+        env=run_env(),
+        capture_output=True,
+        timeout=120,
+    )
     final = settled(deadline_s=15)  # a process that did start ends its run within that
     assert "FINISHED" not in final.values(), final
     never_started = [r for r in all_runs() if r.info.status == "RUNNING"]
@@ -276,14 +384,25 @@ def test_init_store_explains_a_corrupt_and_an_impossible_store(tmp_path: Path) -
     corrupt = tmp_path / "mlflow.db"
     corrupt.write_text("not a database")
     for uri, says in [
-        (f"sqlite:///{corrupt}", r"^titanic: error: the tracking store .* is not a usable MLflow "
-                                 r"database \(.*\): move it aside \(mv .*mlflow\.db .*\.broken\)"),
-        (f"sqlite:///{corrupt}/inner.db", r"^titanic: error: cannot open or create the tracking "
-                                          r"store .*: check that its folder can be created"),
+        (
+            f"sqlite:///{corrupt}",
+            r"^titanic: error: the tracking store .* is not a usable MLflow "
+            r"database \(.*\): move it aside \(mv .*mlflow\.db .*\.broken\)",
+        ),
+        (
+            f"sqlite:///{corrupt}/inner.db",
+            r"^titanic: error: cannot open or create the tracking "
+            r"store .*: check that its folder can be created",
+        ),
     ]:
-        result = subprocess.run([sys.executable, str(PROJECT / "tools" / "init_store.py")],
-                                env=run_env(MLFLOW_TRACKING_URI=uri), capture_output=True,
-                                text=True, cwd=tmp_path, timeout=120)
+        result = subprocess.run(
+            [f"{BIN}/titanic-init-store"],
+            env=run_env(MLFLOW_TRACKING_URI=uri),
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            timeout=120,
+        )
         assert result.returncode != 0
         lines = [line for line in result.stderr.splitlines() if "INFO" not in line]
         assert len(lines) == 1 and re.search(says, lines[0]), result.stderr

@@ -13,12 +13,24 @@ from pathlib import Path
 import mlflow
 import pandas as pd
 import pytest
+from conftest import (
+    MAIN_DEFAULTS,
+    PROJECT,
+    QUICK,
+    all_runs,
+    children,
+    error_lines,
+    experiment_id,
+    mlflow_run,
+    parents,
+    reused,
+    run_env,
+    run_here,
+)
 from mlflow.tracking import MlflowClient
-
-from conftest import (MAIN_DEFAULTS, PROJECT, QUICK, all_runs, children, error_lines,
-                      experiment_id, mlflow_run, parents, reused, run_env, run_here)
-from orchestration import cache
 from pages import block, commands, fill, output_after, shell
+
+from orchestration import cache
 
 pytestmark = pytest.mark.slow  # whole pipelines through `mlflow run`
 
@@ -36,16 +48,21 @@ def test_main_records_a_parent_with_three_linked_steps(store: str) -> None:
     """The quick start's second command, as the README gives it; its summary as shown there."""
     result = ok(shell(commands(block("quick-start"))[1], PROJECT))
     shown = [line for line in output_after("quick-start").splitlines() if "…" not in line]
-    assert [line for line in shown if line.startswith("  cv_") or line.startswith(
-        "  val_")] == ["  cv_accuracy      0.8353", "  cv_accuracy_std  0.0374",
-                       "  val_accuracy     0.8744"]
+    assert [line for line in shown if line.startswith("  cv_") or line.startswith("  val_")] == [
+        "  cv_accuracy      0.8353",
+        "  cv_accuracy_std  0.0374",
+        "  val_accuracy     0.8744",
+    ]
     assert set(shown) <= set(result.stdout.splitlines()), result.stdout
     (parent,) = parents()
     steps = children(parent)
     assert parent.info.status == "FINISHED"
     assert all(run.info.status == "FINISHED" for run in steps.values())
-    assert {name: run.data.tags["mlflow.project.entryPoint"] for name, run in steps.items()} == \
-        {"prepare": "prepare", "train": "train", "evaluate": "evaluate"}
+    assert {name: run.data.tags["mlflow.project.entryPoint"] for name, run in steps.items()} == {
+        "prepare": "prepare",
+        "train": "train",
+        "evaluate": "evaluate",
+    }
     assert parent.data.params == MAIN_DEFAULTS
     assert reused(parent) == {"prepare": None, "train": None, "evaluate": None}
 
@@ -55,8 +72,10 @@ def test_main_records_a_parent_with_three_linked_steps(store: str) -> None:
     client = MlflowClient()
     prepared_uri = prepare.data.tags["titanic.output.prepared"]
     assert prepared_uri == f"runs:/{prepare.info.run_id}/prepared"
-    assert {f.path for f in client.list_artifacts(prepare.info.run_id)} == {"prepared",
-                                                                           "profile.json"}
+    assert {f.path for f in client.list_artifacts(prepare.info.run_id)} == {
+        "prepared",
+        "profile.json",
+    }
     inputs = {i.dataset.name: [t.value for t in i.tags] for i in prepare.inputs.dataset_inputs}
     assert inputs == {"titanic-train": ["training"], "titanic-valid": ["validation"]}
 
@@ -73,18 +92,32 @@ def test_main_records_a_parent_with_three_linked_steps(store: str) -> None:
 
     # evaluate: metrics, plots and a Kaggle submission; the parent carries the metrics.
     evaluate = steps["evaluate"]
-    assert evaluate.data.params == {"model_uri": model_uri, "prepared": prepared_uri,
-                                    "test_data": "data/titanic/test.csv", "explain": "false"}
+    assert evaluate.data.params == {
+        "model_uri": model_uri,
+        "prepared": prepared_uri,
+        "test_data": "data/titanic/test.csv",
+        "explain": "false",
+    }
     assert set(evaluate.data.metrics) == METRICS | {"unseen_values_valid", "unseen_values_test"}
-    assert evaluate.data.metrics["unseen_values_test"] == 0 and "titanic.warning" not in \
-        evaluate.data.tags
-    assert parent.data.metrics == {**{k: evaluate.data.metrics[k] for k in METRICS},
-                                   **{k: train.data.metrics[k] for k in CV_METRICS}}
+    assert (
+        evaluate.data.metrics["unseen_values_test"] == 0
+        and "titanic.warning" not in evaluate.data.tags
+    )
+    assert parent.data.metrics == {
+        **{k: evaluate.data.metrics[k] for k in METRICS},
+        **{k: train.data.metrics[k] for k in CV_METRICS},
+    }
     assert 0.75 < evaluate.data.metrics["val_accuracy"] < 0.95
     assert {f.path for f in client.list_artifacts(evaluate.info.run_id)} == {
-        "confusion_matrix.png", "roc_curve.png", "submission.csv"}
-    submission = pd.read_csv(mlflow.artifacts.download_artifacts(
-        run_id=evaluate.info.run_id, artifact_path="submission.csv"))
+        "confusion_matrix.png",
+        "roc_curve.png",
+        "submission.csv",
+    }
+    submission = pd.read_csv(
+        mlflow.artifacts.download_artifacts(
+            run_id=evaluate.info.run_id, artifact_path="submission.csv"
+        )
+    )
     assert list(submission.columns) == ["PassengerId", "Survived"]
     assert submission["PassengerId"].tolist() == list(range(892, 1310))
     assert set(submission["Survived"]) == {0, 1}
@@ -93,14 +126,18 @@ def test_main_records_a_parent_with_three_linked_steps(store: str) -> None:
     # and predicts on raw test.csv rows (missing Age, Fare and Cabin included).
     assert f"Parent run: {parent.info.run_id}" in result.stdout
     assert f'mlflow.pyfunc.load_model("{model_uri}")' in result.stdout
-    metric_lines = [line.split()[0] for line in result.stdout.splitlines()
-                    if line.startswith("  cv_") or line.startswith("  val_")]
+    metric_lines = [
+        line.split()[0]
+        for line in result.stdout.splitlines()
+        if line.startswith("  cv_") or line.startswith("  val_")
+    ]
     assert metric_lines[0] == "cv_accuracy" and set(metric_lines) == METRICS | CV_METRICS
     assert "model=logreg features=engineered C=1.5" in result.stdout
     predictions = mlflow.pyfunc.load_model(model_uri).predict(pd.read_csv(TEST_CSV))
     assert list(predictions.columns) == ["PassengerId", "Survived", "probability"]
-    pd.testing.assert_frame_equal(predictions[["PassengerId", "Survived"]], submission,
-                                  check_dtype=False)
+    pd.testing.assert_frame_equal(
+        predictions[["PassengerId", "Survived"]], submission, check_dtype=False
+    )
 
 
 def test_cache_reuses_unchanged_steps_and_recomputes_from_the_change(store: str) -> None:
@@ -122,12 +159,18 @@ def test_cache_reuses_unchanged_steps_and_recomputes_from_the_change(store: str)
 
     # The cache finds the runs `mlflow run` made from a run made without it, and the reverse.
     ok(run_here("-P", "C=0.1", *QUICK))  # a train parameter: prepare reused, the rest recomputed
-    assert reused(parents()[-1]) == {"prepare": first_ids["prepare"], "train": None,
-                                     "evaluate": None}
+    assert reused(parents()[-1]) == {
+        "prepare": first_ids["prepare"],
+        "train": None,
+        "evaluate": None,
+    }
 
     ok(run_here("-P", "force=train", *QUICK))  # forced from train on, though nothing changed
-    assert reused(parents()[-1]) == {"prepare": first_ids["prepare"], "train": None,
-                                     "evaluate": None}
+    assert reused(parents()[-1]) == {
+        "prepare": first_ids["prepare"],
+        "train": None,
+        "evaluate": None,
+    }
 
     ok(run_here("-P", "force=all", *QUICK))
     assert reused(parents()[-1]) == {"prepare": None, "train": None, "evaluate": None}
@@ -140,8 +183,7 @@ def test_cache_sees_edited_code_and_changed_data(store: str, project_copy: Path)
     with open(project_copy / "steps" / "train.py", "a") as handle:
         handle.write("# an edit, not committed anywhere\n")
     ok(mlflow_run(*QUICK, project=project_copy))
-    assert reused(parents()[-1]) == {"prepare": first["prepare"], "train": None,
-                                     "evaluate": None}
+    assert reused(parents()[-1]) == {"prepare": first["prepare"], "train": None, "evaluate": None}
 
     data = project_copy / "data" / "titanic" / "train.csv"
     data.write_text("".join(data.read_text().splitlines(keepends=True)[:-1]))  # one row fewer
@@ -157,34 +199,47 @@ def edit(path: Path, old: str, new: str) -> None:
     path.write_text(text.replace(old, new, 1))
 
 
-def test_machinery_edits_reuse_every_step_and_model_edits_recompute(store: str,
-                                                                    project_copy: Path) -> None:
+def test_machinery_edits_reuse_every_step_and_model_edits_recompute(
+    store: str, project_copy: Path
+) -> None:
     ok(mlflow_run(*QUICK, project=project_copy))
     first = {name: run.info.run_id for name, run in children(parents()[-1]).items()}
-    edit(project_copy / "orchestration" / "liveness.py", "HEARTBEAT_SECONDS = 30.0",
-         "HEARTBEAT_SECONDS = 20.0")
-    edit(project_copy / "orchestration" / "claims.py", "SETTLE_SECONDS = 1.0",
-         "SETTLE_SECONDS = 1.5")
+    edit(
+        project_copy / "orchestration" / "liveness.py",
+        "HEARTBEAT_SECONDS = 30.0",
+        "HEARTBEAT_SECONDS = 20.0",
+    )
+    edit(
+        project_copy / "orchestration" / "claims.py", "SETTLE_SECONDS = 1.0", "SETTLE_SECONDS = 1.5"
+    )
     ok(mlflow_run(*QUICK, project=project_copy))
     assert reused(parents()[-1]) == first
 
-    edit(project_copy / "titanic" / "features.py", "        return {\"Title\": ",
-         "        # Edited: the same titles, another line of code.\n        return {\"Title\": ")
+    edit(
+        project_copy / "titanic" / "features.py",
+        '        return {"Title": ',
+        '        # Edited: the same titles, another line of code.\n        return {"Title": ',
+    )
     ok(mlflow_run(*QUICK, project=project_copy))
-    assert reused(parents()[-1]) == {"prepare": first["prepare"], "train": None,
-                                     "evaluate": None}
+    assert reused(parents()[-1]) == {"prepare": first["prepare"], "train": None, "evaluate": None}
 
 
-def test_failed_killed_and_running_runs_are_never_reused(store: str,
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_failed_killed_and_running_runs_are_never_reused(
+    store: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(PROJECT)
-    key = cache.cache_key("prepare", {"data": "data/titanic/train.csv", "test_size": "0.25",
-                                      "seed": "123"}, cache.code_digest("prepare"))
+    key = cache.cache_key(
+        "prepare",
+        {"data": "data/titanic/train.csv", "test_size": "0.25", "seed": "123"},
+        cache.code_digest("prepare"),
+    )
     client = MlflowClient()
     decoys = []
     for status in ("FAILED", "KILLED", "RUNNING"):
-        run = client.create_run(experiment_id(), tags={
-            "titanic.cache_key": key, "titanic.output.prepared": "runs:/nothing/here"})
+        run = client.create_run(
+            experiment_id(),
+            tags={"titanic.cache_key": key, "titanic.output.prepared": "runs:/nothing/here"},
+        )
         if status != "RUNNING":
             client.set_terminated(run.info.run_id, status)
         decoys.append(run.info.run_id)
@@ -209,29 +264,55 @@ def test_resume_recomputes_only_what_failed(store: str, project_copy: Path) -> N
     steps = children(broken)
     assert broken.info.status == "FAILED"
     assert {n: r.info.status for n, r in steps.items()} == {
-        "prepare": "FINISHED", "train": "FINISHED", "evaluate": "FAILED"}
+        "prepare": "FINISHED",
+        "train": "FINISHED",
+        "evaluate": "FAILED",
+    }
 
     test_csv.write_text(good)
     ok(mlflow_run(*QUICK, project=project_copy))
     resumed = parents()[-1]
     assert resumed.info.status == "FINISHED"
-    assert reused(resumed) == {"prepare": steps["prepare"].info.run_id,
-                               "train": steps["train"].info.run_id, "evaluate": None}
+    assert reused(resumed) == {
+        "prepare": steps["prepare"].info.run_id,
+        "train": steps["train"].info.run_id,
+        "evaluate": None,
+    }
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_interrupt_marks_parent_and_running_step_killed(store: str, signum: int) -> None:
     """As a terminal's Ctrl-C or a `kill` of the job: the signal reaches the process group."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "mlflow", "run", str(PROJECT), "--env-manager", "local",
-         "-P", "force=all"],
-        cwd=PROJECT, env=run_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        start_new_session=True)
+        [
+            sys.executable,
+            "-m",
+            "mlflow",
+            "run",
+            str(PROJECT),
+            "--env-manager",
+            "local",
+            "-P",
+            "force=all",
+        ],
+        cwd=PROJECT,
+        env=run_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + 120
     running = None
     while running is None and time.monotonic() < deadline and proc.poll() is None:
-        running = next((r for r in all_runs() if r.info.status == "RUNNING"
-                        and "mlflow.parentRunId" in r.data.tags), None)
+        running = next(
+            (
+                r
+                for r in all_runs()
+                if r.info.status == "RUNNING" and "mlflow.parentRunId" in r.data.tags
+            ),
+            None,
+        )
         time.sleep(0.05)
     assert running is not None, "no step was seen running"
     os.killpg(proc.pid, signum)
@@ -251,12 +332,16 @@ def test_interrupt_marks_parent_and_running_step_killed(store: str, signum: int)
     assert list(statuses.values()).count("KILLED") >= 1
 
 
-def test_run_from_a_git_url_at_a_branch_and_a_commit(store: str, project_copy: Path,
-                                                     tmp_path: Path) -> None:
+def test_run_from_a_git_url_at_a_branch_and_a_commit(
+    store: str, project_copy: Path, tmp_path: Path
+) -> None:
     """docs/environments.md's commands, with a local repository's file:// URL for GitHub's."""
+
     def git(*args: str) -> str:
-        return subprocess.run(["git", *args], cwd=project_copy, check=True, text=True,
-                              capture_output=True).stdout.strip()
+        return subprocess.run(
+            ["git", *args], cwd=project_copy, check=True, text=True, capture_output=True
+        ).stdout.strip()
+
     git("init", "-q", "-b", "main")
     git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "x", "--allow-empty")
     git("add", "-A")
@@ -271,23 +356,33 @@ def test_run_from_a_git_url_at_a_branch_and_a_commit(store: str, project_copy: P
 
     head, at_version = commands(block("git-url", url))
     runs = {}
-    for name, command in (("head", head), ("commit", fill(at_version, {"<commit-or-branch>": commit})),
-                          ("branch", fill(at_version, {"<commit-or-branch>": "fewer-iterations"}))):
+    for name, command in (
+        ("head", head),
+        ("commit", fill(at_version, {"<commit-or-branch>": commit})),
+        ("branch", fill(at_version, {"<commit-or-branch>": "fewer-iterations"})),
+    ):
         ok(shell(command, tmp_path))
         runs[name] = parents()[-1]
 
     assert runs["head"].data.tags["mlflow.source.git.commit"] == commit
     assert runs["commit"].data.tags["mlflow.source.git.commit"] == commit
     assert runs["branch"].data.tags["mlflow.source.git.branch"] == "fewer-iterations"
-    assert [runs[n].data.params["max_iter"] for n in ("head", "commit", "branch")] == \
-        ["1000", "1000", "500"]
+    assert [runs[n].data.params["max_iter"] for n in ("head", "commit", "branch")] == [
+        "1000",
+        "1000",
+        "500",
+    ]
     for parent in runs.values():
         assert parent.info.status == "FINISHED" and parent.data.params["C"] == "0.5"
         train = children(parent)["train"]
-        assert (train.data.params["C"], train.data.params["max_iter"]) == \
-            (parent.data.params["C"], parent.data.params["max_iter"])
-        assert train.data.tags["mlflow.source.git.commit"] == \
-            parent.data.tags["mlflow.source.git.commit"]
+        assert (train.data.params["C"], train.data.params["max_iter"]) == (
+            parent.data.params["C"],
+            parent.data.params["max_iter"],
+        )
+        assert (
+            train.data.tags["mlflow.source.git.commit"]
+            == parent.data.tags["mlflow.source.git.commit"]
+        )
 
 
 def test_plain_mlflow_run_with_the_default_env_manager(store: str, tmp_path: Path) -> None:
@@ -308,15 +403,21 @@ def test_plain_mlflow_run_with_the_default_env_manager(store: str, tmp_path: Pat
     (site_packages / "project_packages.pth").write_text(here + "\n")
 
     result = subprocess.run(
-        [sys.executable, "-m", "mlflow", "run", ".", "-P", "C=1.5"], cwd=PROJECT,
-        env=run_env(MLFLOW_ENV_ROOT=str(env_root)), capture_output=True, text=True, timeout=300)
+        [sys.executable, "-m", "mlflow", "run", ".", "-P", "C=1.5"],
+        cwd=PROJECT,
+        env=run_env(MLFLOW_ENV_ROOT=str(env_root)),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     ok(result)
     (parent,) = parents()
     assert parent.info.status == "FINISHED"
     assert parent.data.tags["mlflow.project.env"] == "virtualenv"
     assert f"source {env_dir}/bin/activate" in result.stderr
-    assert all(run.data.tags["mlflow.project.env"] == "virtualenv"
-               for run in children(parent).values())
+    assert all(
+        run.data.tags["mlflow.project.env"] == "virtualenv" for run in children(parent).values()
+    )
 
 
 def test_a_deleted_run_is_not_reused_nor_what_stood_for_it(store: str) -> None:
@@ -329,8 +430,10 @@ def test_a_deleted_run_is_not_reused_nor_what_stood_for_it(store: str) -> None:
     ok(run_here(*QUICK))
     latest = children(parents()[-1])
     assert "titanic.reused_from" not in latest["prepare"].data.tags
-    assert latest["prepare"].data.tags["titanic.output.prepared"] == \
-        f"runs:/{latest['prepare'].info.run_id}/prepared"
+    assert (
+        latest["prepare"].data.tags["titanic.output.prepared"]
+        == f"runs:/{latest['prepare'].info.run_id}/prepared"
+    )
 
 
 LOAD_ELSEWHERE = """
@@ -348,14 +451,22 @@ def test_model_loads_and_predicts_outside_the_project(store: str, tmp_path: Path
     load line main prints names the store, so it works pasted into another folder."""
     result = ok(run_here(*QUICK))
     model_uri = parents()[-1].data.tags["titanic.model_uri"]
-    (load_line,) = [line.removeprefix("Load it: ") for line in result.stdout.splitlines()
-                    if line.startswith("Load it: ")]
+    (load_line,) = [
+        line.removeprefix("Load it: ")
+        for line in result.stdout.splitlines()
+        if line.startswith("Load it: ")
+    ]
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     env = {k: v for k, v in run_env().items() if k not in ("PYTHONPATH", "MLFLOW_TRACKING_URI")}
     loaded = subprocess.run(
         [sys.executable, "-c", LOAD_ELSEWHERE.format(load_line=load_line), str(TEST_CSV)],
-        cwd=elsewhere, env=env, capture_output=True, text=True, timeout=300)
+        cwd=elsewhere,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert loaded.returncode == 0, loaded.stderr[-3000:]
     count, survivors, where = loaded.stdout.split()
     assert int(count) == 418 and 100 < int(survivors) < 250
@@ -364,10 +475,29 @@ def test_model_loads_and_predicts_outside_the_project(store: str, tmp_path: Path
 
     predictions = elsewhere / "predictions.json"
     cli = subprocess.run(
-        [sys.executable, "-m", "mlflow", "models", "predict", "-m", model_uri, "-i",
-         str(TEST_CSV), "-t", "csv", "--env-manager", "local", "-o", str(predictions)],
-        cwd=elsewhere, env={**env, "MLFLOW_TRACKING_URI": store}, capture_output=True,
-        text=True, timeout=300)
+        [
+            sys.executable,
+            "-m",
+            "mlflow",
+            "models",
+            "predict",
+            "-m",
+            model_uri,
+            "-i",
+            str(TEST_CSV),
+            "-t",
+            "csv",
+            "--env-manager",
+            "local",
+            "-o",
+            str(predictions),
+        ],
+        cwd=elsewhere,
+        env={**env, "MLFLOW_TRACKING_URI": store},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert cli.returncode == 0, cli.stderr[-3000:]
     answers = json.loads(predictions.read_text())["predictions"]
     assert sum(answer["Survived"] for answer in answers) == int(survivors)
@@ -401,18 +531,42 @@ def test_the_logged_model_carries_only_the_model_package(store: str, tmp_path: P
     assert shipped == sorted(f"titanic/{p.name}" for p in (PROJECT / "titanic").glob("*.py"))
 
     from uv import find_uv_bin
+
     env_dir = tmp_path / "model-env"
-    subprocess.run([find_uv_bin(), "venv", "-q", "--python", sys.executable, str(env_dir)],
-                   check=True)
-    subprocess.run([find_uv_bin(), "pip", "install", "-q", "--python",
-                    str(env_dir / "bin" / "python"), "-r", str(model / "requirements.txt")],
-                   check=True, timeout=600)
+    subprocess.run(
+        [find_uv_bin(), "venv", "-q", "--python", sys.executable, str(env_dir)], check=True
+    )
+    subprocess.run(
+        [
+            find_uv_bin(),
+            "pip",
+            "install",
+            "-q",
+            "--python",
+            str(env_dir / "bin" / "python"),
+            "-r",
+            str(model / "requirements.txt"),
+        ],
+        check=True,
+        timeout=600,
+    )
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     loaded = subprocess.run(
-        [str(env_dir / "bin" / "python"), "-I", "-c", LOAD_WITH_ONLY_THE_MODEL, model_uri,
-         str(TEST_CSV)], cwd=elsewhere, capture_output=True, text=True, timeout=300,
-        env={"PATH": os.environ["PATH"], "HOME": str(tmp_path), "MLFLOW_TRACKING_URI": store})
+        [
+            str(env_dir / "bin" / "python"),
+            "-I",
+            "-c",
+            LOAD_WITH_ONLY_THE_MODEL,
+            model_uri,
+            str(TEST_CSV),
+        ],
+        cwd=elsewhere,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={"PATH": os.environ["PATH"], "HOME": str(tmp_path), "MLFLOW_TRACKING_URI": store},
+    )
     assert loaded.returncode == 0, loaded.stderr[-3000:]
     found = json.loads(loaded.stdout.strip().splitlines()[-1])
     assert found["rows"] == 418

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import yaml
+from conftest import MAIN_DEFAULTS, PROJECT
 
 from orchestration.cli import parse_args
 from orchestration.mlproject import command_arguments, entry_point_defaults
@@ -10,19 +11,21 @@ from orchestration.names import STEPS
 from orchestration.params import PARSERS
 from orchestration.pipeline import forced, step_params
 
-from conftest import MAIN_DEFAULTS, PROJECT
-
 
 def test_conda_and_python_env_install_the_same_things() -> None:
     python_env = yaml.safe_load((PROJECT / "python_env.yaml").read_text())
     conda = yaml.safe_load((PROJECT / "conda.yaml").read_text())
-    conda_python = next(d for d in conda["dependencies"] if isinstance(d, str)
-                        and d.startswith("python="))
+    conda_python = next(
+        d for d in conda["dependencies"] if isinstance(d, str) and d.startswith("python=")
+    )
     conda_pip = next(d["pip"] for d in conda["dependencies"] if isinstance(d, dict))
     assert conda_python == f"python={python_env['python']}"
     assert conda_pip == python_env["dependencies"] == ["-r requirements.txt"]
-    pinned = [line for line in (PROJECT / "requirements.txt").read_text().splitlines()
-              if line and not line.startswith("#")]
+    pinned = [
+        line
+        for line in (PROJECT / "requirements.txt").read_text().splitlines()
+        if line and not line.startswith("#")
+    ]
     assert all("==" in line for line in pinned)
     names = {line.split("==")[0] for line in pinned}
     assert {"mlflow", "scikit-learn", "pandas", "numpy", "skops", "shap", "pyyaml"} <= names
@@ -50,7 +53,6 @@ def test_every_declared_parameter_is_passed_by_its_command() -> None:
         assert declared["command"].startswith(f"python -m steps.{entry_point} "), entry_point
 
 
-
 def test_cli_defaults_come_from_mlproject() -> None:
     assert parse_args("main", []) == MAIN_DEFAULTS
 
@@ -58,13 +60,26 @@ def test_cli_defaults_come_from_mlproject() -> None:
 def test_step_params_chain_outputs() -> None:
     chosen = parse_args("main", ["--C", "0.5"])
     assert step_params("train", chosen, {"prepared": "runs:/x/prepared"}) == {
-        "prepared": "runs:/x/prepared", "model": "logreg", "features": "engineered",
-        "C": "0.5", "max_iter": "1000", "solver": "newton-cholesky", "learning_rate": "0.03",
-        "max_depth": "3", "n_trees": "200", "min_samples_leaf": "2", "cv_folds": "5",
-        "cv_repeats": "3", "seed": "123"}
+        "prepared": "runs:/x/prepared",
+        "model": "logreg",
+        "features": "engineered",
+        "C": "0.5",
+        "max_iter": "1000",
+        "solver": "newton-cholesky",
+        "learning_rate": "0.03",
+        "max_depth": "3",
+        "n_trees": "200",
+        "min_samples_leaf": "2",
+        "cv_folds": "5",
+        "cv_repeats": "3",
+        "seed": "123",
+    }
     assert step_params("evaluate", chosen, {"prepared": "p", "model_uri": "models:/m"}) == {
-        "model_uri": "models:/m", "prepared": "p", "test_data": "data/titanic/test.csv",
-        "explain": "false"}
+        "model_uri": "models:/m",
+        "prepared": "p",
+        "test_data": "data/titanic/test.csv",
+        "explain": "false",
+    }
 
 
 def test_force_names_the_first_step_to_recompute() -> None:

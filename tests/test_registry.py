@@ -9,24 +9,35 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Iterator
 
 import mlflow
 import pytest
 import skops.io
+from conftest import (
+    BIN,
+    EXPERIMENT,
+    PROJECT,
+    QUICK,
+    Launch,
+    children,
+    error_lines,
+    launcher_id,
+    mlflow_run,
+    run_env,
+    run_here,
+)
 from mlflow.entities import Run
 from mlflow.models import Model
 from mlflow.tracking import MlflowClient
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-from conftest import (EXPERIMENT, PROJECT, QUICK, Launch, children, error_lines,
-                      launcher_id, mlflow_run, run_env, run_here)
 from orchestration import leaderboard
-from titanic.errors import InputError
 from orchestration.registry import candidate, promote
+from titanic.errors import InputError
 
 # One worker builds the shared store.
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("registry")]
@@ -34,13 +45,17 @@ pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("registry")]
 TEST_CSV = PROJECT / "data" / "titanic" / "test.csv"
 # Three configurations, by how they rank on cv_accuracy (one pass of cross-validation), and
 # how each is run: only the first needs MLflow's launcher.
-CONFIGS = {"default": (mlflow_run, ()), "better": (run_here, ("-P", "C=0.3")),
-           "worse": (run_here, ("-P", "features=tutorial"))}
+CONFIGS = {
+    "default": (mlflow_run, ()),
+    "better": (run_here, ("-P", "C=0.3")),
+    "worse": (run_here, ("-P", "features=tutorial")),
+}
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory: pytest.TempPathFactory, store_template: Path
-         ) -> Iterator[dict[str, Run]]:
+def runs(
+    tmp_path_factory: pytest.TempPathFactory, store_template: Path
+) -> Iterator[dict[str, Run]]:
     """Three finished `main` runs on a store of this module's own."""
     folder = tmp_path_factory.mktemp("registry")
     shutil.copy(store_template, folder / "mlflow.db")
@@ -50,15 +65,19 @@ def runs(tmp_path_factory: pytest.TempPathFactory, store_template: Path
         patch.setenv("MLFLOW_EXPERIMENT_NAME", EXPERIMENT)
         mlflow.set_tracking_uri(uri)
         client = MlflowClient()
-        experiment = client.create_experiment(EXPERIMENT,
-                                              artifact_location=(folder / "artifacts").as_uri())
+        experiment = client.create_experiment(
+            EXPERIMENT, artifact_location=(folder / "artifacts").as_uri()
+        )
         found = {}
         for label, (launch, args) in CONFIGS.items():
             result = launch(*QUICK, *args)
             assert result.returncode == 0, result.stderr[-3000:]
             (found[label],) = client.search_runs(
-                [experiment], "tags.`titanic.model_uri` LIKE 'models:/%'",
-                order_by=["attributes.start_time DESC"], max_results=1)
+                [experiment],
+                "tags.`titanic.model_uri` LIKE 'models:/%'",
+                order_by=["attributes.start_time DESC"],
+                max_results=1,
+            )
         yield found
 
 
@@ -76,13 +95,16 @@ def test_the_configurations_rank_as_the_tests_assume(runs: dict[str, Run]) -> No
 
 def test_runs_are_named_after_what_they_ran(runs: dict[str, Run]) -> None:
     assert {label: run.info.run_name for label, run in runs.items()} == {
-        "default": "logreg C=1.5 cv_repeats=1", "better": "logreg C=0.3 cv_repeats=1",
-        "worse": "logreg features=tutorial C=1.5 cv_repeats=1"}
+        "default": "logreg C=1.5 cv_repeats=1",
+        "better": "logreg C=0.3 cv_repeats=1",
+        "worse": "logreg features=tutorial C=1.5 cv_repeats=1",
+    }
     # A name the user chose stays.
     result = mlflow_run("--run-name", "my try", *QUICK)
     assert result.returncode == 0, result.stderr[-3000:]
-    latest = MlflowClient().search_runs([runs["default"].info.experiment_id],
-                                        "attributes.run_name = 'my try'")
+    latest = MlflowClient().search_runs(
+        [runs["default"].info.experiment_id], "attributes.run_name = 'my try'"
+    )
     assert len(latest) == 1
     # The experiment opens on its training runs in the MLflow UI.
     experiment = MlflowClient().get_experiment(runs["default"].info.experiment_id)
@@ -94,15 +116,21 @@ def test_the_logged_model_shows_its_data_and_scores(runs: dict[str, Run]) -> Non
     model_id = runs["default"].data.tags["titanic.model_uri"].removeprefix("models:/")
     model = client.get_logged_model(model_id)
     by_dataset = {(m.key, m.dataset_name) for m in model.metrics}
-    assert {("cv_accuracy", "train"), ("cv_accuracy_std", "train"),
-            ("val_accuracy", "valid"), ("val_roc_auc", "valid")} <= by_dataset
+    assert {
+        ("cv_accuracy", "train"),
+        ("cv_accuracy_std", "train"),
+        ("val_accuracy", "valid"),
+        ("val_roc_auc", "valid"),
+    } <= by_dataset
     steps = children(runs["default"])
-    assert {m.run_id for m in model.metrics if m.dataset_name == "valid"} == \
-        {steps["evaluate"].info.run_id}
+    assert {m.run_id for m in model.metrics if m.dataset_name == "valid"} == {
+        steps["evaluate"].info.run_id
+    }
     trained_by = client.get_run(model.source_run_id)
     assert trained_by.info.run_id == steps["train"].info.run_id
-    assert [(d.dataset.name, d.dataset.digest) for d in trained_by.inputs.dataset_inputs] == \
-        [("train", model.metrics[0].dataset_digest)]
+    assert [(d.dataset.name, d.dataset.digest) for d in trained_by.inputs.dataset_inputs] == [
+        ("train", model.metrics[0].dataset_digest)
+    ]
     assert [m.model_id for m in trained_by.inputs.model_inputs] == [model_id]
 
 
@@ -148,66 +176,95 @@ def test_promote_entry_point_picks_the_best_run(runs: dict[str, Run]) -> None:
     assert f"Promoting run {runs['better'].info.run_id}" in result.stdout
     assert "Use it: models:/best-of@champion" in result.stdout
     client = MlflowClient()
-    assert client.get_model_version_by_alias("best-of", "champion").tags["source_run"] == \
-        runs["better"].info.run_id
-    (promote_run,) = client.search_runs([runs["better"].info.experiment_id],
-                                        "tags.`titanic.promoted` LIKE 'best-of%'")
+    assert (
+        client.get_model_version_by_alias("best-of", "champion").tags["source_run"]
+        == runs["better"].info.run_id
+    )
+    (promote_run,) = client.search_runs(
+        [runs["better"].info.experiment_id], "tags.`titanic.promoted` LIKE 'best-of%'"
+    )
     assert promote_run.data.tags["titanic.promoted"] == "best-of version 1 (champion)"
     assert promote_run.info.status == "FINISHED"
 
     # The run that shipped the model holds MLflow's whole evaluation of it, linked to the
     # model: its classifier metrics, figures and SHAP plots of the encoded features.
-    assert f"MLflow's evaluation of the model (figures, SHAP): on run {promote_run.info.run_id}" \
+    assert (
+        f"MLflow's evaluation of the model (figures, SHAP): on run {promote_run.info.run_id}"
         in result.stdout
+    )
     assert {f.path for f in client.list_artifacts(promote_run.info.run_id)} == {
-        "calibration_curve_plot.png", "confusion_matrix.png", "lift_curve_plot.png",
-        "precision_recall_curve_plot.png", "roc_curve_plot.png", "shap_beeswarm_plot.png",
-        "shap_feature_importance_plot.png", "shap_summary_plot.png"}
-    assert {d.dataset.name for d in promote_run.inputs.dataset_inputs} == {"valid",
-                                                                           "valid_encoded"}
+        "calibration_curve_plot.png",
+        "confusion_matrix.png",
+        "lift_curve_plot.png",
+        "precision_recall_curve_plot.png",
+        "roc_curve_plot.png",
+        "shap_beeswarm_plot.png",
+        "shap_feature_importance_plot.png",
+        "shap_summary_plot.png",
+    }
+    assert {d.dataset.name for d in promote_run.inputs.dataset_inputs} == {"valid", "valid_encoded"}
     model = client.get_logged_model(model_uri(runs["better"]).removeprefix("models:/"))
     assert {(m.key, m.run_id) for m in model.metrics if m.key in ("roc_auc", "f1_score")} == {
-        ("roc_auc", promote_run.info.run_id), ("f1_score", promote_run.info.run_id)}
+        ("roc_auc", promote_run.info.run_id),
+        ("f1_score", promote_run.info.run_id),
+    }
 
 
 def crafted_flavor(original: Path) -> SimpleNamespace:
     """What Model.log saves with: this project's model with its skops file replaced by a
     pipeline calling os.system, whose allow-list names that type."""
+
     def save_model(path: str, mlflow_model: Model, **kwargs: object) -> None:
         shutil.copytree(original, path, dirs_exist_ok=True)
-        skops.io.dump(Pipeline([("run", FunctionTransformer(os.system))]),
-                      Path(path, "model.skops"))
+        skops.io.dump(
+            Pipeline([("run", FunctionTransformer(os.system))]), Path(path, "model.skops")
+        )
         mlflow_model.flavors = Model.load(original / "MLmodel").flavors
         mlflow_model.flavors["sklearn"]["skops_trusted_types"] = ["posix.system"]
         mlflow_model.save(Path(path, "MLmodel"))
+
     return SimpleNamespace(save_model=save_model)
 
 
 def test_a_model_holding_a_foreign_type_is_neither_evaluated_nor_promoted(
-        runs: dict[str, Run], tmp_path: Path) -> None:
+    runs: dict[str, Run], tmp_path: Path
+) -> None:
     client = MlflowClient()
     source = children(runs["default"])["train"]
     prepared = source.data.params["prepared"]
-    original = Path(mlflow.artifacts.download_artifacts(model_uri(runs["default"]),
-                                                        dst_path=str(tmp_path)))
+    original = Path(
+        mlflow.artifacts.download_artifacts(model_uri(runs["default"]), dst_path=str(tmp_path))
+    )
     with mlflow.start_run(experiment_id=runs["default"].info.experiment_id) as run:
         mlflow.log_param("prepared", prepared)
         info = Model.log(artifact_path=None, name="model", flavor=crafted_flavor(original))
         mlflow.log_metric("cv_accuracy", 0.5)
         mlflow.set_tag("titanic.model_uri", info.model_uri)
     try:
-        evaluated = run_here("-e", "evaluate", "-P", f"model_uri={info.model_uri}",
-                             "-P", f"prepared={prepared}")
+        evaluated = run_here(
+            "-e", "evaluate", "-P", f"model_uri={info.model_uri}", "-P", f"prepared={prepared}"
+        )
         assert evaluated.returncode == 2
         (line,) = error_lines(evaluated)
         assert "is not a model this project trusts: it names or holds posix.system" in line
-        (failed,) = client.search_runs([run.info.experiment_id],
-                                       "attributes.status = 'FAILED'", max_results=1,
-                                       order_by=["attributes.start_time DESC"])
+        (failed,) = client.search_runs(
+            [run.info.experiment_id],
+            "attributes.status = 'FAILED'",
+            max_results=1,
+            order_by=["attributes.start_time DESC"],
+        )
         assert "posix.system" in failed.data.tags["titanic.error"]
 
-        promoted = run_here("-e", "promote", "-P", f"run={run.info.run_id}",
-                            "-P", "registered_model=crafted", "-P", "even_if_worse=true")
+        promoted = run_here(
+            "-e",
+            "promote",
+            "-P",
+            f"run={run.info.run_id}",
+            "-P",
+            "registered_model=crafted",
+            "-P",
+            "even_if_worse=true",
+        )
         assert promoted.returncode == 2
         (line,) = error_lines(promoted)
         assert "is not a model this project trusts: it names or holds posix.system" in line
@@ -216,32 +273,49 @@ def test_a_model_holding_a_foreign_type_is_neither_evaluated_nor_promoted(
         client.delete_run(run.info.run_id)  # the other tests' leaderboards stay as they were
 
 
-@pytest.mark.parametrize(("launch", "which", "name", "message"), [
-    (run_here, "0123456789abcdef0123456789abcdef", "bad-input",
-     "no run '0123456789abcdef0123456789abcdef'"),
-    (mlflow_run, "prepare", "bad-input", "has no model: pass a main"),
-    (run_here, "default", "bad/name", "registered_model 'bad/name' is not allowed"),
-], ids=launcher_id)
-def test_promote_refuses_bad_input(runs: dict[str, Run], launch: Launch, which: str, name: str,
-                                   message: str) -> None:
-    run_id = (children(runs["default"])["prepare"].info.run_id if which == "prepare"
-              else runs[which].info.run_id if which in runs else which)
+@pytest.mark.parametrize(
+    ("launch", "which", "name", "message"),
+    [
+        (
+            run_here,
+            "0123456789abcdef0123456789abcdef",
+            "bad-input",
+            "no run '0123456789abcdef0123456789abcdef'",
+        ),
+        (mlflow_run, "prepare", "bad-input", "has no model: pass a main"),
+        (run_here, "default", "bad/name", "registered_model 'bad/name' is not allowed"),
+    ],
+    ids=launcher_id,
+)
+def test_promote_refuses_bad_input(
+    runs: dict[str, Run], launch: Launch, which: str, name: str, message: str
+) -> None:
+    run_id = (
+        children(runs["default"])["prepare"].info.run_id
+        if which == "prepare"
+        else runs[which].info.run_id
+        if which in runs
+        else which
+    )
     result = launch("-e", "promote", "-P", f"run={run_id}", "-P", f"registered_model={name}")
     assert result.returncode != 0
     (line,) = error_lines(result)
     assert message in line
     client = MlflowClient()
-    failed = client.search_runs([runs["default"].info.experiment_id],
-                                "attributes.status = 'FAILED'",
-                                order_by=["attributes.start_time DESC"])
+    failed = client.search_runs(
+        [runs["default"].info.experiment_id],
+        "attributes.status = 'FAILED'",
+        order_by=["attributes.start_time DESC"],
+    )
     assert message in failed[0].data.tags["titanic.error"]
     assert client.search_registered_models(f"name = '{name}'") == []  # nothing half-registered
 
 
 def test_a_failed_run_is_not_promoted(runs: dict[str, Run]) -> None:
     client = MlflowClient()
-    failed = client.create_run(runs["default"].info.experiment_id,
-                               tags={"titanic.model_uri": model_uri(runs["default"])})
+    failed = client.create_run(
+        runs["default"].info.experiment_id, tags={"titanic.model_uri": model_uri(runs["default"])}
+    )
     client.set_terminated(failed.info.run_id, "FAILED")
     with pytest.raises(InputError, match="is FAILED, not FINISHED"):
         candidate(client, failed.info.run_id, failed.info.experiment_id)
@@ -269,31 +343,48 @@ print(list(predicted.columns), len(predicted), int(predicted["Survived"].sum()))
 """
 
 
-def test_the_champion_loads_anywhere_as_both_flavors(runs: dict[str, Run],
-                                                     tmp_path: Path) -> None:
+def test_the_champion_loads_anywhere_as_both_flavors(runs: dict[str, Run], tmp_path: Path) -> None:
     promote(MlflowClient(), runs["default"], "served", even_if_worse=False)
     env = {k: v for k, v in run_env().items() if k != "PYTHONPATH"}
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
 
     train_run = children(runs["default"])["train"].info.run_id
-    loaded = subprocess.run([sys.executable, "-c", LOAD_CHAMPION, str(TEST_CSV), train_run],
-                            cwd=elsewhere, env=env, capture_output=True, text=True, timeout=300)
+    loaded = subprocess.run(
+        [sys.executable, "-c", LOAD_CHAMPION, str(TEST_CSV), train_run],
+        cwd=elsewhere,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert loaded.returncode == 0, loaded.stderr[-3000:]
     columns, count, _ = loaded.stdout.rsplit(" ", 2)
     assert columns == "['PassengerId', 'Survived', 'probability']" and count == "418"
 
 
-def test_leaderboard_in_each_format(runs: dict[str, Run], capsys: pytest.CaptureFixture[str]
-                                    ) -> None:
+def test_leaderboard_in_each_format(
+    runs: dict[str, Run], capsys: pytest.CaptureFixture[str]
+) -> None:
     promote(MlflowClient(), runs["better"], "board", even_if_worse=False)
-    table = subprocess.run([sys.executable, "-m", "orchestration.leaderboard",
-                            "--registered_model", "board"], cwd=PROJECT, env=run_env(),
-                           capture_output=True, text=True, timeout=120)
+    table = subprocess.run(
+        [f"{BIN}/titanic-leaderboard", "--registered_model", "board"],
+        cwd=PROJECT,
+        env=run_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert table.returncode == 0, table.stderr
     header, *lines = table.stdout.splitlines()
-    assert header.split()[:6] == ["when", "run_name", "features", "C", "cv_accuracy",
-                                  "val_accuracy"]
+    assert header.split()[:6] == [
+        "when",
+        "run_name",
+        "features",
+        "C",
+        "cv_accuracy",
+        "val_accuracy",
+    ]
     assert runs["better"].info.run_id in lines[0] and lines[0].split()[-2:] == ["1", "champion"]
 
     leaderboard.main(["--format", "json", "--registered_model", "board", "--limit", "2"])
@@ -314,11 +405,14 @@ def test_leaderboard_in_each_format(runs: dict[str, Run], capsys: pytest.Capture
     assert re.fullmatch(r"(\|:?-+:?)+\|", markdown[1]) and len(markdown) == 3
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["--experiment", "nope"], "no experiment named 'nope'"),
-    (["--filter", "params.C = '99'"], "has no finished pipeline run matching the filter"),
-    (["--filter", "params.C ~ 3"], "is not one MLflow accepts"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--experiment", "nope"], "no experiment named 'nope'"),
+        (["--filter", "params.C = '99'"], "has no finished pipeline run matching the filter"),
+        (["--filter", "params.C ~ 3"], "is not one MLflow accepts"),
+    ],
+)
 def test_leaderboard_bad_input(runs: dict[str, Run], args: list[str], message: str) -> None:
     with pytest.raises(SystemExit, match=message):
         leaderboard.main(args)

@@ -15,14 +15,24 @@ import mlflow
 import optuna
 import pandas as pd
 import pytest
+from conftest import (
+    PROJECT,
+    QUICK,
+    Launch,
+    all_runs,
+    children,
+    default_training_rows,
+    error_lines,
+    launcher_id,
+    mlflow_run,
+    run_env,
+    run_here,
+)
 from mlflow.entities import Run
 from mlflow.tracking import MlflowClient
 
 from orchestration.params import parse_params
 from steps.train import cv_scores
-
-from conftest import (PROJECT, QUICK, Launch, all_runs, children, default_training_rows,
-                      error_lines, launcher_id, mlflow_run, run_env, run_here)
 
 pytestmark = pytest.mark.slow  # sweeps and tuning through `mlflow run`
 
@@ -38,25 +48,40 @@ def searches() -> list[Run]:
 
 def configurations(search: Run) -> dict[str, Run]:
     """A search's children by run name, each finished one checked to hold the three steps."""
-    kids = {r.info.run_name: r for r in all_runs()
-            if r.data.tags.get("mlflow.parentRunId") == search.info.run_id}
+    kids = {
+        r.info.run_name: r
+        for r in all_runs()
+        if r.data.tags.get("mlflow.parentRunId") == search.info.run_id
+    }
     for kid in kids.values():
         if kid.info.status == "FINISHED":
             children(kid)
     return kids
 
 
-def test_sweep_on_a_new_store_runs_every_configuration(tmp_path: Path,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_sweep_on_a_new_store_runs_every_configuration(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """No set-up step: the sweep's own run creates the store before any worker starts."""
     uri = f"sqlite:///{tmp_path / 'new' / 'mlflow.db'}"
     (tmp_path / "new").mkdir()
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     monkeypatch.delenv("MLFLOW_EXPERIMENT_NAME", raising=False)
     mlflow.set_tracking_uri(uri)
-    result = ok(mlflow_run("-e", "sweep", "-P", "C=0.03,0.1,0.3,1",
-                           "-P", "features=tutorial,engineered",
-                           "-P", "jobs=4", *QUICK, cwd=tmp_path))
+    result = ok(
+        mlflow_run(
+            "-e",
+            "sweep",
+            "-P",
+            "C=0.03,0.1,0.3,1",
+            "-P",
+            "features=tutorial,engineered",
+            "-P",
+            "jobs=4",
+            *QUICK,
+            cwd=tmp_path,
+        )
+    )
     (sweep,) = searches()
     assert sweep.info.status == "FINISHED"
     kids = configurations(sweep)
@@ -71,8 +96,9 @@ def test_sweep_on_a_new_store_runs_every_configuration(tmp_path: Path,
     client = MlflowClient()
     artifacts = {f.path for f in client.list_artifacts(sweep.info.run_id)}
     assert {"results.csv", "cv_accuracy_by_parameter.png"} <= artifacts
-    results = pd.read_csv(mlflow.artifacts.download_artifacts(
-        run_id=sweep.info.run_id, artifact_path="results.csv"))
+    results = pd.read_csv(
+        mlflow.artifacts.download_artifacts(run_id=sweep.info.run_id, artifact_path="results.csv")
+    )
     assert len(results) == 8 and results["cv_accuracy"].is_monotonic_decreasing
     best = max(kids.values(), key=lambda k: k.data.metrics["cv_accuracy"])
     assert results["run_id"][0] == best.info.run_id == sweep.data.tags["titanic.best_run"]
@@ -80,14 +106,17 @@ def test_sweep_on_a_new_store_runs_every_configuration(tmp_path: Path,
     assert sweep.data.metrics["cv_accuracy"] == best.data.metrics["cv_accuracy"]
     assert sweep.data.params["best.C"] == best.data.params["C"]
     header = sweep.data.tags["mlflow.note.content"].splitlines()[0]
-    assert [cell.strip() for cell in header.strip("|").split("|")][:4] == \
-        ["configuration", "features", "C", "cv_accuracy"]
+    assert [cell.strip() for cell in header.strip("|").split("|")][:4] == [
+        "configuration",
+        "features",
+        "C",
+        "cv_accuracy",
+    ]
     assert sweep.info.run_name == "sweep features=tutorial,engineered C=0.03,0.1,0.3,1"
     assert f'mlflow.pyfunc.load_model("{best.data.tags["titanic.model_uri"]}")' in result.stdout
 
 
-def test_a_workers_later_configuration_scores_as_its_whole_pipeline_refitted(store: str
-                                                                           ) -> None:
+def test_a_workers_later_configuration_scores_as_its_whole_pipeline_refitted(store: str) -> None:
     """One worker runs both: the second configuration fits only its classifier on the folds
     whose features the first one fitted, and scores what refitting its whole pipeline on
     every fold scores."""
@@ -97,8 +126,15 @@ def test_a_workers_later_configuration_scores_as_its_whole_pipeline_refitted(sto
     assert sorted(kids) == ["C=0.1", "C=1"]
     for kid in kids.values():
         chosen = parse_params(kid.data.params)
-        alone = cv_scores(training, chosen["model"], chosen["features"], chosen,
-                          chosen["seed"], chosen["cv_folds"], chosen["cv_repeats"])
+        alone = cv_scores(
+            training,
+            chosen["model"],
+            chosen["features"],
+            chosen,
+            chosen["seed"],
+            chosen["cv_folds"],
+            chosen["cv_repeats"],
+        )
         assert kid.data.metrics["cv_accuracy"] == float(alone.mean()), kid.info.run_name
 
 
@@ -108,8 +144,10 @@ def test_a_failing_configuration_fails_the_sweep_and_a_rerun_does_only_it(store:
     first = mlflow_run(*args)
     assert first.returncode != 0
     (line,) = error_lines(first)
-    assert "1 of 2 configurations did not finish: cv_folds=1000 (step train failed: " \
-           "cv_folds=1000 is more than the 258 training rows" in line
+    assert (
+        "1 of 2 configurations did not finish: cv_folds=1000 (step train failed: "
+        "cv_folds=1000 is more than the 258 training rows" in line
+    )
     (sweep,) = searches()
     assert sweep.info.status == "FAILED" and sweep.data.tags["titanic.error"] in line
     kids = configurations(sweep)
@@ -125,16 +163,30 @@ def test_a_failing_configuration_fails_the_sweep_and_a_rerun_does_only_it(store:
     assert "RUNNING" not in {r.info.status for r in all_runs()}
 
 
-@pytest.mark.parametrize(("launch", "args", "message"), [
-    (mlflow_run, ("-P", "C=0.1,abc"), "C=0.1,abc: C must be a number > 0, got 'abc'"),
-    (run_here, ("-P", "C=0.1,,1"), "C='0.1,,1' holds an empty value"),
-    (run_here, ("-P", "C=" + ",".join(str(i + 1) for i in range(30)),
-                "-P", "n_trees=" + ",".join(str(i + 1) for i in range(20)), "-P", "model=vote"),
-     "has 600 configurations (30 C x 20 n_trees), more than max_configs=500"),
-    (run_here, ("-P", "jobs=0"), "jobs must be a whole number >= 1, or auto"),
-], ids=launcher_id)
-def test_sweep_refuses_bad_input_before_any_child(store: str, launch: Launch,
-                                                  args: tuple[str, ...], message: str) -> None:
+@pytest.mark.parametrize(
+    ("launch", "args", "message"),
+    [
+        (mlflow_run, ("-P", "C=0.1,abc"), "C=0.1,abc: C must be a number > 0, got 'abc'"),
+        (run_here, ("-P", "C=0.1,,1"), "C='0.1,,1' holds an empty value"),
+        (
+            run_here,
+            (
+                "-P",
+                "C=" + ",".join(str(i + 1) for i in range(30)),
+                "-P",
+                "n_trees=" + ",".join(str(i + 1) for i in range(20)),
+                "-P",
+                "model=vote",
+            ),
+            "has 600 configurations (30 C x 20 n_trees), more than max_configs=500",
+        ),
+        (run_here, ("-P", "jobs=0"), "jobs must be a whole number >= 1, or auto"),
+    ],
+    ids=launcher_id,
+)
+def test_sweep_refuses_bad_input_before_any_child(
+    store: str, launch: Launch, args: tuple[str, ...], message: str
+) -> None:
     result = launch("-e", "sweep", *args)
     assert result.returncode != 0
     (line,) = error_lines(result)
@@ -145,17 +197,38 @@ def test_sweep_refuses_bad_input_before_any_child(store: str, launch: Launch,
 
 def start_sweep(*args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "mlflow", "run", str(PROJECT), "--env-manager", "local",
-         "-e", "sweep", *args], cwd=PROJECT, env=run_env(), stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True, start_new_session=True)
+        [
+            sys.executable,
+            "-m",
+            "mlflow",
+            "run",
+            str(PROJECT),
+            "--env-manager",
+            "local",
+            "-e",
+            "sweep",
+            *args,
+        ],
+        cwd=PROJECT,
+        env=run_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
 
 
 def a_running_train(proc: subprocess.Popen[str]) -> Run:
     """Wait for a configuration's train step to be running, and return it."""
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline and proc.poll() is None:
-        running = [r for r in all_runs() if r.info.run_name == "train"
-                   and r.info.status == "RUNNING" and "titanic.pid" in r.data.tags]
+        running = [
+            r
+            for r in all_runs()
+            if r.info.run_name == "train"
+            and r.info.status == "RUNNING"
+            and "titanic.pid" in r.data.tags
+        ]
         if running:
             return running[0]
         time.sleep(0.1)
@@ -185,8 +258,9 @@ def test_an_interrupted_sweep_leaves_nothing_running(store: str, how: str) -> No
     (sweep,) = searches()
     assert sweep.info.status == "KILLED"
     assert "KILLED" in {k.info.status for k in configurations(sweep).values()}
-    assert "FINISHED" not in {k.info.status for k in configurations(sweep).values()
-                              if k.info.run_name == "C=100"}
+    assert "FINISHED" not in {
+        k.info.status for k in configurations(sweep).values() if k.info.run_name == "C=100"
+    }
 
 
 def test_a_killed_worker_costs_only_its_configuration_which_is_retried(store: str) -> None:
@@ -194,7 +268,7 @@ def test_a_killed_worker_costs_only_its_configuration_which_is_retried(store: st
     try:
         victim = a_running_train(proc)
         os.kill(int(victim.data.tags["titanic.pid"]), signal.SIGKILL)
-        out, err = proc.communicate(timeout=300)
+        _, err = proc.communicate(timeout=300)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
@@ -206,25 +280,61 @@ def test_a_killed_worker_costs_only_its_configuration_which_is_retried(store: st
     dead_config = next(k for k in kids if k.info.run_id == victim.data.tags["mlflow.parentRunId"])
     name = dead_config.info.run_name
     # Every configuration finished; the one on the killed worker has a FAILED first attempt.
-    assert by_status == sorted([(n, "FINISHED") for n in ("C=0.1", "C=1", "C=10", "C=100")]
-                               + [(name, "FAILED")])
-    assert re.fullmatch(r"its worker process \d+ died \(exit code -9\); the configuration "
-                        r"was retried", dead_config.data.tags["titanic.error"])
+    assert by_status == sorted(
+        [(n, "FINISHED") for n in ("C=0.1", "C=1", "C=10", "C=100")] + [(name, "FAILED")]
+    )
+    assert re.fullmatch(
+        r"its worker process \d+ died \(exit code -9\); the configuration "
+        r"was retried",
+        dead_config.data.tags["titanic.error"],
+    )
     assert mlflow.get_run(victim.info.run_id).info.status == "FAILED"
     assert "RUNNING" not in {r.info.status for r in all_runs()}
-    assert pd.read_csv(mlflow.artifacts.download_artifacts(
-        run_id=sweep.info.run_id, artifact_path="results.csv"))["status"].tolist() == \
-        ["FINISHED"] * 4
+    assert (
+        pd.read_csv(
+            mlflow.artifacts.download_artifacts(
+                run_id=sweep.info.run_id, artifact_path="results.csv"
+            )
+        )["status"].tolist()
+        == ["FINISHED"] * 4
+    )
 
 
-def test_tune_runs_trials_as_children_and_two_commands_share_a_study(store: str,
-                                                                     tmp_path: Path) -> None:
+def test_tune_runs_trials_as_children_and_two_commands_share_a_study(
+    store: str, tmp_path: Path
+) -> None:
     storage = f"sqlite:///{tmp_path / 'study.db'}"
-    command = [sys.executable, "-m", "mlflow", "run", str(PROJECT), "--env-manager", "local",
-               "-e", "tune", "-P", "trials=3", "-P", "jobs=1", "-P", f"storage={storage}",
-               "-P", "study=shared", *QUICK]
-    both = [subprocess.Popen(command, cwd=PROJECT, env=run_env(), stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    command = [
+        sys.executable,
+        "-m",
+        "mlflow",
+        "run",
+        str(PROJECT),
+        "--env-manager",
+        "local",
+        "-e",
+        "tune",
+        "-P",
+        "trials=3",
+        "-P",
+        "jobs=1",
+        "-P",
+        f"storage={storage}",
+        "-P",
+        "study=shared",
+        *QUICK,
+    ]
+    both = [
+        subprocess.Popen(
+            command,
+            cwd=PROJECT,
+            env=run_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
     for proc in both:
         out, err = proc.communicate(timeout=600)
         assert proc.returncode == 0, err[-3000:]
@@ -246,20 +356,38 @@ def test_tune_runs_trials_as_children_and_two_commands_share_a_study(store: str,
     assert ids == {k.info.run_id for t in tunes for k in configurations(t).values()}
 
 
-def test_tune_prunes_trials_that_cannot_win_and_records_why(store: str, tmp_path: Path
-                                                           ) -> None:
+def test_tune_prunes_trials_that_cannot_win_and_records_why(store: str, tmp_path: Path) -> None:
     """Five earlier trials that reported a mean of 0.99 after every fold: `-P pruner=auto`
     picks the median pruner for such a study, it stops each new trial after its first full
     pass, and the tuning command still succeeds."""
     storage = f"sqlite:///{tmp_path / 'study.db'}"
     study = optuna.create_study(storage=storage, study_name="strong", direction="maximize")
     for _ in range(5):
-        study.add_trial(optuna.trial.create_trial(
-            state=optuna.trial.TrialState.COMPLETE, value=0.99,
-            intermediate_values={step: 0.99 for step in range(1, 7)}))
-    result = ok(mlflow_run("-e", "tune", "-P", "trials=2", "-P", "jobs=2", "-P", "cv_folds=3",
-                           "-P", "cv_repeats=2", "-P", f"storage={storage}",
-                           "-P", "study=strong"))
+        study.add_trial(
+            optuna.trial.create_trial(
+                state=optuna.trial.TrialState.COMPLETE,
+                value=0.99,
+                intermediate_values={step: 0.99 for step in range(1, 7)},
+            )
+        )
+    result = ok(
+        mlflow_run(
+            "-e",
+            "tune",
+            "-P",
+            "trials=2",
+            "-P",
+            "jobs=2",
+            "-P",
+            "cv_folds=3",
+            "-P",
+            "cv_repeats=2",
+            "-P",
+            f"storage={storage}",
+            "-P",
+            "study=strong",
+        )
+    )
     (tune,) = searches()
     assert re.search(r"2 configurations under run \w+ \(2 pruned\)", result.stdout)
     assert tune.info.status == "FINISHED" and "titanic.best_run" not in tune.data.tags
@@ -268,17 +396,23 @@ def test_tune_prunes_trials_that_cannot_win_and_records_why(store: str, tmp_path
     assert len(trials) == 2
     for trial in trials.values():
         assert trial.info.status == "KILLED"
-        assert re.fullmatch(r"stopped after 3 of 6 folds: mean accuracy 0\.\d{4} is below the "
-                            r"median of earlier trials after as many folds",
-                            trial.data.tags["titanic.pruned"])
-        steps = {r.info.run_name: r for r in all_runs()
-                 if r.data.tags.get("mlflow.parentRunId") == trial.info.run_id}
+        assert re.fullmatch(
+            r"stopped after 3 of 6 folds: mean accuracy 0\.\d{4} is below the "
+            r"median of earlier trials after as many folds",
+            trial.data.tags["titanic.pruned"],
+        )
+        steps = {
+            r.info.run_name: r
+            for r in all_runs()
+            if r.data.tags.get("mlflow.parentRunId") == trial.info.run_id
+        }
         assert sorted(steps) == ["prepare", "train"]  # evaluate never started
         assert steps["prepare"].info.status == "FINISHED"
         assert steps["train"].info.status == "KILLED"
         assert steps["train"].data.tags["titanic.pruned"] == trial.data.tags["titanic.pruned"]
-    report = pd.read_csv(mlflow.artifacts.download_artifacts(
-        run_id=tune.info.run_id, artifact_path="results.csv"))
+    report = pd.read_csv(
+        mlflow.artifacts.download_artifacts(run_id=tune.info.run_id, artifact_path="results.csv")
+    )
     assert report["status"].tolist() == ["PRUNED", "PRUNED"]
     assert report["error"].str.startswith("stopped after 3 of 6 folds").all()
     # The two trials share one prepare (the step lock makes the second wait for the first).
@@ -286,17 +420,24 @@ def test_tune_prunes_trials_that_cannot_win_and_records_why(store: str, tmp_path
     new = optuna.load_study(study_name="strong", storage=storage).trials[5:]
     assert [t.state for t in new] == [optuna.trial.TrialState.PRUNED] * 2
     assert all(list(t.intermediate_values) == [3] for t in new)
-    assert {t.user_attrs["mlflow_run_id"] for t in new} == {r.info.run_id
-                                                            for r in trials.values()}
+    assert {t.user_attrs["mlflow_run_id"] for t in new} == {r.info.run_id for r in trials.values()}
 
 
-@pytest.mark.parametrize(("launch", "args", "message"), [
-    (mlflow_run, ("-P", "trials=0"), "trials must be a whole number from 1 to 10000"),
-    (run_here, ("-P", "storage=postgresql://nobody@127.0.0.1:1/none"),
-     "cannot open the Optuna storage"),
-], ids=launcher_id)
-def test_tune_refuses_bad_input_before_any_trial(store: str, launch: Launch,
-                                                 args: tuple[str, ...], message: str) -> None:
+@pytest.mark.parametrize(
+    ("launch", "args", "message"),
+    [
+        (mlflow_run, ("-P", "trials=0"), "trials must be a whole number from 1 to 10000"),
+        (
+            run_here,
+            ("-P", "storage=postgresql://nobody@127.0.0.1:1/none"),
+            "cannot open the Optuna storage",
+        ),
+    ],
+    ids=launcher_id,
+)
+def test_tune_refuses_bad_input_before_any_trial(
+    store: str, launch: Launch, args: tuple[str, ...], message: str
+) -> None:
     result = launch("-e", "tune", *args)
     assert result.returncode != 0
     (line,) = error_lines(result)

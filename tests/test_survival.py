@@ -14,22 +14,30 @@ import pandas as pd
 import pytest
 import skops.io
 import yaml
+from conftest import PROJECT
 from mlflow.exceptions import MlflowException
 from mlflow.models import Model
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-from conftest import PROJECT
 from titanic import survival
 from titanic.errors import InputError
 from titanic.families import FAMILIES, FEATURE_SETS
 from titanic.models import build_pipeline
 from titanic.passengers import FEATURES, TARGET, read_passengers
 
-ROWS = read_passengers(PROJECT / "data" / "titanic" / "train.csv", with_target=True,
-                       source="train.csv").iloc[:300]
-SMALL = {"C": 1.0, "max_iter": 200, "solver": "lbfgs", "learning_rate": 0.1, "max_depth": 3,
-         "n_trees": 5, "min_samples_leaf": 2}
+ROWS = read_passengers(
+    PROJECT / "data" / "titanic" / "train.csv", with_target=True, source="train.csv"
+).iloc[:300]
+SMALL = {
+    "C": 1.0,
+    "max_iter": 200,
+    "solver": "lbfgs",
+    "learning_rate": 0.1,
+    "max_depth": 3,
+    "n_trees": 5,
+    "min_samples_leaf": 2,
+}
 
 
 def fitted(model: str, features: str) -> Pipeline:
@@ -38,8 +46,9 @@ def fitted(model: str, features: str) -> Pipeline:
 
 def saved(folder: Path, pipeline: Pipeline) -> Path:
     path = folder / "model"
-    survival.save_model(str(path), Model(), pipeline, code_paths=[str(PROJECT / "titanic")],
-                        pip_requirements=[])
+    survival.save_model(
+        str(path), Model(), pipeline, code_paths=[str(PROJECT / "titanic")], pip_requirements=[]
+    )
     return path
 
 
@@ -55,8 +64,9 @@ def test_the_allow_list_is_exactly_what_the_pipelines_hold() -> None:
 
 
 @pytest.mark.parametrize("features", FEATURE_SETS)
-def test_one_saved_model_loads_as_the_pipeline_and_as_the_table(tmp_path: Path,
-                                                                features: str) -> None:
+def test_one_saved_model_loads_as_the_pipeline_and_as_the_table(
+    tmp_path: Path, features: str
+) -> None:
     pipeline = fitted("logreg", features)
     path = saved(tmp_path, pipeline)
     assert not [p for p in path.rglob("*") if p.suffix in (".pkl", ".pickle", ".cloudpickle")]
@@ -101,7 +111,8 @@ def craft(path: Path, *, hold: bool, name: str) -> None:
 
 @pytest.mark.parametrize(("hold", "name"), [(True, "posix.system"), (False, "builtins.eval")])
 def test_a_model_naming_a_foreign_type_is_refused_before_any_of_it_loads(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hold: bool, name: str) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hold: bool, name: str
+) -> None:
     path = saved(tmp_path, fitted("logreg", "tutorial"))
     craft(path, hold=hold, name=name)
 
@@ -117,8 +128,12 @@ def test_a_model_naming_a_foreign_type_is_refused_before_any_of_it_loads(
 
 def test_a_pickled_model_is_refused_whole(tmp_path: Path) -> None:
     path = tmp_path / "pickled"
-    mlflow.sklearn.save_model(fitted("logreg", "tutorial"), str(path),
-                              serialization_format="cloudpickle", pip_requirements=[])
+    mlflow.sklearn.save_model(
+        fitted("logreg", "tutorial"),
+        str(path),
+        serialization_format="cloudpickle",
+        pip_requirements=[],
+    )
     with pytest.raises(InputError, match="names or holds a cloudpickle file"):
         survival.load_pipeline(path, "the model")
     with pytest.raises(InputError, match="is not a scikit-learn model"):

@@ -13,21 +13,28 @@ from pathlib import Path
 
 import mlflow
 import pytest
-from mlflow.tracking import MlflowClient
-
 from conftest import PROJECT, children, free_port, parents, reused, run_env
+from mlflow.tracking import MlflowClient
 from pages import block, commands, wait_for_http
 
 pytestmark = pytest.mark.slow  # shell sweeps of `mlflow run`
 
-PARALLEL_SWEEP = ("printf '%s\\n' {values} | "
-                  "xargs -P 4 -I{{}} mlflow run {project} --env-manager local -P C={{}} "
-                  "-P cv_repeats=1")  # one pass of cross-validation: the sweep is what is tested
+PARALLEL_SWEEP = (
+    "printf '%s\\n' {values} | "
+    "xargs -P 4 -I{{}} mlflow run {project} --env-manager local -P C={{}} "
+    "-P cv_repeats=1"
+)  # one pass of cross-validation: the sweep is what is tested
 
 
 def shell(command: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["bash", "-c", command], cwd=cwd, env=run_env(**env), text=True,
-                          capture_output=True, timeout=900)
+    return subprocess.run(
+        ["bash", "-c", command],
+        cwd=cwd,
+        env=run_env(**env),
+        text=True,
+        capture_output=True,
+        timeout=900,
+    )
 
 
 def check_sweep(values: list[str], param: str = "C") -> None:
@@ -41,8 +48,9 @@ def check_sweep(values: list[str], param: str = "C") -> None:
     assert all(s["train"] is None and s["evaluate"] is None for s in steps)
 
 
-def test_the_shell_sweeps_on_a_new_store_as_written(tmp_path: Path,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_shell_sweeps_on_a_new_store_as_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """docs/searches.md: a new store set up as the page says, then its loop and its parallel
     `xargs` sweep (as many runs at once as values: all race on the new store)."""
     uri = f"sqlite:///{tmp_path / 'other.db'}"
@@ -68,11 +76,26 @@ def server(tmp_path: Path) -> Iterator[str]:
     """`mlflow server` on loopback with a new sqlite backend; stopped after the test."""
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
-         "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}",
-         "--artifacts-destination", str(tmp_path / "server-artifacts")],
-        cwd=tmp_path, env=run_env(MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false"),
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+        [
+            sys.executable,
+            "-m",
+            "mlflow",
+            "server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--backend-store-uri",
+            f"sqlite:///{tmp_path / 'server.db'}",
+            "--artifacts-destination",
+            str(tmp_path / "server-artifacts"),
+        ],
+        cwd=tmp_path,
+        env=run_env(MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         wait_for_http(f"{url}/health", proc)
@@ -82,8 +105,9 @@ def server(tmp_path: Path) -> Iterator[str]:
         proc.wait(timeout=30)
 
 
-def test_parallel_sweep_against_a_server(server: str, tmp_path: Path,
-                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_parallel_sweep_against_a_server(
+    server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("MLFLOW_TRACKING_URI", server)
     monkeypatch.delenv("MLFLOW_EXPERIMENT_NAME", raising=False)
     mlflow.set_tracking_uri(server)
@@ -93,5 +117,8 @@ def test_parallel_sweep_against_a_server(server: str, tmp_path: Path,
     check_sweep(values)
     # Artifacts went through the server, not to a local folder.
     prepare = next(children(r)["prepare"] for r in parents() if reused(r)["prepare"] is None)
-    assert MlflowClient().get_run(prepare.info.run_id).info.artifact_uri.startswith(
-        "mlflow-artifacts:")
+    assert (
+        MlflowClient()
+        .get_run(prepare.info.run_id)
+        .info.artifact_uri.startswith("mlflow-artifacts:")
+    )

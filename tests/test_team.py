@@ -1,4 +1,4 @@
-"""The team server: `tools/team_server.py` on a real PostgreSQL (a database of the test's own),
+"""The team server: `titanic-team-server` on a real PostgreSQL (a database of the test's own),
 artifacts proxied through the server; the pipeline, the registry, the leaderboard and a sweep
 driven through its URL alone. Skipped only where no PostgreSQL answers, unless
 TITANIC_REQUIRE_POSTGRES=1 (set by CI), where that is a failure."""
@@ -14,31 +14,41 @@ import ssl
 import subprocess
 import sys
 import time
-import urllib.request
 import urllib.error
+import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable
 from urllib.parse import urlsplit
 
 import mlflow
 import optuna
+import pandas as pd
+import psycopg
+import pytest
+from conftest import (
+    BIN,
+    PROJECT,
+    QUICK,
+    children,
+    experiment_id,
+    free_port,
+    mlflow_run,
+    parents,
+    reused,
+    run_env,
+    run_here,
+)
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-import pandas as pd
-import psycopg
-import pytest
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
-
-from tools import team_users as users_tool
-from conftest import (PROJECT, QUICK, children, experiment_id, free_port, mlflow_run, parents,
-                      reused, run_env, run_here)
 from pages import block, commands, ran, shell, started, wait_for_http
+
+from orchestration.team import users as users_tool
 
 pytestmark = pytest.mark.slow  # the team server on PostgreSQL
 
@@ -74,23 +84,40 @@ def database() -> Iterator[str]:
 
 ADMIN_PASSWORD = f"admin-{uuid.uuid4().hex}"  # made here, given to the server by environment
 # The team's accounts: name -> (role, password).
-TEAM = {name: (name, f"{name}-{uuid.uuid4().hex[:12]}")
-        for name in ("reader", "member", "maintainer")}
+TEAM = {
+    name: (name, f"{name}-{uuid.uuid4().hex[:12]}") for name in ("reader", "member", "maintainer")
+}
 
 
 @contextmanager
-def running_server(database: str, folder: Path, host: str, *extra: str,
-                   ca: Path | None = None) -> Iterator[str]:
-    """`tools/team_server.py` on `database`, listening on `host`; yields its URL, on loopback
+def running_server(
+    database: str, folder: Path, host: str, *extra: str, ca: Path | None = None
+) -> Iterator[str]:
+    """`titanic-team-server` on `database`, listening on `host`; yields its URL, on loopback
     for 0.0.0.0 (https when given --certfile and --keyfile, checked against `ca`)."""
     reach = "127.0.0.1" if host == "0.0.0.0" else host
     port = free_port(reach)
     server = subprocess.Popen(
-        [sys.executable, str(PROJECT / "tools" / "team_server.py"), "--database-url",
-         f"{POSTGRES}/{database}", "--artifacts", str(folder / "server-artifacts"),
-         "--host", host, "--port", str(port), "--workers", "1", *extra],
-        cwd=folder, env=run_env(MLFLOW_AUTH_ADMIN_PASSWORD=ADMIN_PASSWORD),
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+        [
+            f"{BIN}/titanic-team-server",
+            "--database-url",
+            f"{POSTGRES}/{database}",
+            "--artifacts",
+            str(folder / "server-artifacts"),
+            "--host",
+            host,
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            *extra,
+        ],
+        cwd=folder,
+        env=run_env(MLFLOW_AUTH_ADMIN_PASSWORD=ADMIN_PASSWORD),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
     url = f"{'https' if ca else 'http'}://{reach}:{port}"
     context = ssl.create_default_context(cafile=str(ca)) if ca else None
     try:
@@ -129,12 +156,13 @@ def sign_in(monkeypatch: pytest.MonkeyPatch, user: str | None) -> None:
         monkeypatch.delenv("MLFLOW_TRACKING_PASSWORD", raising=False)
         return
     monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", user)
-    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD",
-                       ADMIN_PASSWORD if user == "admin" else TEAM[user][1])
+    monkeypatch.setenv(
+        "MLFLOW_TRACKING_PASSWORD", ADMIN_PASSWORD if user == "admin" else TEAM[user][1]
+    )
 
 
 def add_team(monkeypatch: pytest.MonkeyPatch, through_tool: bool = False) -> None:
-    """The team's accounts, added by the admin: through `tools/team_users.py add` as an admin
+    """The team's accounts, added by the admin: through `titanic-team-users add` as an admin
     types it, or by the same functions in this process (a tenth of the time)."""
     sign_in(monkeypatch, "admin")
     if not through_tool:
@@ -143,15 +171,19 @@ def add_team(monkeypatch: pytest.MonkeyPatch, through_tool: bool = False) -> Non
             users_tool.add(auth, name, password, role, "Default", "titanic")
         return
     for name, (role, password) in TEAM.items():
-        done = subprocess.run([sys.executable, str(PROJECT / "tools" / "team_users.py"), "add",
-                               name, role], input=password + "\n", env=run_env(),
-                              capture_output=True, text=True, timeout=120)
+        done = subprocess.run(
+            [f"{BIN}/titanic-team-users", "add", name, role],
+            input=password + "\n",
+            env=run_env(),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert done.returncode == 0, done.stderr[-3000:]
 
 
 @pytest.fixture
-def team_server(database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-                ) -> Iterator[str]:
+def team_server(database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """The team server on a new database, on loopback, with the team's accounts; the test
     works as the member unless it signs in as someone else."""
     with running_server(database, tmp_path, "127.0.0.1") as url:
@@ -162,7 +194,8 @@ def team_server(database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 
 
 def test_pipeline_registry_and_leaderboard_through_the_server(
-        team_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    team_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     sign_in(monkeypatch, "maintainer")
     first = mlflow_run(*QUICK, "-P", "promote=true", cwd=tmp_path)
     assert first.returncode == 0, first.stderr[-3000:]
@@ -170,27 +203,37 @@ def test_pipeline_registry_and_leaderboard_through_the_server(
     assert again.returncode == 0, again.stderr[-3000:]
     computed, repeated = parents()
     assert computed.info.status == repeated.info.status == "FINISHED"
-    assert reused(repeated) == {name: run.info.run_id
-                                for name, run in children(computed).items()}
+    assert reused(repeated) == {name: run.info.run_id for name, run in children(computed).items()}
     # Artifacts went through the server; the client never saw a path of its own.
     assert computed.info.artifact_uri.startswith("mlflow-artifacts:")
     assert not (tmp_path / "mlruns").exists() and not (tmp_path / "mlflow.db").exists()
     champion = MlflowClient().get_model_version_by_alias("titanic", "champion")
     assert champion.tags["source_run"] == computed.info.run_id
-    board = subprocess.run([sys.executable, "-m", "orchestration.leaderboard", "--format", "csv"],
-                           cwd=PROJECT, env=run_env(), capture_output=True, text=True,
-                           timeout=120)
+    board = subprocess.run(
+        [f"{BIN}/titanic-leaderboard", "--format", "csv"],
+        cwd=PROJECT,
+        env=run_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert board.returncode == 0, board.stderr
-    assert f"{computed.info.run_id},{computed.data.tags['titanic.model_uri']},1,champion" in \
-        board.stdout
+    assert (
+        f"{computed.info.run_id},{computed.data.tags['titanic.model_uri']},1,champion"
+        in board.stdout
+    )
 
 
 # --- who may do what ----------------------------------------------------------------------------
 
+
 def status_without_credentials(url: str, method: str, path: str) -> int:
-    request = urllib.request.Request(f"{url}{path}", method=method,
-                                     data=b"{}" if method == "POST" else None,
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        f"{url}{path}",
+        method=method,
+        data=b"{}" if method == "POST" else None,
+        headers={"Content-Type": "application/json"},
+    )
     try:
         return urllib.request.urlopen(request, timeout=10).status
     except urllib.error.HTTPError as err:
@@ -198,35 +241,58 @@ def status_without_credentials(url: str, method: str, path: str) -> int:
 
 
 def team_users(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, str(PROJECT / "tools" / "team_users.py"), *args],
-                          input=stdin, env=run_env(), capture_output=True, text=True,
-                          timeout=120)
+    return subprocess.run(
+        [f"{BIN}/titanic-team-users", *args],
+        input=stdin,
+        env=run_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
-def test_who_may_do_what_on_the_team_server(team_server: str, tmp_path: Path,
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_who_may_do_what_on_the_team_server(
+    team_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # Anonymous: nothing, read or write.
-    assert status_without_credentials(
-        team_server, "GET", "/api/2.0/mlflow/experiments/search?max_results=1") == 401
+    assert (
+        status_without_credentials(
+            team_server, "GET", "/api/2.0/mlflow/experiments/search?max_results=1"
+        )
+        == 401
+    )
     assert status_without_credentials(team_server, "POST", "/api/2.0/mlflow/runs/create") == 401
     sign_in(monkeypatch, None)
-    board = subprocess.run([sys.executable, "-m", "orchestration.leaderboard"], cwd=PROJECT,
-                           env=run_env(), capture_output=True, text=True, timeout=120)
+    board = subprocess.run(
+        [f"{BIN}/titanic-leaderboard"],
+        cwd=PROJECT,
+        env=run_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert board.returncode == 1
-    assert board.stderr.strip().splitlines()[-1].startswith(
-        f"titanic: error: the tracking server {team_server} refused a request without "
-        f"credentials: set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD")
+    assert (
+        board.stderr.strip()
+        .splitlines()[-1]
+        .startswith(
+            f"titanic: error: the tracking server {team_server} refused a request without "
+            f"credentials: set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD"
+        )
+    )
 
     # A member runs the pipeline, but may not promote: one line, the work kept, nothing
     # registered.
     sign_in(monkeypatch, "member")
     ran = mlflow_run(*QUICK, "-P", "promote=true", cwd=tmp_path)
     assert ran.returncode != 0
-    (line,) = [l for l in ran.stderr.splitlines() if l.startswith("titanic: error:")]
-    assert line == ("titanic: error: member may not promote to the registered model 'titanic': "
-                    "that takes EDIT on it, which its maintainers have; the run's work is kept, "
-                    "and an admin can grant it (python tools/team_users.py grant member "
-                    "maintainer)")
+    (line,) = [x for x in ran.stderr.splitlines() if x.startswith("titanic: error:")]
+    assert line == (
+        "titanic: error: member may not promote to the registered model 'titanic': "
+        "that takes EDIT on it, which its maintainers have; the run's work is kept, "
+        "and an admin can grant it (titanic-team-users grant member "
+        "maintainer)"
+    )
     (pipeline,) = parents()
     assert pipeline.info.status == "FAILED" and pipeline.data.tags["titanic.error"] in line
     assert {r.info.status for r in children(pipeline).values()} == {"FINISHED"}
@@ -247,9 +313,14 @@ def test_who_may_do_what_on_the_team_server(team_server: str, tmp_path: Path,
     # A reader reads everything, and changes nothing.
     sign_in(monkeypatch, "reader")
     assert len(client.search_runs([pipeline.info.experiment_id])) == 9
-    board = subprocess.run([sys.executable, "-m", "orchestration.leaderboard", "--format", "csv"],
-                           cwd=PROJECT, env=run_env(), capture_output=True, text=True,
-                           timeout=120)
+    board = subprocess.run(
+        [f"{BIN}/titanic-leaderboard", "--format", "csv"],
+        cwd=PROJECT,
+        env=run_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert board.returncode == 0 and ",1,champion" in board.stdout, board.stderr
     model = mlflow.pyfunc.load_model("models:/titanic@champion")
     assert len(model.predict(pd.read_csv(PROJECT / "data" / "titanic" / "test.csv"))) == 418
@@ -257,10 +328,12 @@ def test_who_may_do_what_on_the_team_server(team_server: str, tmp_path: Path,
     assert started.returncode != 0
     assert "runs/create failed with error code 403" in started.stderr  # MLflow's own refusal
     assert len(parents()) == 3  # the member's main and promote, the maintainer's main
-    for forbidden in (lambda: client.create_model_version(
-                          "titanic", source=train.data.tags["titanic.output.model_uri"],
-                          run_id=train.info.run_id),
-                      lambda: client.set_registered_model_alias("titanic", "champion", "1")):
+    for forbidden in (
+        lambda: client.create_model_version(
+            "titanic", source=train.data.tags["titanic.output.model_uri"], run_id=train.info.run_id
+        ),
+        lambda: client.set_registered_model_alias("titanic", "champion", "1"),
+    ):
         with pytest.raises(MlflowException) as refusal:
             forbidden()
         assert refusal.value.error_code == "PERMISSION_DENIED"
@@ -283,44 +356,75 @@ def test_the_team_server_refuses_to_start_as_asked_in_one_line(tmp_path: Path) -
     env = {k: v for k, v in run_env().items() if k != "MLFLOW_AUTH_ADMIN_PASSWORD"}
     for extra, password, says in [
         ([], None, "no password for the first admin: export MLFLOW_AUTH_ADMIN_PASSWORD"),
-        (["--database-url", "postgresql://mlflow:secret@127.0.0.1/x"], None,
-         "--database-url carries a password, which would show on the server's command line"),
-        ([], "eleven-char", "the first admin's password has 11 characters: a password needs "
-                            "at least 12 (MLflow's rule)"),
-        (["--host", "no-such-host.invalid"], ADMIN_PASSWORD,
-         "--host no-such-host.invalid does not resolve here ("),
+        (
+            ["--database-url", "postgresql://mlflow:secret@127.0.0.1/x"],
+            None,
+            "--database-url carries a password, which would show on the server's command line",
+        ),
+        (
+            [],
+            "eleven-char",
+            "the first admin's password has 11 characters: a password needs "
+            "at least 12 (MLflow's rule)",
+        ),
+        (
+            ["--host", "no-such-host.invalid"],
+            ADMIN_PASSWORD,
+            "--host no-such-host.invalid does not resolve here (",
+        ),
     ]:
-        done = subprocess.run([sys.executable, str(PROJECT / "tools" / "team_server.py"),
-                               *extra], cwd=tmp_path, capture_output=True, text=True, timeout=60,
-                              env={**env, "MLFLOW_AUTH_ADMIN_PASSWORD": password or ""})
+        done = subprocess.run(
+            [f"{BIN}/titanic-team-server", *extra],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**env, "MLFLOW_AUTH_ADMIN_PASSWORD": password or ""},
+        )
         assert done.returncode == 1
         assert done.stderr.strip().startswith(f"titanic: error: {says}")
 
 
 def certificates(folder: Path) -> tuple[Path, Path, Path]:
     """A team CA and a server certificate it signed for 127.0.0.1: (ca, cert, key)."""
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "titanic test CA")])
-    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
-          .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
-          .not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
-          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-          .sign(ca_key, hashes.SHA256()))
-    cert = (x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
-            .issuer_name(ca_name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName(
-                [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
-            .sign(ca_key, hashes.SHA256()))
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
     paths = folder / "ca.pem", folder / "server.pem", folder / "server.key"
     paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
     paths[1].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    paths[2].write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                           serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    paths[2].write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
     paths[2].chmod(0o600)
     return paths
 
@@ -334,10 +438,19 @@ def test_the_team_page_as_written(database: str, tmp_path: Path) -> None:
     admin_file.write_text(ADMIN_PASSWORD)
     admin_file.chmod(0o600)
     pg = urlsplit(POSTGRES)
-    pg_env = {"PGHOST": pg.hostname or "", "PGPORT": str(pg.port or 5432),
-              "PGUSER": pg.username or ""}
-    base = {**{k: v for k, v in run_env().items() if not k.startswith("MLFLOW_TRACKING_")
-               and k != "MLFLOW_EXPERIMENT_NAME"}, **pg_env}
+    pg_env = {
+        "PGHOST": pg.hostname or "",
+        "PGPORT": str(pg.port or 5432),
+        "PGUSER": pg.username or "",
+    }
+    base = {
+        **{
+            k: v
+            for k, v in run_env().items()
+            if not k.startswith("MLFLOW_TRACKING_") and k != "MLFLOW_EXPERIMENT_NAME"
+        },
+        **pg_env,
+    }
     passwords = {name: f"{name}-{uuid.uuid4().hex}" for name in ("alice", "bob", "carol")}
     new_alice = f"alice-new-{uuid.uuid4().hex}"
     restored = f"{database}_restored"
@@ -345,38 +458,52 @@ def test_the_team_page_as_written(database: str, tmp_path: Path) -> None:
     @contextmanager
     def server(name: str, srv: Path) -> Iterator[str]:
         port = str(free_port())
-        script = block("team-server", {
-            "/etc/mlflow/admin-password": str(admin_file),
-            "mlflow@127.0.0.1:5432": f"{pg.username}@{pg.hostname}:{pg.port or 5432}",
-            "titanic_mlflow": name, "/srv": str(srv), "0.0.0.0": "127.0.0.1",
-            "--port 5000": f"--port {port}",
-            "/etc/mlflow/server.pem": str(cert), "/etc/mlflow/server.key": str(key)})
+        script = block(
+            "team-server",
+            {
+                "/etc/mlflow/admin-password": str(admin_file),
+                "mlflow@127.0.0.1:5432": f"{pg.username}@{pg.hostname}:{pg.port or 5432}",
+                "titanic_mlflow": name,
+                "/srv": str(srv),
+                "0.0.0.0": "127.0.0.1",
+                "--port 5000": f"--port {port}",
+                "/etc/mlflow/server.pem": str(cert),
+                "/etc/mlflow/server.key": str(key),
+            },
+        )
         with started(script, PROJECT, env=base) as proc:
             url = f"https://127.0.0.1:{port}"
-            wait_for_http(f"{url}/health", proc,
-                          context=ssl.create_default_context(cafile=str(ca)))
+            wait_for_http(f"{url}/health", proc, context=ssl.create_default_context(cafile=str(ca)))
             yield url
         log = proc.stderr.read() if proc.stderr else ""
         assert ADMIN_PASSWORD not in log and new_alice not in log
 
     try:
         with server(database, tmp_path / "srv") as url:
-            admin = {**base, "MLFLOW_TRACKING_URI": url, "MLFLOW_TRACKING_USERNAME": "admin",
-                     "MLFLOW_TRACKING_PASSWORD": ADMIN_PASSWORD,
-                     "MLFLOW_TRACKING_SERVER_CERT_PATH": str(ca)}
+            admin = {
+                **base,
+                "MLFLOW_TRACKING_URI": url,
+                "MLFLOW_TRACKING_USERNAME": "admin",
+                "MLFLOW_TRACKING_PASSWORD": ADMIN_PASSWORD,
+                "MLFLOW_TRACKING_SERVER_CERT_PATH": str(ca),
+            }
             shown = ""
             for command in commands(block("team-users")):
                 user = command.split()[3]
                 typed = {"add": passwords.get(user), "password": new_alice}.get(command.split()[2])
-                shown = ran(command, PROJECT, env=admin,
-                            stdin=f"{typed}\n" if typed else None)
+                shown = ran(command, PROJECT, env=admin, stdin=f"{typed}\n" if typed else None)
             assert "registered_model titanic: EDIT" in shown  # `show alice`, a maintainer
 
             # A client machine: the page's exports, then its commands.
-            fills = {"https://<server>:5000": url, "=…": '="$ALICE_PASSWORD"',
-                     "/etc/ssl/team-ca.pem": str(ca), "--port 5001": f"--port {free_port()}",
-                     "<user>@<db-host>/optuna":
-                         f"{pg.username}@{pg.hostname}:{pg.port or 5432}/{database}_optuna"}
+            fills = {
+                "https://<server>:5000": url,
+                "=…": '="$ALICE_PASSWORD"',
+                "/etc/ssl/team-ca.pem": str(ca),
+                "--port 5001": f"--port {free_port()}",
+                "<user>@<db-host>/optuna": (
+                    f"{pg.username}@{pg.hostname}:{pg.port or 5432}/{database}_optuna"
+                ),
+            }
             client = commands(block("team-client", fills))
             exports = "\n".join(c for c in client if c.startswith("export "))
             *work, serve = [c for c in client if not c.startswith("export ")]
@@ -390,37 +517,53 @@ def test_the_team_page_as_written(database: str, tmp_path: Path) -> None:
             port = re.search(r"--port (\d+)", serve)[1]
             with started(f"{exports}\n{serve}", PROJECT, env=alice) as proc:
                 wait_for_http(f"http://127.0.0.1:{port}/health", proc)
-            study = optuna.load_study(study_name="team",
-                                      storage=f"{POSTGRES}/{database}_optuna")
+            study = optuna.load_study(study_name="team", storage=f"{POSTGRES}/{database}_optuna")
             assert len(study.trials) == 8
 
             # A client without the team's CA is told what to set, in one line.
-            untrusted = shell(exports.replace("export MLFLOW_TRACKING_SERVER_CERT_PATH",
-                                              "export UNUSED") +
-                              "\npython -m orchestration.leaderboard", PROJECT,
-                              env={**alice, "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"})
+            untrusted = shell(
+                exports.replace("export MLFLOW_TRACKING_SERVER_CERT_PATH", "export UNUSED")
+                + "\ntitanic-leaderboard",
+                PROJECT,
+                env={**alice, "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"},
+            )
             assert untrusted.returncode == 1
             assert untrusted.stderr.strip().splitlines()[-1] == (
                 f"titanic: error: the certificate of the tracking server {url} is not signed "
                 f"by a CA this machine trusts: set MLFLOW_TRACKING_SERVER_CERT_PATH to the "
-                f"team's CA file")
+                f"team's CA file"
+            )
 
-            ran(block("backup", {"titanic_mlflow": database, "/srv": str(tmp_path / "srv")}),
-                tmp_path, env=base)
+            ran(
+                block("backup", {"titanic_mlflow": database, "/srv": str(tmp_path / "srv")}),
+                tmp_path,
+                env=base,
+            )
 
         # Another machine restores the backup under new names and serves it again.
         for suffix in ("", "_auth"):
             (tmp_path / f"{database}{suffix}.dump").rename(tmp_path / f"{restored}{suffix}.dump")
         (tmp_path / "elsewhere").mkdir()
-        ran(block("restore", {"titanic_mlflow": restored, "/srv": str(tmp_path / "elsewhere")}),
-            tmp_path, env=base)
+        ran(
+            block("restore", {"titanic_mlflow": restored, "/srv": str(tmp_path / "elsewhere")}),
+            tmp_path,
+            env=base,
+        )
         with server(restored, tmp_path / "elsewhere") as url:
-            env = {**base, "MLFLOW_TRACKING_URI": url, "MLFLOW_TRACKING_USERNAME": "alice",
-                   "MLFLOW_TRACKING_PASSWORD": new_alice,
-                   "MLFLOW_TRACKING_SERVER_CERT_PATH": str(ca)}
-            loaded = ran("python -c 'import mlflow, pandas as pd; print(len(mlflow.pyfunc."
-                         "load_model(\"models:/titanic@champion\").predict(pd.read_csv("
-                         "\"data/titanic/test.csv\"))))'", PROJECT, env=env)
+            env = {
+                **base,
+                "MLFLOW_TRACKING_URI": url,
+                "MLFLOW_TRACKING_USERNAME": "alice",
+                "MLFLOW_TRACKING_PASSWORD": new_alice,
+                "MLFLOW_TRACKING_SERVER_CERT_PATH": str(ca),
+            }
+            loaded = ran(
+                "python -c 'import mlflow, pandas as pd; print(len(mlflow.pyfunc."
+                'load_model("models:/titanic@champion").predict(pd.read_csv('
+                '"data/titanic/test.csv"))))\'',
+                PROJECT,
+                env=env,
+            )
             assert loaded.strip() == "418"  # the users, the registry and the artifacts
     finally:
         for name in (f"{database}_optuna", restored):
@@ -429,6 +572,7 @@ def test_the_team_page_as_written(database: str, tmp_path: Path) -> None:
 
 # --- several machines, one cache ------------------------------------------------------------------
 
+
 def machine(tmp_path: Path, name: str, *args: str) -> subprocess.Popen[str]:
     """`mlflow run` as another machine would: its own folder and temporary files (so no lock
     file is shared), nothing in common but the server."""
@@ -436,14 +580,21 @@ def machine(tmp_path: Path, name: str, *args: str) -> subprocess.Popen[str]:
     (folder / "tmp").mkdir(parents=True)
     return subprocess.Popen(
         [sys.executable, "-m", "mlflow", "run", str(PROJECT), "--env-manager", "local", *args],
-        cwd=folder, env=run_env(TMPDIR=str(folder / "tmp")), stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True, start_new_session=True)
+        cwd=folder,
+        env=run_env(TMPDIR=str(folder / "tmp")),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
 
 
 def computed_steps(runs: list[mlflow.entities.Run]) -> dict[str, int]:
     """How many times each step was computed (not reused) among these pipeline runs."""
-    return {step: sum(reused(run)[step] is None for run in runs)
-            for step in ("prepare", "train", "evaluate")}
+    return {
+        step: sum(reused(run)[step] is None for run in runs)
+        for step in ("prepare", "train", "evaluate")
+    }
 
 
 def test_two_machines_racing_compute_each_step_once(team_server: str, tmp_path: Path) -> None:
@@ -456,8 +607,7 @@ def test_two_machines_racing_compute_each_step_once(team_server: str, tmp_path: 
     assert computed_steps(runs) == {"prepare": 1, "train": 1, "evaluate": 1}
 
 
-def wait_for(predicate: Callable[[], mlflow.entities.Run | None], what: str
-             ) -> mlflow.entities.Run:
+def wait_for(predicate: Callable[[], mlflow.entities.Run | None], what: str) -> mlflow.entities.Run:
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         found = predicate()
@@ -467,8 +617,9 @@ def wait_for(predicate: Callable[[], mlflow.entities.Run | None], what: str
     raise AssertionError(f"{what} not seen within 180 s")
 
 
-def test_a_dead_claimant_is_failed_and_another_machine_takes_over(team_server: str,
-                                                                  tmp_path: Path) -> None:
+def test_a_dead_claimant_is_failed_and_another_machine_takes_over(
+    team_server: str, tmp_path: Path
+) -> None:
     client = MlflowClient()
 
     def trains() -> list[mlflow.entities.Run]:
@@ -476,13 +627,25 @@ def test_a_dead_claimant_is_failed_and_another_machine_takes_over(team_server: s
 
     slow = ("-P", "model=hgb", "-P", "cv_repeats=10")  # a train step that lasts a while
     first = machine(tmp_path, "first", *slow)
-    claimant = wait_for(lambda: next((r for r in trains() if r.info.status == "RUNNING"
-                                      and "titanic.pid" in r.data.tags), None),
-                        "the first machine's train")
+    claimant = wait_for(
+        lambda: next(
+            (r for r in trains() if r.info.status == "RUNNING" and "titanic.pid" in r.data.tags),
+            None,
+        ),
+        "the first machine's train",
+    )
     second = machine(tmp_path, "second", *slow)
-    wait_for(lambda: next((r for r in trains() if r.info.run_id != claimant.info.run_id
-                           and "titanic.cache_key" in r.data.tags), None),
-             "the second machine's claim on train")
+    wait_for(
+        lambda: next(
+            (
+                r
+                for r in trains()
+                if r.info.run_id != claimant.info.run_id and "titanic.cache_key" in r.data.tags
+            ),
+            None,
+        ),
+        "the second machine's claim on train",
+    )
     os.kill(int(claimant.data.tags["titanic.pid"]), signal.SIGKILL)  # mid-step
     first.communicate(timeout=120)
     _, err = second.communicate(timeout=600)
@@ -492,8 +655,9 @@ def test_a_dead_claimant_is_failed_and_another_machine_takes_over(team_server: s
     assert dead.info.status == "FAILED" and "is gone" in dead.data.tags["titanic.error"]
     finished = [r for r in parents() if r.info.status == "FINISHED"]
     assert len(finished) == 1 and reused(finished[0])["train"] is None  # it took over
-    assert "RUNNING" not in {r.info.status for r in client.search_runs(
-        [dead.info.experiment_id], "")}
+    assert "RUNNING" not in {
+        r.info.status for r in client.search_runs([dead.info.experiment_id], "")
+    }
 
 
 @contextmanager
@@ -513,8 +677,18 @@ def namespaces(count: int) -> Iterator[list[tuple[str, str]]]:
                 ["ip", "link", "set", f"{veth}b", "netns", name],
                 ["ip", "addr", "add", f"{here}/30", "dev", f"{veth}a"],
                 ["ip", "link", "set", f"{veth}a", "up"],
-                ["ip", "netns", "exec", name, "ip", "addr", "add", f"{there}/30", "dev",
-                 f"{veth}b"],
+                [
+                    "ip",
+                    "netns",
+                    "exec",
+                    name,
+                    "ip",
+                    "addr",
+                    "add",
+                    f"{there}/30",
+                    "dev",
+                    f"{veth}b",
+                ],
                 ["ip", "netns", "exec", name, "ip", "link", "set", f"{veth}b", "up"],
                 ["ip", "netns", "exec", name, "ip", "link", "set", "lo", "up"],
             ]
@@ -533,7 +707,8 @@ def namespaces(count: int) -> Iterator[list[tuple[str, str]]]:
 
 
 def test_machines_in_separate_network_namespaces_share_one_cache(
-        database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Two "machines" in network namespaces of their own, which reach the server only over
     their virtual link (not the server's loopback, nor PostgreSQL): each step computed once."""
     with namespaces(2) as nets, running_server(database, tmp_path, "0.0.0.0") as url:
@@ -545,13 +720,33 @@ def test_machines_in_separate_network_namespaces_share_one_cache(
         for i, (name, address) in enumerate(nets):
             folder = tmp_path / f"machine-{i}"
             (folder / "tmp").mkdir(parents=True)
-            env = run_env(TMPDIR=str(folder / "tmp"),
-                          MLFLOW_TRACKING_URI=f"http://{address}:{port}")
-            racing.append(subprocess.Popen(
-                ["ip", "netns", "exec", name, sys.executable, "-m", "mlflow", "run",
-                 str(PROJECT), "--env-manager", "local", *QUICK],
-                cwd=folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                text=True, start_new_session=True))
+            env = run_env(
+                TMPDIR=str(folder / "tmp"), MLFLOW_TRACKING_URI=f"http://{address}:{port}"
+            )
+            racing.append(
+                subprocess.Popen(
+                    [
+                        "ip",
+                        "netns",
+                        "exec",
+                        name,
+                        sys.executable,
+                        "-m",
+                        "mlflow",
+                        "run",
+                        str(PROJECT),
+                        "--env-manager",
+                        "local",
+                        *QUICK,
+                    ],
+                    cwd=folder,
+                    env=env,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                    start_new_session=True,
+                )
+            )
         try:
             for proc in racing:
                 _, err = proc.communicate(timeout=600)
@@ -565,7 +760,17 @@ def test_machines_in_separate_network_namespaces_share_one_cache(
         assert computed_steps(runs) == {"prepare": 1, "train": 1, "evaluate": 1}
         # Inside a namespace, this machine's loopback services are out of reach.
         probe = subprocess.run(
-            ["ip", "netns", "exec", nets[0][0], sys.executable, "-c",
-             f"import urllib.request; urllib.request.urlopen('http://127.0.0.1:{port}/health',"
-             f" timeout=3)"], capture_output=True, text=True)
+            [
+                "ip",
+                "netns",
+                "exec",
+                nets[0][0],
+                sys.executable,
+                "-c",
+                f"import urllib.request; urllib.request.urlopen('http://127.0.0.1:{port}/health',"
+                f" timeout=3)",
+            ],
+            capture_output=True,
+            text=True,
+        )
         assert probe.returncode != 0

@@ -34,7 +34,7 @@ def _vocabulary(column: pd.Series) -> tuple[np.ndarray, int]:
     if not known:
         return stored(known), 0
     top = counts.max()
-    most = min(v for v, n in zip(values, counts) if n == top)
+    most = min(v for v, n in zip(values, counts, strict=True) if n == top)
     return stored(known), known.index(most)
 
 
@@ -45,14 +45,14 @@ class Encode(BaseEstimator, TransformerMixin):
     (0 when training had none); numbers are then centred and scaled by the training mean
     and standard deviation (a constant column is only centred)."""
 
-    def __init__(self, categorical: tuple[str, ...] = (), numeric: tuple[str, ...] = ()
-                 ) -> None:
+    def __init__(self, categorical: tuple[str, ...] = (), numeric: tuple[str, ...] = ()) -> None:
         self.categorical = categorical
         self.numeric = numeric
 
     def fit(self, X: pd.DataFrame, y: pd.Series | None = None) -> Encode:
         self.categories_: dict[str, tuple[np.ndarray, int]] = {
-            column: _vocabulary(X[column]) for column in self.categorical}
+            column: _vocabulary(X[column]) for column in self.categorical
+        }
         self.medians_ = np.zeros(len(self.numeric))
         self.mean_ = np.zeros(len(self.numeric))
         self.scale_ = np.ones(len(self.numeric))
@@ -73,7 +73,7 @@ class Encode(BaseEstimator, TransformerMixin):
         widths = [len(known) + (len(known) == 0) for known, _ in self.categories_.values()]
         out = np.zeros((len(X), sum(widths) + len(self.numeric)))
         start = 0
-        for (column, (known, fill)), width in zip(self.categories_.items(), widths):
+        for (column, (known, fill)), width in zip(self.categories_.items(), widths, strict=True):
             codes, distinct = pd.factorize(X[column])
             found = positions(codes, distinct.astype(object), known, missing=fill)
             rows = np.flatnonzero(found >= 0)
@@ -88,8 +88,11 @@ class Encode(BaseEstimator, TransformerMixin):
     def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
         """A name for each column `transform` makes: `Sex=female`, … (`Title=?` for a column
         that training had no value of), then the numbers' own names."""
-        names = [f"{column}={value}" for column, (known, _) in self.categories_.items()
-                 for value in (known if len(known) else ["?"])]
+        names = [
+            f"{column}={value}"
+            for column, (known, _) in self.categories_.items()
+            for value in (known if len(known) else ["?"])
+        ]
         return np.array([*names, *self.numeric], dtype=object)
 
 
@@ -104,16 +107,20 @@ class Ordinal(BaseEstimator, TransformerMixin):
         self.columns = columns
 
     def fit(self, X: pd.DataFrame, y: pd.Series | None = None) -> Ordinal:
-        self.categories_ = {column: stored(pd.unique(X[column].dropna()))
-                            for column in self.columns}
-        self.missing_ = {column: len(self.categories_[column]) + 1
-                         if X[column].isna().any() else -2 for column in self.columns}
+        self.categories_ = {
+            column: stored(pd.unique(X[column].dropna())) for column in self.columns
+        }
+        self.missing_ = {
+            column: len(self.categories_[column]) + 1 if X[column].isna().any() else -2
+            for column in self.columns
+        }
         return self
 
     def transform(self, X: pd.DataFrame) -> pd.DataFrame:
         coded = {}
         for column, known in self.categories_.items():
             found = pd.Index(known).get_indexer(X[column])
-            coded[column] = np.where(X[column].isna(), self.missing_[column],
-                                     np.where(found >= 0, found + 1, -1)).astype("int64")
+            coded[column] = np.where(
+                X[column].isna(), self.missing_[column], np.where(found >= 0, found + 1, -1)
+            ).astype("int64")
         return X.assign(**coded)

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import functools
 import re
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -81,8 +82,9 @@ def has_cabin(cabin: object) -> int:
     return int(cabin is not None and str(cabin).strip() != "")
 
 
-def per_value(codes: np.ndarray, distinct: pd.Index, function: Callable[[object], object]
-              ) -> np.ndarray:
+def per_value(
+    codes: np.ndarray, distinct: pd.Index, function: Callable[[object], object]
+) -> np.ndarray:
     """`function` of each distinct value (from `pd.factorize`), spread back to the rows by
     their codes; missing values (code -1) are passed as None."""
     # A list, not the Index: reading an Arrow-backed Index item by item costs microseconds each.
@@ -106,8 +108,9 @@ def stored(values: object) -> np.ndarray:
     return array.astype(str) if all(isinstance(v, str) for v in array) else array
 
 
-def positions(codes: np.ndarray, distinct: pd.Index, vocabulary: np.ndarray, missing: int = -1
-              ) -> np.ndarray:
+def positions(
+    codes: np.ndarray, distinct: pd.Index, vocabulary: np.ndarray, missing: int = -1
+) -> np.ndarray:
     """Where each row's value (`distinct[code]`) stands in `vocabulary`: -1 where it is
     absent, `missing` where the row has none (code -1). Hashed once per distinct value, not
     once per row."""
@@ -130,8 +133,7 @@ class TrainingRows:
         return np.where(found >= 0, self.rows[np.maximum(found, 0)], -1)
 
 
-def is_itself(training_row: np.ndarray, keys: np.ndarray, training_keys: np.ndarray
-              ) -> np.ndarray:
+def is_itself(training_row: np.ndarray, keys: np.ndarray, training_keys: np.ndarray) -> np.ndarray:
     """Rows that are a training passenger counted under this same key (key codes -1: none)."""
     known = (training_row >= 0) & (keys >= 0)
     return known & (training_keys[np.maximum(training_row, 0)] == keys)
@@ -141,16 +143,20 @@ class Counted:
     """A key's training rows (their count, and the sum of a value over them), and each
     training row's key, so that a row can be left out of its own key's figures."""
 
-    def __init__(self, codes: np.ndarray, distinct: pd.Index,
-                 values: np.ndarray | None = None) -> None:
+    def __init__(
+        self, codes: np.ndarray, distinct: pd.Index, values: np.ndarray | None = None
+    ) -> None:
         used = np.unique(codes[codes >= 0])  # keys that no counted row has are dropped
         self.vocabulary = stored(distinct[used])
         self.keys = positions(codes, distinct, self.vocabulary)
         known = self.keys >= 0
         size = len(self.vocabulary)
         self.counts = np.bincount(self.keys[known], minlength=size).astype(float)
-        self.sums = (np.bincount(self.keys[known], weights=values[known], minlength=size)
-                     if values is not None else np.zeros(size))
+        self.sums = (
+            np.bincount(self.keys[known], weights=values[known], minlength=size)
+            if values is not None
+            else np.zeros(size)
+        )
 
     def at(self, keys: np.ndarray, table: np.ndarray) -> np.ndarray:
         """`table` (counts or sums) at each row's key, 0 where it has no known key."""
@@ -182,8 +188,10 @@ class Cabin(_Added):
     def columns(self, X: pd.DataFrame, read: None) -> dict[str, object]:
         cabins = pd.factorize(X["Cabin"])
         decks = per_value(*cabins, lambda cabin: DECK_VALUES.index(deck_of(cabin)))
-        return {"Deck": pd.Categorical.from_codes(decks, categories=list(DECK_VALUES)),
-                "HasCabin": per_value(*cabins, has_cabin)}
+        return {
+            "Deck": pd.Categorical.from_codes(decks, categories=list(DECK_VALUES)),
+            "HasCabin": per_value(*cabins, has_cabin),
+        }
 
 
 class TicketGroup(_Added):
@@ -193,13 +201,13 @@ class TicketGroup(_Added):
     def read(self, X: pd.DataFrame) -> tuple[np.ndarray, pd.Index]:
         return ticket_codes(X)
 
-    def learn(self, X: pd.DataFrame, y: pd.Series | None,
-              read: tuple[np.ndarray, pd.Index]) -> None:
+    def learn(
+        self, X: pd.DataFrame, y: pd.Series | None, read: tuple[np.ndarray, pd.Index]
+    ) -> None:
         self.tickets_ = Counted(*read)
         self.training_ = TrainingRows(X[ID])
 
-    def columns(self, X: pd.DataFrame, read: tuple[np.ndarray, pd.Index]
-                ) -> dict[str, np.ndarray]:
+    def columns(self, X: pd.DataFrame, read: tuple[np.ndarray, pd.Index]) -> dict[str, np.ndarray]:
         tickets = positions(*read, self.tickets_.vocabulary)
         itself = is_itself(self.training_.training_row(X[ID]), tickets, self.tickets_.keys)
         size = self.tickets_.at(tickets, self.tickets_.counts) - itself + 1
@@ -222,8 +230,11 @@ class AgeByTitle(_Added):
 
     def columns(self, X: pd.DataFrame, read: np.ndarray) -> dict[str, pd.Series]:
         fallback = self.medians_[read]
-        return {"Age": pd.to_numeric(X["Age"], errors="coerce").fillna(
-            pd.Series(fallback, index=X.index))}
+        return {
+            "Age": pd.to_numeric(X["Age"], errors="coerce").fillna(
+                pd.Series(fallback, index=X.index)
+            )
+        }
 
 
 # Each row's code of its family and of its ticket group, and the distinct keys.
@@ -245,8 +256,9 @@ class GroupSurvival(_Added):
     def learn(self, X: pd.DataFrame, y: pd.Series | None, read: GroupKeys) -> None:
         label = np.asarray(y, dtype=float)
         self.prior_ = float(label.mean())
-        self.groups_ = {kind: Counted(codes, distinct, label)
-                        for kind, (codes, distinct) in read.items()}
+        self.groups_ = {
+            kind: Counted(codes, distinct, label) for kind, (codes, distinct) in read.items()
+        }
         self.training_ = TrainingRows(X[ID])
         self.labels_ = label
 
@@ -286,5 +298,7 @@ def group_keys(X: pd.DataFrame) -> GroupKeys:
     family_codes, families = pd.factorize(pd.Series(family, dtype=object))
     tickets, distinct_tickets = ticket_codes(X)
     grouped = np.array(woman_or_boy, dtype=bool)[pairs]
-    return {"family": (family_codes[pairs], pd.Index(families)),
-            "ticket": (np.where(grouped, tickets, -1), distinct_tickets)}
+    return {
+        "family": (family_codes[pairs], pd.Index(families)),
+        "ticket": (np.where(grouped, tickets, -1), distinct_tickets),
+    }

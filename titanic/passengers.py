@@ -19,8 +19,19 @@ from titanic.errors import InputError
 # The raw passenger columns (Kaggle's test.csv) and the target that train.csv adds.
 ID = "PassengerId"
 TARGET = "Survived"
-FEATURES = ("PassengerId", "Pclass", "Name", "Sex", "Age", "SibSp", "Parch",
-            "Ticket", "Fare", "Cabin", "Embarked")
+FEATURES = (
+    "PassengerId",
+    "Pclass",
+    "Name",
+    "Sex",
+    "Age",
+    "SibSp",
+    "Parch",
+    "Ticket",
+    "Fare",
+    "Cabin",
+    "Embarked",
+)
 NUMERIC = ("PassengerId", "Pclass", "Age", "SibSp", "Parch", "Fare")
 CATEGORICAL = ("Sex", "Embarked")
 SEPARATORS = (",", ";", "\t")
@@ -58,12 +69,16 @@ def _numeric(frame: pd.DataFrame, column: str, decimal_comma: bool, where: str) 
         bad = values.index[numbers.isna() & values.notna() & (text != "")]
         if len(bad):
             shown = ", ".join(repr(v) for v in values[bad].unique()[:SHOWN])
-            raise InputError(f"{where} column {column} must be numeric: found {shown} on "
-                             f"line(s) {_lines(bad)}; correct those cells or leave them empty")
+            raise InputError(
+                f"{where} column {column} must be numeric: found {shown} on "
+                f"line(s) {_lines(bad)}; correct those cells or leave them empty"
+            )
     infinite = numbers.index[np.isinf(numbers)]
     if len(infinite):
-        raise InputError(f"{where} column {column} holds an infinite value on line(s) "
-                         f"{_lines(infinite)}; correct those cells or leave them empty")
+        raise InputError(
+            f"{where} column {column} holds an infinite value on line(s) "
+            f"{_lines(infinite)}; correct those cells or leave them empty"
+        )
     return numbers
 
 
@@ -88,8 +103,11 @@ def read_passengers(path: Path, *, with_target: bool, source: str) -> pd.DataFra
     separator = max(SEPARATORS, key=header.count)
     decimal_comma = separator != ","
     try:
-        frame = pd.read_csv(StringIO(text), sep=separator,
-                            dtype={c: "string" for c in NUMERIC} if decimal_comma else None)
+        frame = pd.read_csv(
+            StringIO(text),
+            sep=separator,
+            dtype={c: "string" for c in NUMERIC} if decimal_comma else None,
+        )
     except pd.errors.ParserError as err:
         raise InputError(f"{where} is not a readable CSV: {str(err).splitlines()[0]}") from None
     if encoding != ENCODINGS[0]:
@@ -98,31 +116,38 @@ def read_passengers(path: Path, *, with_target: bool, source: str) -> pd.DataFra
     missing = [c for c in required if c not in frame.columns]
     if missing:
         found = ", ".join(map(str, frame.columns[:6])) + (" …" if len(frame.columns) > 6 else "")
-        raise InputError(f"{where} lacks required column(s) {', '.join(missing)}: it needs "
-                         f"{', '.join(required)}, separated by commas or semicolons; the "
-                         f"columns read were: {found}")
+        raise InputError(
+            f"{where} lacks required column(s) {', '.join(missing)}: it needs "
+            f"{', '.join(required)}, separated by commas or semicolons; the "
+            f"columns read were: {found}"
+        )
     if frame.empty:
         raise InputError(f"{where} has a header but no rows: add passenger rows")
     for column in NUMERIC:
         frame[column] = _numeric(frame, column, decimal_comma, where)
     ids = frame[ID]
     if ids.isna().any():
-        raise InputError(f"{where} column {ID} is empty on line(s) "
-                         f"{_lines(ids.index[ids.isna()])}: every passenger needs an id")
+        raise InputError(
+            f"{where} column {ID} is empty on line(s) "
+            f"{_lines(ids.index[ids.isna()])}: every passenger needs an id"
+        )
     repeated = ids.index[ids.duplicated(keep=False)]
     if len(repeated):
-        raise InputError(f"{where} repeats {ID} {', '.join(map(str, ids[repeated].unique()[:SHOWN]))}"
-                         f" (lines {_lines(repeated)}): a passenger in both splits inflates the "
-                         f"metrics; remove the duplicate rows")
+        raise InputError(
+            f"{where} repeats {ID} {', '.join(map(str, ids[repeated].unique()[:SHOWN]))}"
+            f" (lines {_lines(repeated)}): a passenger in both splits inflates the "
+            f"metrics; remove the duplicate rows"
+        )
     if not pd.api.types.is_integer_dtype(ids) and (ids == ids.round()).all():
         frame[ID] = ids.astype("int64")  # read as text (decimal commas): ids stay whole
     if with_target:
         target = pd.to_numeric(frame[TARGET], errors="coerce")
         bad = frame.index[~target.isin((0, 1))]
         if len(bad):
-            raise InputError(f"{where} column {TARGET} must be 0 or 1 in every row: found "
-                             f"{', '.join(repr(v) for v in frame[TARGET][bad].unique()[:SHOWN])} "
-                             f"on line(s) {_lines(bad)}")
+            raise InputError(
+                f"{where} column {TARGET} must be 0 or 1 in every row: found "
+                f"{', '.join(repr(v) for v in frame[TARGET][bad].unique()[:SHOWN])} "
+                f"on line(s) {_lines(bad)}"
+            )
         frame[TARGET] = target.astype(int)
     return frame
-

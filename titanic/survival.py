@@ -34,22 +34,24 @@ PROBABILITY = "probability"
 SKLEARN = "sklearn"  # MLflow's scikit-learn flavor
 # What the project's pipelines hold that skops does not trust by default: every family and
 # feature set's (tests/test_survival.py checks this is exactly their union).
-TRUSTED_TYPES = frozenset({
-    "numpy.dtype",
-    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
-    "sklearn.tree._tree.Tree",
-    "sklearn.utils._bunch.Bunch",
-    "titanic.encoding.Encode",
-    "titanic.encoding.Ordinal",
-    "titanic.features.AgeByTitle",
-    "titanic.features.Cabin",
-    "titanic.features.Counted",
-    "titanic.features.Family",
-    "titanic.features.GroupSurvival",
-    "titanic.features.TicketGroup",
-    "titanic.features.Title",
-    "titanic.features.TrainingRows",
-})
+TRUSTED_TYPES = frozenset(
+    {
+        "numpy.dtype",
+        "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+        "sklearn.tree._tree.Tree",
+        "sklearn.utils._bunch.Bunch",
+        "titanic.encoding.Encode",
+        "titanic.encoding.Ordinal",
+        "titanic.features.AgeByTitle",
+        "titanic.features.Cabin",
+        "titanic.features.Counted",
+        "titanic.features.Family",
+        "titanic.features.GroupSurvival",
+        "titanic.features.TicketGroup",
+        "titanic.features.Title",
+        "titanic.features.TrainingRows",
+    }
+)
 
 
 def survival_score(pipeline: Pipeline, passengers: pd.DataFrame) -> np.ndarray:
@@ -66,8 +68,7 @@ def predictions(pipeline: Pipeline, passengers: pd.DataFrame) -> pd.DataFrame:
     """One row per passenger: its id, the predicted label (Kaggle's submission columns) and
     the probability of survival."""
     score = survival_score(pipeline, passengers)
-    return pd.DataFrame({ID: passengers[ID].to_numpy(), TARGET: label(score),
-                         PROBABILITY: score})
+    return pd.DataFrame({ID: passengers[ID].to_numpy(), TARGET: label(score), PROBABILITY: score})
 
 
 def encoded(pipeline: Pipeline, rows: pd.DataFrame) -> pd.DataFrame:
@@ -84,16 +85,26 @@ def save_model(path: str, mlflow_model: Model, pipeline: Pipeline, **kwargs: Any
     types it holds, and make this module its pyfunc loader. What
     `Model.log(name, flavor=titanic.survival, pipeline=…, …)` calls; `kwargs` (signature,
     input example, code paths, requirements) go to `mlflow.sklearn.save_model`."""
-    mlflow.sklearn.save_model(pipeline, path, mlflow_model=mlflow_model,
-                              serialization_format="skops",
-                              skops_trusted_types=sorted(TRUSTED_TYPES), **kwargs)
+    mlflow.sklearn.save_model(
+        pipeline,
+        path,
+        mlflow_model=mlflow_model,
+        serialization_format="skops",
+        skops_trusted_types=sorted(TRUSTED_TYPES),
+        **kwargs,
+    )
     flavor = mlflow_model.flavors[SKLEARN]
     data = flavor["pickled_model"]  # MLflow's name for the file, whatever its format
     flavor["skops_trusted_types"] = sorted(skops.io.get_untrusted_types(file=Path(path, data)))
     pyfunc = mlflow_model.flavors[mlflow.pyfunc.FLAVOR_NAME]
-    mlflow.pyfunc.add_to_model(mlflow_model, loader_module=__name__, data=data,
-                               code=pyfunc.get("code"), conda_env=pyfunc["env"]["conda"],
-                               python_env=pyfunc["env"]["virtualenv"])
+    mlflow.pyfunc.add_to_model(
+        mlflow_model,
+        loader_module=__name__,
+        data=data,
+        code=pyfunc.get("code"),
+        conda_env=pyfunc["env"]["conda"],
+        python_env=pyfunc["env"]["virtualenv"],
+    )
     mlflow_model.save(os.path.join(path, "MLmodel"))
 
 
@@ -112,13 +123,17 @@ def load_pipeline(model_dir: Path, source: str) -> Pipeline:
     try:
         flavor = Model.load(model_dir / "MLmodel").flavors[SKLEARN]
     except (OSError, MlflowException, KeyError):
-        raise InputError(f"{source} is not a scikit-learn model that this project's train "
-                         f"logged: pass the model URI that train or main printed") from None
+        raise InputError(
+            f"{source} is not a scikit-learn model that this project's train "
+            f"logged: pass the model URI that train or main printed"
+        ) from None
     foreign = foreign_types(flavor, model_dir)
     if foreign:
-        raise InputError(f"{source} is not a model this project trusts: it names or holds "
-                         f"{', '.join(foreign)}, which loading could run as code; use a model "
-                         f"this project's train logged, or train it again")
+        raise InputError(
+            f"{source} is not a model this project trusts: it names or holds "
+            f"{', '.join(foreign)}, which loading could run as code; use a model "
+            f"this project's train logged, or train it again"
+        )
     return skops.io.load(model_dir / flavor["pickled_model"], trusted=sorted(TRUSTED_TYPES))
 
 
@@ -132,12 +147,16 @@ class Survival:
     def get_raw_model(self) -> Pipeline:
         return self.pipeline
 
-    def predict(self, model_input: pd.DataFrame, params: dict[str, Any] | None = None
-                ) -> pd.DataFrame:
+    def predict(
+        self, model_input: pd.DataFrame, params: dict[str, Any] | None = None
+    ) -> pd.DataFrame:
         missing = [name for name in FEATURES if name not in model_input.columns]
         if missing:  # reached only when MLflow's own schema check is bypassed
-            raise MlflowException(f"rows lack the column(s) {', '.join(missing)}: send every "
-                                  f"column of Kaggle's test.csv", INVALID_PARAMETER_VALUE)
+            raise MlflowException(
+                f"rows lack the column(s) {', '.join(missing)}: send every "
+                f"column of Kaggle's test.csv",
+                INVALID_PARAMETER_VALUE,
+            )
         return predictions(self.pipeline, model_input)
 
 

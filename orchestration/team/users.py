@@ -1,9 +1,9 @@
-"""The team's users and what each may do, on a team server (tools/team_server.py).
+"""The team's users and what each may do, on a team server (titanic-team-server).
 
-    python tools/team_users.py add alice member         # asks for alice's password
-    python tools/team_users.py grant alice maintainer   # another role
-    python tools/team_users.py password alice           # asks for a new password
-    python tools/team_users.py show alice
+    titanic-team-users add alice member         # asks for alice's password
+    titanic-team-users grant alice maintainer   # another role
+    titanic-team-users password alice           # asks for a new password
+    titanic-team-users show alice
 
 Roles, for the team's experiment and its registered model:
     reader       reads everything (runs, the leaderboard, models:/titanic@champion)
@@ -22,8 +22,6 @@ import argparse
 import getpass
 import os
 import sys
-from pathlib import Path
-
 import warnings
 
 import mlflow
@@ -34,10 +32,9 @@ with warnings.catch_warnings():  # the server's web stack, imported along: not o
     warnings.filterwarnings("ignore", message="starlette.middleware.wsgi is deprecated")
     from mlflow.server.auth.client import AuthServiceClient
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from orchestration.access import refusal  # noqa: E402
-from titanic.errors import InputError  # noqa: E402
-from tools.team_server import MIN_PASSWORD  # noqa: E402
+from orchestration.access import refusal
+from orchestration.team.server import MIN_PASSWORD
+from titanic.errors import InputError
 
 ROLES = ("reader", "member", "maintainer", "admin")
 EDIT = "EDIT"
@@ -79,8 +76,10 @@ def grant(auth: AuthServiceClient, user: str, role: str, experiment: str, model:
     experiment_id = team_experiment(client, experiment)
     team_model(client, model)
     auth.update_user_admin(user, role == "admin")
-    wanted = {("experiment", experiment_id): role in ("member", "maintainer", "admin"),
-              ("registered_model", model): role in ("maintainer", "admin")}
+    wanted = {
+        ("experiment", experiment_id): role in ("member", "maintainer", "admin"),
+        ("registered_model", model): role in ("maintainer", "admin"),
+    }
     for (kind, resource), edit in wanted.items():
         try:  # whatever the user held there before goes: the role says it all
             auth.revoke_user_permission(user, kind, resource)
@@ -91,16 +90,19 @@ def grant(auth: AuthServiceClient, user: str, role: str, experiment: str, model:
             auth.grant_user_permission(user, kind, resource, EDIT)
 
 
-def add(auth: AuthServiceClient, user: str, password: str, role: str, experiment: str,
-        model: str) -> None:
+def add(
+    auth: AuthServiceClient, user: str, password: str, role: str, experiment: str, model: str
+) -> None:
     """A new account with `role` on the team's experiment and registered model."""
     try:
         auth.create_user(user, password)
     except MlflowException as err:
         if err.error_code != "RESOURCE_ALREADY_EXISTS":
             raise
-        raise InputError(f"user {user} exists already: use `grant` to change the role or "
-                         f"`password` to reset the password") from None
+        raise InputError(
+            f"user {user} exists already: use `grant` to change the role or "
+            f"`password` to reset the password"
+        ) from None
     grant(auth, user, role, experiment, model)
 
 
@@ -116,14 +118,15 @@ def show(auth: AuthServiceClient, user: str, experiment: str, model: str) -> str
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter,
-                                     epilog="\n".join(__doc__.splitlines()[1:]))
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="\n".join(__doc__.splitlines()[1:]),
+    )
     parser.add_argument("action", choices=("add", "grant", "password", "show"))
     parser.add_argument("user")
     parser.add_argument("role", nargs="?", choices=ROLES)
-    parser.add_argument("--experiment", default=os.environ.get("MLFLOW_EXPERIMENT_NAME",
-                                                                "Default"))
+    parser.add_argument("--experiment", default=os.environ.get("MLFLOW_EXPERIMENT_NAME", "Default"))
     parser.add_argument("--registered_model", default="titanic")
     args = parser.parse_args()
     auth = AuthServiceClient(mlflow.get_tracking_uri())
@@ -132,12 +135,20 @@ def main() -> None:
             raise InputError(f"{args.action} needs a role: one of {', '.join(ROLES)}")
         if args.action in ("add", "grant"):
             if args.action == "add":
-                add(auth, args.user, read_password(args.user), args.role, args.experiment,
-                    args.registered_model)
+                add(
+                    auth,
+                    args.user,
+                    read_password(args.user),
+                    args.role,
+                    args.experiment,
+                    args.registered_model,
+                )
             else:
                 grant(auth, args.user, args.role, args.experiment, args.registered_model)
-            print(f"{args.user} is a {args.role} of experiment {args.experiment!r} and "
-                  f"registered model {args.registered_model!r}")
+            print(
+                f"{args.user} is a {args.role} of experiment {args.experiment!r} and "
+                f"registered model {args.registered_model!r}"
+            )
         elif args.action == "password":
             auth.update_user_password(args.user, read_password(args.user))
             print(f"password of {args.user} changed")

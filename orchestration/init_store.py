@@ -12,16 +12,14 @@ import argparse
 import logging
 import os
 import sys
-from pathlib import Path
 
 import mlflow
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from sqlalchemy.exc import SQLAlchemyError
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from orchestration.access import refusal  # noqa: E402
-from orchestration.runs import open_on_training_runs  # noqa: E402
+from orchestration.access import refusal
+from orchestration.runs import open_on_training_runs
 
 log = logging.getLogger("titanic")
 
@@ -31,8 +29,11 @@ def init_store(experiment_name: str | None) -> str:
     client = MlflowClient()
     client.search_experiments(max_results=1)  # opening a SQL store creates its tables
     experiment = client.get_experiment_by_name(experiment_name or "Default")
-    experiment_id = (experiment.experiment_id if experiment is not None
-                     else client.create_experiment(experiment_name))
+    experiment_id = (
+        experiment.experiment_id
+        if experiment is not None
+        else client.create_experiment(experiment_name)
+    )
     open_on_training_runs(experiment_id)
     return experiment_id
 
@@ -55,15 +56,20 @@ def store_problem(uri: str, err: Exception) -> str:
     known = refusal(err)
     if known is not None:
         return str(known)
-    reason = next((line.strip() for line in str(err).splitlines() if line.strip()),
-                  type(err).__name__)
+    reason = next(
+        (line.strip() for line in str(err).splitlines() if line.strip()), type(err).__name__
+    )
     if "not a database" in reason or "malformed" in reason:
         path = uri.removeprefix("sqlite:///")
-        return (f"the tracking store {uri} is not a usable MLflow database ({reason}): move it "
-                f"aside (mv {path} {path}.broken) and run this again, or point "
-                f"MLFLOW_TRACKING_URI at another store")
-    return (f"cannot open or create the tracking store {uri} ({reason}): check that its folder "
-            f"can be created and written, or point MLFLOW_TRACKING_URI at another store")
+        return (
+            f"the tracking store {uri} is not a usable MLflow database ({reason}): move it "
+            f"aside (mv {path} {path}.broken) and run this again, or point "
+            f"MLFLOW_TRACKING_URI at another store"
+        )
+    return (
+        f"cannot open or create the tracking store {uri} ({reason}): check that its folder "
+        f"can be created and written, or point MLFLOW_TRACKING_URI at another store"
+    )
 
 
 if __name__ == "__main__":
