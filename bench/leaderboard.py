@@ -40,7 +40,9 @@ def build_store(uri: str) -> None:
 
     mlflow.set_tracking_uri(uri)
     client = MlflowClient()
-    experiment = client.get_experiment_by_name("Default").experiment_id
+    default = client.get_experiment_by_name("Default")
+    assert default is not None, f"{uri} has no Default experiment"
+    experiment = default.experiment_id
     defaults = entry_point_defaults("main")
     now = int(time.time() * 1000)
     uris: list[str] = []

@@ -41,7 +41,7 @@ from orchestration.names import (
     TAG_WARNING,
 )
 from orchestration.params import INPUT_PARAMS, applicable, parse_params, recorded
-from orchestration.runs import log_batch, outputs_of, raise_if_interrupted
+from orchestration.runs import current_run, log_batch, outputs_of, raise_if_interrupted
 
 # Package versions that change what a step computes.
 PACKAGES = ("mlflow", "scikit-learn", "pandas", "numpy", "skops", "matplotlib")
@@ -161,7 +161,7 @@ def execute_step(step: str, params: dict[str, str], *, cache: ExitStack | None) 
     """Run a step in the active run or, given a `cache` stack, adopt the outputs of a finished
     run with the same key. The step's lock goes on that stack: the caller releases it after
     ending the run, so a parallel run waiting for the key finds this one FINISHED."""
-    run = mlflow.active_run()
+    run = current_run()
     typed = parse_params(params)  # values first: a bad one fails before any input is read
     code = code_digest(step)
     key = cache_key(step, params, code)

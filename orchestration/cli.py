@@ -18,7 +18,7 @@ from mlflow.tracking import MlflowClient
 from orchestration.access import refusal
 from orchestration.cache import execute_step
 from orchestration.launcher import keep_killed_after_launcher, stop_when_launcher_exits
-from orchestration.mlproject import entry_point_defaults
+from orchestration.mlproject import entry_point_parameters
 from orchestration.runs import Interrupted, active_run, catch_interrupts
 from titanic.errors import InputError
 
@@ -31,7 +31,7 @@ class _Parser(argparse.ArgumentParser):
 def parse_args(entry_point: str, argv: list[str] | None) -> dict[str, str]:
     """The entry point's parameters from `--name value` arguments; defaults come from MLproject.
     `mlflow run` passes an unknown `-P name=value` on as `--name value`: named here."""
-    declared = entry_point_defaults(entry_point)
+    declared = entry_point_parameters(entry_point)
     parser = _Parser(prog=f"python -m steps.{entry_point}", add_help=False)
     for name, default in declared.items():
         parser.add_argument(f"--{name}", default=default, required=default is None)

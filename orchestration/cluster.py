@@ -243,13 +243,14 @@ class DaskCluster(Executor):
 
     def _connect(self) -> Client:
         security = Security() if self._address.startswith("tls://") else None
-        if security is not None and not security.tls_ca_file:
+        tls = security.get_tls_config_for_role("client") if security is not None else None
+        if tls is not None and not tls["ca_file"]:
             raise InputError(
                 f"cluster={self._address} needs the cluster's CA and this "
                 f"machine's certificate: set {', '.join(TLS_SETTINGS)} ({DOCS})"
             )
-        if security is not None:
-            files = (security.tls_ca_file, security.tls_client_cert, security.tls_client_key)
+        if tls is not None:
+            files = (tls["ca_file"], tls["cert"], tls["key"])
             for setting, path in zip(TLS_SETTINGS, files, strict=True):
                 if path and not os.path.isfile(path):
                     raise InputError(

@@ -12,10 +12,9 @@ import functools
 import hashlib
 from pathlib import Path
 
-import mlflow.data
 import pandas as pd
 from mlflow.data.dataset_source_registry import resolve_dataset_source
-from mlflow.data.pandas_dataset import PandasDataset
+from mlflow.data.pandas_dataset import PandasDataset, from_pandas
 from mlflow.exceptions import MlflowException
 from mlflow.store.artifact.runs_artifact_repo import RunsArtifactRepository
 
@@ -46,11 +45,15 @@ def digest(frame: pd.DataFrame) -> str:
 
 def passenger_dataset(passengers: pd.DataFrame, source: str | None, name: str) -> PandasDataset:
     """Passenger rows as an MLflow dataset, with the schema and digest worked out quickly."""
-    logged = mlflow.data.from_pandas(
-        passengers, source=source, targets=TARGET, name=name, digest=digest(passengers)
+    logged = from_pandas(
+        passengers,
+        source=source,  # type: ignore[arg-type]  # None is MLflow's own default: no source
+        targets=TARGET,
+        name=name,
+        digest=digest(passengers),
     )
     # PandasDataset.schema is a cached property: set, it is what MLflow logs.
-    logged.schema = mlflow.data.from_pandas(schema_rows(passengers), targets=TARGET).schema
+    logged.schema = from_pandas(schema_rows(passengers), targets=TARGET).schema
     return logged
 
 

@@ -17,7 +17,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Collection
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 import psutil
 from pebble import ProcessExpired, ProcessPool
@@ -66,7 +66,7 @@ class Executor(ABC):
         """Release the workers; after an interrupt, stop what is still running (the calls end
         their own runs KILLED) and start nothing more."""
 
-    def __enter__(self) -> Executor:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(

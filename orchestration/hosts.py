@@ -9,7 +9,7 @@ import socket
 
 def addresses(host: str) -> set[str]:
     """The addresses a name or address stands for here; OSError where it does not resolve."""
-    return {info[4][0] for info in socket.getaddrinfo(host, None)}
+    return {str(info[4][0]) for info in socket.getaddrinfo(host, None)}
 
 
 def is_loopback(host: str) -> bool:

@@ -28,11 +28,10 @@ def init_store(experiment_name: str | None) -> str:
     """Make the store's schema exist; returns the id of the experiment runs will land in."""
     client = MlflowClient()
     client.search_experiments(max_results=1)  # opening a SQL store creates its tables
-    experiment = client.get_experiment_by_name(experiment_name or "Default")
+    name = experiment_name or "Default"
+    experiment = client.get_experiment_by_name(name)
     experiment_id = (
-        experiment.experiment_id
-        if experiment is not None
-        else client.create_experiment(experiment_name)
+        experiment.experiment_id if experiment is not None else client.create_experiment(name)
     )
     open_on_training_runs(experiment_id)
     return experiment_id

@@ -72,6 +72,7 @@ def registered_versions(client: MlflowClient, name: str) -> dict[str, tuple[str,
     return {
         v.source: (str(v.version), sorted(aliases.get(str(v.version), [])))
         for v in client.search_model_versions(f"name='{name}'")
+        if v.source
     }
 
 

@@ -18,12 +18,17 @@ def entry_points() -> dict[str, Any]:
     return yaml.safe_load(MLPROJECT.read_text())["entry_points"]
 
 
-def entry_point_defaults(entry_point: str) -> dict[str, str | None]:
+def entry_point_parameters(entry_point: str) -> dict[str, str | None]:
     """Parameters of an entry point with their MLproject defaults (None where required)."""
     spec = entry_points()[entry_point]["parameters"]
     return {
         name: None if p.get("default") is None else str(p["default"]) for name, p in spec.items()
     }
+
+
+def entry_point_defaults(entry_point: str) -> dict[str, str]:
+    """The parameters of an entry point that have an MLproject default, with it."""
+    return {k: v for k, v in entry_point_parameters(entry_point).items() if v is not None}
 
 
 def command_arguments(entry_point: str) -> dict[str, str]:

@@ -19,7 +19,7 @@ def describe(params: dict[str, str]) -> str:
     """A run name that says what a pipeline computed: the family, its headline parameter and
     every other computed-on value that is not the default, e.g. `hgb learning_rate=0.1`."""
     defaults = entry_point_defaults("main")
-    model = params.get("model", defaults["model"])
+    model = params.get("model") or defaults["model"]
     shown = [
         f"{k}={v}"
         for k, v in applicable(params).items()

@@ -8,6 +8,7 @@ Steps run in this process (one interpreter start, one set of imports) rather tha
 from __future__ import annotations
 
 from contextlib import ExitStack
+from typing import TypedDict
 
 import mlflow
 import pandas as pd
@@ -16,7 +17,7 @@ from mlflow.tracking import MlflowClient
 from mlflow.utils.mlflow_tags import MLFLOW_PROJECT_ENTRY_POINT
 
 from orchestration.cache import execute_step
-from orchestration.mlproject import entry_point_defaults
+from orchestration.mlproject import entry_point_defaults, entry_point_parameters
 from orchestration.names import (
     METRIC_ORDER,
     NOTE_TAG,
@@ -29,16 +30,21 @@ from orchestration.names import (
     TAG_WARNING,
 )
 from orchestration.params import parse_params, recorded
-from orchestration.runs import PROJECT_TAGS, active_run, log_batch, outputs_of, raise_if_interrupted
+from orchestration.runs import (
+    PROJECT_TAGS,
+    active_run,
+    current_run,
+    log_batch,
+    outputs_of,
+    raise_if_interrupted,
+)
 from titanic.errors import InputError
 
 
 def step_params(step: str, chosen: dict[str, str], outputs: dict[str, str]) -> dict[str, str]:
     """A step's parameters: main's value, else an upstream output, else the step's default."""
-    return {
-        name: chosen.get(name, outputs.get(name, default))
-        for name, default in entry_point_defaults(step).items()
-    }
+    given = {**entry_point_defaults(step), **outputs, **chosen}
+    return {name: given[name] for name in entry_point_parameters(step)}
 
 
 def forced(step: str, force: str) -> bool:
@@ -46,13 +52,24 @@ def forced(step: str, force: str) -> bool:
     return force == "all" or (force in STEPS and STEPS.index(step) >= STEPS.index(force))
 
 
-def reused_steps(record: list[dict[str, object]]) -> str:
-    return ",".join(str(r["step"]) for r in record if r["reused_from"])
+def reused_steps(record: list[StepRecord]) -> str:
+    return ",".join(r["step"] for r in record if r["reused_from"])
+
+
+class StepRecord(TypedDict):
+    """What one step's child run did, as main prints it and the parent's pipeline.json keeps it."""
+
+    step: str
+    run_id: str
+    reused_from: str | None
+    warning: str | None
+    outputs: dict[str, str]
+    metrics: dict[str, float]
 
 
 def run_step(
     step: str, params: dict[str, str], inherited: dict[str, str], *, reuse: bool
-) -> dict[str, object]:
+) -> StepRecord:
     """Run one step as a child run of the active run, standing in for a finished run with the
     same key if `reuse`; returns what the child did."""
     with (
@@ -82,16 +99,16 @@ def project_tags(run: Run) -> dict[str, str]:
     return {k: v for k, v in run.data.tags.items() if k in PROJECT_TAGS}
 
 
-def run_pipeline(chosen: dict[str, str]) -> list[dict[str, object]]:
+def run_pipeline(chosen: dict[str, str]) -> list[StepRecord]:
     """Run the steps as children of the active run; returns what each child did."""
     force = parse_params(chosen)["force"]  # every value checked before any step starts
-    parent = mlflow.active_run()
+    parent = current_run()
     given = recorded(chosen)
     # `mlflow run` has logged them already; a direct `python -m steps.main` has not.
     mlflow.log_params({k: v for k, v in given.items() if k not in parent.data.params})
     client = MlflowClient()
     outputs: dict[str, str] = {}
-    record = []
+    record: list[StepRecord] = []
     for step in STEPS:
         raise_if_interrupted()
         record.append(
@@ -102,7 +119,7 @@ def run_pipeline(chosen: dict[str, str]) -> list[dict[str, object]]:
                 reuse=not forced(step, force),
             )
         )
-        outputs.update(record[-1]["outputs"])  # type: ignore[arg-type]
+        outputs.update(record[-1]["outputs"])
         if record[-1]["reused_from"]:  # said at once: a later step may be pruned
             client.set_tag(parent.info.run_id, TAG_REUSED_STEPS, reused_steps(record))
 
@@ -126,7 +143,7 @@ def run_pipeline(chosen: dict[str, str]) -> list[dict[str, object]]:
     return record
 
 
-def pipeline_metrics(record: list[dict[str, object]]) -> dict[str, float]:
+def pipeline_metrics(record: list[StepRecord]) -> dict[str, float]:
     """What the parent run shows: the ranking metrics (cross-validation, from train) first,
     then the validation-split metrics (from evaluate)."""
     found = {

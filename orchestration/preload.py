@@ -27,10 +27,10 @@ if urlparse(mlflow.get_tracking_uri()).scheme not in ("http", "https"):
 def installed_packages() -> dict[str, list[str]]:
     """MLflow's map of installed modules to the packages that provide them, built here."""
     requirements_utils._init_modules_to_packages_map()
-    return requirements_utils._MODULES_TO_PACKAGES
+    return requirements_utils._MODULES_TO_PACKAGES  # type: ignore[return-value]  # built above
 
 
 def adopt_installed_packages(known: dict[str, list[str]]) -> None:
     """Give this process the map `installed_packages` built in another process of the same
     environment, so that MLflow does not build it again."""
-    requirements_utils._MODULES_TO_PACKAGES = known
+    requirements_utils._MODULES_TO_PACKAGES = known  # type: ignore[assignment]  # typed None

@@ -56,7 +56,8 @@ class Progress:
 
     def ended(self, outcome: Outcome) -> None:
         self.done += 1
-        if outcome.score is not None and (self.best is None or outcome.score > self.best.score):
+        score, best = outcome.score, None if self.best is None else self.best.score
+        if score is not None and (best is None or score > best):
             self.best = outcome
         text = self.line(outcome)
         if self._bar is None:

@@ -23,7 +23,7 @@ from orchestration.names import (
     TAG_PROMOTED,
 )
 from orchestration.params import PIPELINE_ONLY
-from orchestration.runs import again_if_raced
+from orchestration.runs import again_if_raced, current_run
 from titanic.errors import InputError
 
 CHAMPION = "champion"
@@ -116,21 +116,25 @@ def training_run(client: MlflowClient, run: Run) -> Run:
     """The train run that logged the run's model."""
     model_uri = model_uri_of(run) or ""
     try:
-        return client.get_run(
-            client.get_logged_model(model_uri.removeprefix("models:/")).source_run_id
-        )
-    except MlflowException:
+        source = client.get_logged_model(model_uri.removeprefix("models:/")).source_run_id
+        trained_by = client.get_run(source) if source else None
+    except MlflowException:  # no such model (deleted), or its run deleted for good
+        trained_by = None
+    if trained_by is None:
         raise InputError(
             f"the model {model_uri} of run {run.info.run_id} is gone from the "
             f"store (deleted?): run the pipeline again and promote the new run"
-        ) from None
+        )
+    return trained_by
 
 
 def version_tags(run: Run, trained_by: Run) -> dict[str, str]:
     """What a version records: the run's metrics and parameters, the digests of the data the
     model learned from and of the code that trained it, the git commit and the source run."""
     digests = [
-        d.dataset.digest for d in trained_by.inputs.dataset_inputs if d.dataset.name == "train"
+        d.dataset.digest
+        for d in (trained_by.inputs.dataset_inputs if trained_by.inputs else [])
+        if d.dataset.name == "train"
     ]
     tags = {
         f"{METRIC_PREFIX}{k}": f"{v:.6g}" for k, v in run.data.metrics.items() if k in METRIC_ORDER
@@ -179,11 +183,11 @@ class Promotion:
             + f"{'Registered' if self.created else 'Already registered:'} {self.name} "
             f"version {self.version} ({RANKING_METRIC} {self.score:.4f})"
         )
-        if self.alias == CHALLENGER:
-            short = score_of(was) - self.score
+        champion_score = score_of(was)
+        if self.alias == CHALLENGER and was is not None and champion_score is not None:
             return (
-                f"{head}; alias '{CHALLENGER}': it falls {short:.4f} short of the champion, "
-                f"version {was.version} ({RANKING_METRIC} {score_of(was):.4f}); "
+                f"{head}; alias '{CHALLENGER}': it falls {champion_score - self.score:.4f} short "
+                f"of the champion, version {was.version} ({RANKING_METRIC} {champion_score:.4f}); "
                 f"-P even_if_worse=true makes it the champion anyway"
             )
         before = (
@@ -207,7 +211,7 @@ def ship(run: Run, name: str, even_if_worse: bool = False) -> Promotion:
 
     client = MlflowClient()
     explain(model_uri_of(run) or "", training_run(client, run).data.params["prepared"])
-    evaluation = mlflow.active_run().info.run_id
+    evaluation = current_run().info.run_id
     try:
         promotion = promote(client, run, name, even_if_worse, evaluation)
     except MlflowException as err:

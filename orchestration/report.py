@@ -92,19 +92,25 @@ def plot(table: pd.DataFrame, names: list[str]) -> Figure:
     return fig
 
 
+def best_of(outcomes: list[Outcome]) -> Outcome | None:
+    """The finished configuration with the highest score, if any finished."""
+    scored = [(score, o) for o in outcomes if (score := o.score) is not None]
+    return max(scored, key=lambda pair: pair[0])[1] if scored else None
+
+
 def record(
     run_id: str, outcomes: list[Outcome], names: list[str]
 ) -> tuple[pd.DataFrame, Outcome | None]:
     """Write the report on the search run; returns the ranked table and the best outcome."""
     table = ranked(outcomes, names)
-    best = max((o for o in outcomes if o.score is not None), key=lambda o: o.score, default=None)
+    best = best_of(outcomes)
     with tempfile.TemporaryDirectory() as tmp:
         table.to_csv(Path(tmp) / RESULTS_FILE, index=False)
         plot(table, names).savefig(Path(tmp) / SEARCH_PLOT)
         mlflow.log_artifacts(tmp)
     tags = {NOTE_TAG: markdown(table)}
     metrics: dict[str, float] = {}
-    if best is not None:
+    if best is not None and best.run_id and best.model_uri:
         tags |= {TAG_BEST_RUN: best.run_id, TAG_BEST_MODEL_URI: best.model_uri}
         metrics = {k: best.metrics[k] for k in METRIC_ORDER if k in best.metrics}
         mlflow.log_params({BEST_PARAM_PREFIX + k: v for k, v in best.config.items()})
@@ -133,9 +139,8 @@ def finish(run: Run, outcomes: list[Outcome], names: list[str], settings: dict[s
         f"{len(outcomes)} configurations under run {run.info.run_id}"
         f"{f' ({pruned} pruned)' if pruned else ''}, best first:"
     )
-    print(
-        summary(table, best.model_uri if best else None, load_line(best.model_uri) if best else "")
-    )
+    best_uri = best.model_uri if best else None
+    print(summary(table, best_uri, load_line(best_uri) if best_uri else ""))
     print(ui_line(run.info.experiment_id, run.info.run_id))
     if best and settings.get("promote") == "true":
         source = candidate(MlflowClient(), run.info.run_id, run.info.experiment_id)

@@ -98,6 +98,14 @@ def unended() -> list[str]:
     return list(_unended)
 
 
+def current_run() -> Run:
+    """The active run, which a step's or a pipeline's recording code runs inside."""
+    run = mlflow.active_run()
+    if run is None:
+        raise RuntimeError("no active MLflow run: start one with orchestration.runs.active_run")
+    return run
+
+
 def raise_if_interrupted() -> None:
     """Raise a signal's Interrupted again where it is safe: raised inside a weakref callback
     or __del__ (as during garbage collection), Python prints it and drops it."""
@@ -106,17 +114,29 @@ def raise_if_interrupted() -> None:
 
 
 @contextmanager
-def active_run(**start_kwargs: object) -> Iterator[Run]:
+def active_run(
+    *,
+    nested: bool = False,
+    parent_run_id: str | None = None,
+    experiment_id: str | None = None,
+    run_name: str | None = None,
+    tags: dict[str, str] | None = None,
+) -> Iterator[Run]:
     """Start (or resume) a run and end it FINISHED, FAILED, or KILLED (on SIGINT/SIGTERM, or
     pruned, saying why). The run records its process while open; a command's top-level run
     first marks FAILED the experiment's runs whose process died without ending them."""
-    tags = {**(start_kwargs.pop("tags", None) or {}), **liveness.identity()}
-    run = mlflow.start_run(**start_kwargs, tags=tags)
+    run = mlflow.start_run(
+        nested=nested,
+        parent_run_id=parent_run_id,
+        experiment_id=experiment_id,
+        run_name=run_name,
+        tags={**(tags or {}), **liveness.identity()},
+    )
     _unended.append(run.info.run_id)
     status = "FAILED"
     try:
         liveness.watch(run.info.run_id)
-        if not start_kwargs.get("nested") and not start_kwargs.get("parent_run_id"):
+        if not nested and parent_run_id is None:
             open_on_training_runs(run.info.experiment_id)
             liveness.reap_dead_runs(run.info.experiment_id)
         yield run
@@ -185,7 +205,7 @@ def record_failure(err: Exception) -> None:
         log.warning("could not record the failure on the run: %s", store_error)
 
 
-def again_if_raced(write: Callable[[], None]) -> None:
+def again_if_raced(write: Callable[[], object]) -> None:
     """Run a store write that can lose a race on a unique key. MLflow's SQL store looks a row
     up, then inserts it (a dataset, a model alias), so two runs writing the same one at one
     moment collide (sqlite and PostgreSQL alike); by then the row exists, and a second try

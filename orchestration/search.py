@@ -292,10 +292,12 @@ def _running_under(client: MlflowClient, parent: Run) -> list[Run]:
 
     def under(run_id: str) -> bool:
         seen = set()
-        while (run_id := up(run_id)) is not None and run_id not in seen:
-            if run_id == parent.info.run_id:
+        above = up(run_id)
+        while above is not None and above not in seen:
+            if above == parent.info.run_id:
                 return True
-            seen.add(run_id)
+            seen.add(above)
+            above = up(above)
         return False
 
     return [run for run_id, run in running.items() if under(run_id)]

@@ -13,12 +13,12 @@ from orchestration.links import load_line, ui_line
 from orchestration.names import OUT_MODEL
 from orchestration.naming import describe, name_unless_named
 from orchestration.params import PIPELINE_ONLY, applicable
-from orchestration.pipeline import pipeline_metrics, run_pipeline
+from orchestration.pipeline import StepRecord, pipeline_metrics, run_pipeline
 from orchestration.registry import ship
 from orchestration.runs import active_run
 
 
-def summary(parent: Run, chosen: dict[str, str], record: list[dict[str, object]]) -> str:
+def summary(parent: Run, chosen: dict[str, str], record: list[StepRecord]) -> str:
     model_uri = next(r["outputs"][OUT_MODEL] for r in record if OUT_MODEL in r["outputs"])
     ran_with = {k: v for k, v in applicable(chosen).items() if k not in PIPELINE_ONLY}
     lines = [

@@ -6,6 +6,7 @@ import tempfile
 import warnings
 from functools import partial
 from pathlib import Path
+from typing import TypedDict
 
 import mlflow
 import pandas as pd
@@ -15,7 +16,7 @@ from orchestration.cli import step_main
 from orchestration.datasets import passenger_dataset
 from orchestration.inputs import fetch
 from orchestration.names import OUT_PREPARED, PREPARED_DIR, PROFILE_FILE, TRAIN_FILE, VALID_FILE
-from orchestration.runs import again_if_raced
+from orchestration.runs import again_if_raced, current_run
 from titanic.errors import InputError
 from titanic.passengers import TARGET, read_passengers
 
@@ -49,12 +50,19 @@ def prepare(
     return train, valid
 
 
-def profile(passengers: pd.DataFrame) -> dict[str, object]:
+class Profile(TypedDict):
+    rows: int
+    columns: list[str]
+    missing: dict[str, int]
+    survival_rate: float
+
+
+def profile(passengers: pd.DataFrame) -> Profile:
     """What the data looked like, to compare runs without opening the files."""
     return {
         "rows": len(passengers),
-        "columns": list(passengers.columns),
-        "missing": {c: int(n) for c, n in passengers.isna().sum().items()},
+        "columns": [str(c) for c in passengers.columns],
+        "missing": {str(c): int(n) for c, n in passengers.isna().sum().items()},
         "survival_rate": float(passengers[TARGET].mean()),
     }
 
@@ -90,8 +98,8 @@ def run(data: str, test_size: float, seed: int) -> dict[str, str]:
         train.to_csv(out / TRAIN_FILE, index=False)
         valid.to_csv(out / VALID_FILE, index=False)
         mlflow.log_artifacts(tmp, PREPARED_DIR)
-    mlflow.log_dict(facts, PROFILE_FILE)
-    return {OUT_PREPARED: f"runs:/{mlflow.active_run().info.run_id}/{PREPARED_DIR}"}
+    mlflow.log_dict(dict(facts), PROFILE_FILE)
+    return {OUT_PREPARED: f"runs:/{current_run().info.run_id}/{PREPARED_DIR}"}
 
 
 if __name__ == "__main__":

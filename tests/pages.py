@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from conftest import PROJECT, run_env
+from tests.support import PROJECT, run_env
 
 PAGES = (PROJECT / "README.md", *sorted((PROJECT / "docs").glob("*.md")))
 SHELL = ("bash", "sh", "shell", "console")
@@ -151,13 +151,13 @@ def started(
 
 
 def wait_for_http(
-    url: str, proc: subprocess.Popen[Any], seconds: float = 120, **kwargs: object
+    url: str, proc: subprocess.Popen[Any], seconds: float = 120, **kwargs: Any
 ) -> None:
     """Wait until `url` answers, failing with the process's log if it ends first."""
     deadline = time.monotonic() + seconds
     while True:
         try:
-            urllib.request.urlopen(url, timeout=2, **kwargs)  # type: ignore[arg-type]
+            urllib.request.urlopen(url, timeout=2, **kwargs)
             return
         except OSError:
             assert proc.poll() is None, proc.stderr.read()[-3000:] if proc.stderr else ""

@@ -21,6 +21,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import dask.config
@@ -28,17 +29,40 @@ import mlflow
 import optuna
 import psycopg
 import pytest
-from conftest import PROJECT, QUICK, error_lines, free_port, mlflow_run, parents, run_env, run_here
 from distributed import Client
 from mlflow.entities import Run
 from mlflow.tracking import MlflowClient
-from pages import block, commands, ran, started
-from test_team import POSTGRES, TEAM, add_team, certificates, drop, postgres_or_skip, running_server
 
+from tests.pages import block, commands, ran, started
+from tests.servers import (
+    POSTGRES,
+    TEAM,
+    add_team,
+    certificates,
+    drop,
+    running_server,
+)
+from tests.support import (
+    PROJECT,
+    QUICK,
+    error_lines,
+    experiment,
+    free_port,
+    matched,
+    mlflow_run,
+    parents,
+    run_env,
+    run_here,
+)
 from titanic.errors import InputError
 
 # Every test here shares one cluster and one server: they run on one xdist worker.
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("cluster")]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.postgres,
+    pytest.mark.netns,
+    pytest.mark.xdist_group("cluster"),
+]
 TLS_SETTINGS = (
     "DASK_DISTRIBUTED__COMM__TLS__CA_FILE",
     "DASK_DISTRIBUTED__COMM__TLS__CLIENT__CERT",
@@ -47,7 +71,7 @@ TLS_SETTINGS = (
 MEMBER = {"MLFLOW_TRACKING_USERNAME": "member", "MLFLOW_TRACKING_PASSWORD": TEAM["member"][1]}
 
 
-def run(command: list[str], **kwargs: object) -> None:
+def run(command: list[str], **kwargs: Any) -> None:
     done = subprocess.run(command, capture_output=True, text=True, **kwargs)
     assert done.returncode == 0, f"{' '.join(command)}: {done.stderr}"
 
@@ -55,15 +79,11 @@ def run(command: list[str], **kwargs: object) -> None:
 @contextmanager
 def bridged_namespaces(count: int) -> Iterator[tuple[str, list[str]]]:
     """`count` network namespaces on one bridge of their own: (this side's address on the
-    bridge, the namespaces). Skips where the platform does not allow namespaces."""
+    bridge, the namespaces)."""
     tag = uuid.uuid4().hex[:6]
     net = f"10.232.{1 + int(tag, 16) % 250}"
     bridge, made = f"tb{tag}", []
-    probe = subprocess.run(
-        ["ip", "link", "add", bridge, "type", "bridge"], capture_output=True, text=True
-    )
-    if probe.returncode != 0:
-        pytest.skip(f"virtual network devices not allowed here: {probe.stderr}")
+    run(["ip", "link", "add", bridge, "type", "bridge"])
     try:
         run(["ip", "addr", "add", f"{net}.1/24", "dev", bridge])
         run(["ip", "link", "set", bridge, "up"])
@@ -241,7 +261,6 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     """docs/cluster.md's cluster, started from the page's own blocks: the team server and a
     TLS scheduler (in a folder without the project's code) on a bridge, and two workers, each
     in a network namespace and a checkout of its own; the tests work as the team's member."""
-    postgres_or_skip()
     folder = tmp_path_factory.mktemp("cluster")
     database, optuna_db = (f"titanic_test_{uuid.uuid4().hex[:12]}" for _ in range(2))
     tls = certificates(folder)
@@ -335,7 +354,7 @@ def descendants(search: Run) -> list[Run]:
 
 def search_run(result: subprocess.CompletedProcess[str]) -> Run:
     """The search run `mlflow run` made, from its own log line."""
-    run_id = re.search(r"Run \(ID '([0-9a-f]{32})'\)", result.stderr).group(1)
+    run_id = matched(r"Run \(ID '([0-9a-f]{32})'\)", result.stderr)[1]
     return MlflowClient().get_run(run_id)
 
 
@@ -430,7 +449,7 @@ def test_the_documented_tune_finishes_over_both_workers_one_killed(cluster: Clus
     _, tune = documented(cluster)
     result, dead = search_killing_a_worker(cluster, tune)
     search = search_run(result)
-    trials = int(re.search(r"-P trials=(\d+)", tune).group(1))
+    trials = int(matched(r"-P trials=(\d+)", tune)[1])
     study = optuna.load_study(study_name="team", storage=cluster.storage)
     states = [t.state.name for t in study.trials]
     assert len(states) == trials and set(states) <= {"COMPLETE", "PRUNED"}, states
@@ -721,9 +740,6 @@ def test_a_cluster_with_a_local_store_is_refused(store: str, tmp_path: Path) -> 
         f"MLFLOW_TRACKING_URI to the team server's URL (docs/team.md)"
     ]
     (search,) = [
-        r
-        for r in MlflowClient().search_runs(
-            [MlflowClient().get_experiment_by_name("titanic-test").experiment_id], ""
-        )
+        r for r in MlflowClient().search_runs([experiment("titanic-test").experiment_id], "")
     ]
     assert search.info.status == "FAILED" and "tracking server" in search.data.tags["titanic.error"]

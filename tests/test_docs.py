@@ -11,11 +11,12 @@ import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
-from conftest import PROJECT, free_port, run_env
 from mlflow.tracking import MlflowClient
-from pages import (
+
+from tests.pages import (
     SHELL,
     all_blocks,
     bare,
@@ -27,6 +28,7 @@ from pages import (
     started,
     wait_for_http,
 )
+from tests.support import PROJECT, free_port, matched, run_env
 
 TESTS = Path(__file__).parent
 
@@ -43,7 +45,7 @@ def keys_the_tests_run() -> set[str]:
                 and node.args
                 and isinstance(node.args[0], ast.Constant)
             ):
-                keys.add(node.args[0].value)
+                keys.add(str(node.args[0].value))
     return keys
 
 
@@ -117,7 +119,7 @@ def test_the_tutorial_runs_as_written(store: str, tmp_path: Path) -> None:
     assert sum(name in board for name in ("logreg C=0.3", "logreg C=1.5", "rf n_trees=100")) == 3
 
 
-def post(port: int, records: list[dict[str, object]]) -> tuple[int, dict[str, object]]:
+def post(port: int, records: list[dict[str, object]]) -> tuple[int, dict[str, Any]]:
     request = urllib.request.Request(
         f"http://127.0.0.1:{port}/invocations",
         headers={"Content-Type": "application/json"},
@@ -179,7 +181,7 @@ def test_the_readme_tour_and_the_results_page_as_written(project_copy: Path) -> 
         assert [p["PassengerId"] for p in answer] == [892, 893]
         assert all(p["Survived"] in (0, 1) and 0 <= p["probability"] <= 1 for p in answer)
         # The refusals the page describes, and the server stays up.
-        row = json.loads(re.search(r"-d '(.*)'", curl, re.DOTALL)[1])["dataframe_records"][0]
+        row = json.loads(matched(r"-d '(.*)'", curl, re.DOTALL)[1])["dataframe_records"][0]
         status, body = post(int(port), [{k: v for k, v in row.items() if k != "Sex"}])
         assert status == 400 and "Model is missing inputs ['Sex']" in body["message"]
         status, body = post(int(port), [{**row, "Age": "abc"}])

@@ -7,7 +7,10 @@ from pathlib import Path
 
 import mlflow
 import pytest
-from conftest import (
+from mlflow.tracking import MlflowClient
+
+from tests.pages import block, commands, fill, shell
+from tests.support import (
     PROJECT,
     QUICK,
     Launch,
@@ -18,8 +21,6 @@ from conftest import (
     parents,
     run_here,
 )
-from mlflow.tracking import MlflowClient
-from pages import block, commands, fill, shell
 
 # Each entry point through `mlflow run`. Inputs that take a path already taken through it
 # run in this process instead (`run_here`), without seconds of MLflow's start-up each.

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import mlflow
 import pytest
-from conftest import PROJECT
 from mlflow.tracking import MlflowClient
 
 from steps.evaluate import mlflow_evaluation
+from tests.support import PROJECT
 from titanic.models import build_pipeline
 from titanic.passengers import FEATURES, TARGET, read_passengers
 

@@ -7,7 +7,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import default_training_rows
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline, make_pipeline
@@ -16,6 +15,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from orchestration.mlproject import entry_point_defaults
 from orchestration.params import parse_params
 from steps.train import cv_scores, train
+from tests.support import default_training_rows
 from titanic.encoding import Encode
 from titanic.errors import InputError
 from titanic.families import FAMILY_PARAMS

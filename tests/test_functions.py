@@ -15,12 +15,13 @@ import sys
 import time
 from importlib.metadata import version
 from pathlib import Path
+from typing import cast
 
 import mlflow
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import EXPERIMENT
+from mlflow.data.pandas_dataset import from_pandas
 from mlflow.exceptions import MlflowException
 from mlflow.models import Model, infer_signature
 from mlflow.tracking import MlflowClient
@@ -42,6 +43,7 @@ from orchestration.search import Outcome
 from steps.evaluate import confusion_figure, environment_mismatches, evaluate, roc_figure
 from steps.prepare import prepare, profile
 from steps.train import OPENMP_MIN_ROWS, accuracy, thread_limits, train
+from tests.support import EXPERIMENT, experiment
 from titanic.errors import InputError
 from titanic.passengers import FEATURES, TARGET, read_passengers
 from titanic.survival import Survival, label, survival_score
@@ -68,7 +70,7 @@ def passengers(n: int = 40) -> pd.DataFrame:
             "Ticket": ["T"] * n,
             "Fare": rng.uniform(5, 100, n),
             "Cabin": [None] * n,
-            "Embarked": np.where(np.arange(n) % 7 == 0, None, "S"),
+            "Embarked": [None if i % 7 == 0 else "S" for i in range(n)],
         }
     )
 
@@ -202,7 +204,7 @@ def test_datasets_and_signatures_get_the_schema_mlflow_infers_from_every_row(nam
     passengers = pd.concat([passengers] * 3, ignore_index=True)  # missing cells beyond the head
     passengers.loc[250, "Fare"] = None
     target = TARGET if TARGET in passengers else None
-    whole = mlflow.data.from_pandas(passengers, targets=target).schema
+    whole = from_pandas(passengers, targets=target).schema
     rows = schema_rows(passengers)
     assert len(rows) < len(passengers) / 10
     if target:
@@ -507,7 +509,7 @@ def test_why_dead_by_process_here_and_by_heartbeat_elsewhere() -> None:
     gone.wait()
     dead_here = {**alive_here, "titanic.pid": str(gone.pid)}
     assert re.fullmatch(
-        rf"its process {gone.pid} on .* is gone", liveness.why_dead(dead_here, now, now)
+        rf"its process {gone.pid} on .* is gone", liveness.why_dead(dead_here, now, now) or ""
     )
     elsewhere = {**alive_here, "titanic.host": "other-machine"}
     assert liveness.why_dead({**elsewhere, "titanic.heartbeat": str(now - 60)}, now, now) is None
@@ -524,7 +526,7 @@ def test_a_project_run_whose_entry_point_never_started_is_dead_after_a_grace() -
     now = time.time()
     local = {"mlflow.project.entryPoint": "main"}  # `--env-manager local` adds no env tag
     assert liveness.why_dead(local, now - 60, now) is None  # may still be starting
-    assert liveness.why_dead(local, now - 200, now).startswith(
+    assert (liveness.why_dead(local, now - 200, now) or "").startswith(
         "its entry point never started: `mlflow run` created it 200 s ago"
     )
     # A virtualenv may take minutes to build before the entry point starts.
@@ -661,11 +663,10 @@ def test_leaderboard_and_promote_agree_on_the_best_of_tied_runs(store: str) -> N
     from orchestration.registry import candidate
 
     client = MlflowClient()
-    experiment = client.get_experiment_by_name(EXPERIMENT)
     made = []
     for i, score in enumerate([0.80, 0.84, 0.84, 0.84]):  # three tied for best
         run = client.create_run(
-            experiment.experiment_id,
+            experiment(EXPERIMENT).experiment_id,
             start_time=1_000_000 + i * 1000,
             tags={"titanic.model_uri": f"models:/m-{i}"},
         )
@@ -675,7 +676,7 @@ def test_leaderboard_and_promote_agree_on_the_best_of_tied_runs(store: str) -> N
     runs, _ = leaderboard.fetch(client, EXPERIMENT, 10, "", "titanic")
     board = [r.info.run_id for r in runs]
     assert board == [made[1], made[2], made[3], made[0]]  # ties: the earliest first
-    assert candidate(client, "best", experiment.experiment_id).info.run_id == board[0]
+    assert candidate(client, "best", experiment(EXPERIMENT).experiment_id).info.run_id == board[0]
 
 
 def test_ui_line_opens_the_run_in_the_training_view(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -727,7 +728,8 @@ class _RacedClient:
     """A registry client whose first alias write loses a race, as MLflow's store reports it."""
 
     def __init__(self, error: str) -> None:
-        self.error, self.aliases = error, {}
+        self.error = error
+        self.aliases: dict[tuple[str, str], str] = {}
 
     def set_registered_model_alias(self, name: str, alias: str, version: str) -> None:
         if self.error:
@@ -741,11 +743,11 @@ def test_an_alias_set_by_a_racing_promotion_is_moved_not_lost() -> None:
         "(sqlite3.IntegrityError) UNIQUE constraint failed: "
         "registered_model_aliases.workspace, registered_model_aliases.name"
     )
-    set_alias(client, "titanic", "champion", "1")
+    set_alias(cast(MlflowClient, client), "titanic", "champion", "1")
     assert client.aliases == {("titanic", "champion"): "1"}
     other = _RacedClient("RESOURCE_DOES_NOT_EXIST: Registered Model with name=titanic not found")
     with pytest.raises(MlflowException, match="not found"):
-        set_alias(other, "titanic", "champion", "1")
+        set_alias(cast(MlflowClient, other), "titanic", "champion", "1")
     assert other.aliases == {}
 
 

@@ -18,7 +18,9 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import (
+from mlflow.tracking import MlflowClient
+
+from tests.support import (
     BIN,
     PROJECT,
     QUICK,
@@ -29,7 +31,6 @@ from conftest import (
     run_env,
     run_here,
 )
-from mlflow.tracking import MlflowClient
 
 pytestmark = pytest.mark.slow  # hostile input and faults through `mlflow run`
 

@@ -13,7 +13,11 @@ from pathlib import Path
 import mlflow
 import pandas as pd
 import pytest
-from conftest import (
+from mlflow.tracking import MlflowClient
+
+from orchestration import cache
+from tests.pages import block, commands, fill, output_after, shell
+from tests.support import (
     MAIN_DEFAULTS,
     PROJECT,
     QUICK,
@@ -27,10 +31,6 @@ from conftest import (
     run_env,
     run_here,
 )
-from mlflow.tracking import MlflowClient
-from pages import block, commands, fill, output_after, shell
-
-from orchestration import cache
 
 pytestmark = pytest.mark.slow  # whole pipelines through `mlflow run`
 
@@ -76,6 +76,7 @@ def test_main_records_a_parent_with_three_linked_steps(store: str) -> None:
         "prepared",
         "profile.json",
     }
+    assert prepare.inputs
     inputs = {i.dataset.name: [t.value for t in i.tags] for i in prepare.inputs.dataset_inputs}
     assert inputs == {"titanic-train": ["training"], "titanic-valid": ["validation"]}
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import yaml
-from conftest import MAIN_DEFAULTS, PROJECT
 
 from orchestration.cli import parse_args
 from orchestration.mlproject import command_arguments, entry_point_defaults
 from orchestration.names import STEPS
 from orchestration.params import PARSERS
 from orchestration.pipeline import forced, step_params
+from tests.support import MAIN_DEFAULTS, PROJECT
 
 
 def test_conda_and_python_env_install_the_same_things() -> None:

@@ -16,7 +16,15 @@ from types import SimpleNamespace
 import mlflow
 import pytest
 import skops.io
-from conftest import (
+from mlflow.entities import Run
+from mlflow.models import Model
+from mlflow.tracking import MlflowClient
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import FunctionTransformer
+
+from orchestration import leaderboard
+from orchestration.registry import candidate, promote
+from tests.support import (
     BIN,
     EXPERIMENT,
     PROJECT,
@@ -29,14 +37,6 @@ from conftest import (
     run_env,
     run_here,
 )
-from mlflow.entities import Run
-from mlflow.models import Model
-from mlflow.tracking import MlflowClient
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import FunctionTransformer
-
-from orchestration import leaderboard
-from orchestration.registry import candidate, promote
 from titanic.errors import InputError
 
 # One worker builds the shared store.
@@ -115,6 +115,7 @@ def test_the_logged_model_shows_its_data_and_scores(runs: dict[str, Run]) -> Non
     client = MlflowClient()
     model_id = runs["default"].data.tags["titanic.model_uri"].removeprefix("models:/")
     model = client.get_logged_model(model_id)
+    assert model.metrics and model.source_run_id
     by_dataset = {(m.key, m.dataset_name) for m in model.metrics}
     assert {
         ("cv_accuracy", "train"),
@@ -127,7 +128,7 @@ def test_the_logged_model_shows_its_data_and_scores(runs: dict[str, Run]) -> Non
         steps["evaluate"].info.run_id
     }
     trained_by = client.get_run(model.source_run_id)
-    assert trained_by.info.run_id == steps["train"].info.run_id
+    assert trained_by.info.run_id == steps["train"].info.run_id and trained_by.inputs
     assert [(d.dataset.name, d.dataset.digest) for d in trained_by.inputs.dataset_inputs] == [
         ("train", model.metrics[0].dataset_digest)
     ]
@@ -202,8 +203,10 @@ def test_promote_entry_point_picks_the_best_run(runs: dict[str, Run]) -> None:
         "shap_feature_importance_plot.png",
         "shap_summary_plot.png",
     }
+    assert promote_run.inputs
     assert {d.dataset.name for d in promote_run.inputs.dataset_inputs} == {"valid", "valid_encoded"}
     model = client.get_logged_model(model_uri(runs["better"]).removeprefix("models:/"))
+    assert model.metrics
     assert {(m.key, m.run_id) for m in model.metrics if m.key in ("roc_auc", "f1_score")} == {
         ("roc_auc", promote_run.info.run_id),
         ("f1_score", promote_run.info.run_id),

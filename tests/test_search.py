@@ -15,7 +15,12 @@ import mlflow
 import optuna
 import pandas as pd
 import pytest
-from conftest import (
+from mlflow.entities import Run
+from mlflow.tracking import MlflowClient
+
+from orchestration.params import parse_params
+from steps.train import cv_scores
+from tests.support import (
     PROJECT,
     QUICK,
     Launch,
@@ -28,11 +33,6 @@ from conftest import (
     run_env,
     run_here,
 )
-from mlflow.entities import Run
-from mlflow.tracking import MlflowClient
-
-from orchestration.params import parse_params
-from steps.train import cv_scores
 
 pytestmark = pytest.mark.slow  # sweeps and tuning through `mlflow run`
 

@@ -14,12 +14,12 @@ import pandas as pd
 import pytest
 import skops.io
 import yaml
-from conftest import PROJECT
 from mlflow.exceptions import MlflowException
 from mlflow.models import Model
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
+from tests.support import PROJECT
 from titanic import survival
 from titanic.errors import InputError
 from titanic.families import FAMILIES, FEATURE_SETS

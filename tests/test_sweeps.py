@@ -4,7 +4,6 @@ a store that did not exist before (sqlite file, and an `mlflow server` on loopba
 from __future__ import annotations
 
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -13,9 +12,10 @@ from pathlib import Path
 
 import mlflow
 import pytest
-from conftest import PROJECT, children, free_port, parents, reused, run_env
 from mlflow.tracking import MlflowClient
-from pages import block, commands, wait_for_http
+
+from tests.pages import block, commands, wait_for_http
+from tests.support import PROJECT, children, free_port, matched, parents, reused, run_env
 
 pytestmark = pytest.mark.slow  # shell sweeps of `mlflow run`
 
@@ -63,12 +63,12 @@ def test_the_shell_sweeps_on_a_new_store_as_written(
     mlflow.set_tracking_uri(uri)
     result = shell(parallel, PROJECT)
     assert result.returncode == 0, result.stderr[-3000:]
-    check_sweep(re.search(r"printf '%s\\n' ([\d. ]+) \|", parallel)[1].split())
+    check_sweep(matched(r"printf '%s\\n' ([\d. ]+) \|", parallel)[1].split())
 
     monkeypatch.delenv("MLFLOW_EXPERIMENT_NAME")  # the loop in the Default experiment
     result = shell(one_by_one, PROJECT)
     assert result.returncode == 0, result.stderr[-3000:]
-    check_sweep(re.search(r"for C in ([\d. ]+);", one_by_one)[1].split())
+    check_sweep(matched(r"for C in ([\d. ]+);", one_by_one)[1].split())
 
 
 @pytest.fixture

@@ -5,10 +5,7 @@ TITANIC_REQUIRE_POSTGRES=1 (set by CI), where that is a failure."""
 
 from __future__ import annotations
 
-import datetime
-import ipaddress
 import os
-import re
 import signal
 import ssl
 import subprocess
@@ -27,159 +24,46 @@ import optuna
 import pandas as pd
 import psycopg
 import pytest
-from conftest import (
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+
+from tests.pages import block, commands, ran, shell, started, wait_for_http
+from tests.servers import (
+    ADMIN_PASSWORD,
+    POSTGRES,
+    add_team,
+    certificates,
+    drop,
+    running_server,
+    sign_in,
+    use_server,
+)
+from tests.support import (
     BIN,
     PROJECT,
     QUICK,
     children,
     experiment_id,
     free_port,
+    matched,
     mlflow_run,
     parents,
     reused,
     run_env,
     run_here,
 )
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
-from mlflow.exceptions import MlflowException
-from mlflow.tracking import MlflowClient
-from pages import block, commands, ran, shell, started, wait_for_http
 
-from orchestration.team import users as users_tool
-
-pytestmark = pytest.mark.slow  # the team server on PostgreSQL
-
-POSTGRES = os.environ.get("TITANIC_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
-
-
-def postgres_or_skip() -> None:
-    try:
-        psycopg.connect(f"{POSTGRES}/postgres", connect_timeout=5).close()
-    except psycopg.Error as err:
-        if os.environ.get("TITANIC_REQUIRE_POSTGRES") == "1":
-            pytest.fail(f"PostgreSQL at {POSTGRES} is required here and unreachable: {err}")
-        pytest.skip(f"no PostgreSQL at {POSTGRES} ({err}); set TITANIC_POSTGRES to use another")
-
-
-def drop(database: str) -> None:
-    """The database and the users' database the team server made beside it."""
-    with psycopg.connect(f"{POSTGRES}/postgres", autocommit=True) as connection:
-        for name in (database, f"{database}_auth"):
-            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+pytestmark = [pytest.mark.slow, pytest.mark.postgres]  # the team server on PostgreSQL
 
 
 @pytest.fixture
 def database() -> Iterator[str]:
     """A name for a database of the test's own, dropped afterwards."""
-    postgres_or_skip()
     name = f"titanic_test_{uuid.uuid4().hex[:12]}"
     try:
         yield name
     finally:
         drop(name)
-
-
-ADMIN_PASSWORD = f"admin-{uuid.uuid4().hex}"  # made here, given to the server by environment
-# The team's accounts: name -> (role, password).
-TEAM = {
-    name: (name, f"{name}-{uuid.uuid4().hex[:12]}") for name in ("reader", "member", "maintainer")
-}
-
-
-@contextmanager
-def running_server(
-    database: str, folder: Path, host: str, *extra: str, ca: Path | None = None
-) -> Iterator[str]:
-    """`titanic-team-server` on `database`, listening on `host`; yields its URL, on loopback
-    for 0.0.0.0 (https when given --certfile and --keyfile, checked against `ca`)."""
-    reach = "127.0.0.1" if host == "0.0.0.0" else host
-    port = free_port(reach)
-    server = subprocess.Popen(
-        [
-            f"{BIN}/titanic-team-server",
-            "--database-url",
-            f"{POSTGRES}/{database}",
-            "--artifacts",
-            str(folder / "server-artifacts"),
-            "--host",
-            host,
-            "--port",
-            str(port),
-            "--workers",
-            "1",
-            *extra,
-        ],
-        cwd=folder,
-        env=run_env(MLFLOW_AUTH_ADMIN_PASSWORD=ADMIN_PASSWORD),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
-    url = f"{'https' if ca else 'http'}://{reach}:{port}"
-    context = ssl.create_default_context(cafile=str(ca)) if ca else None
-    try:
-        wait_for_http(f"{url}/health", server, context=context)
-        yield url
-    finally:
-        log = stop_server(server)
-        assert ADMIN_PASSWORD not in log.decode()  # no secret in the server's log
-
-
-def stop_server(server: subprocess.Popen[bytes]) -> bytes:
-    """Stop the server's process group; returns its log. Uvicorn waits for clients' open
-    connections to close (an idle TLS one until its 30 s shutdown timeout): after a few
-    seconds, SIGINT, its force quit; SIGKILL only if that fails."""
-    for sig, wait in ((signal.SIGTERM, 5), (signal.SIGINT, 30), (signal.SIGKILL, 30)):
-        os.killpg(server.pid, sig)
-        try:
-            return server.communicate(timeout=wait)[1]
-        except subprocess.TimeoutExpired:
-            continue
-    raise AssertionError("the team server outlived SIGKILL")
-
-
-def use_server(url: str, monkeypatch: pytest.MonkeyPatch, user: str = "admin") -> None:
-    """Point this test and the commands it starts at the server, signed in as `user`."""
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", url)
-    monkeypatch.delenv("MLFLOW_EXPERIMENT_NAME", raising=False)
-    sign_in(monkeypatch, user)
-    mlflow.set_tracking_uri(url)
-
-
-def sign_in(monkeypatch: pytest.MonkeyPatch, user: str | None) -> None:
-    """Credentials as a client machine holds them: in its environment, never in arguments."""
-    if user is None:
-        monkeypatch.delenv("MLFLOW_TRACKING_USERNAME", raising=False)
-        monkeypatch.delenv("MLFLOW_TRACKING_PASSWORD", raising=False)
-        return
-    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", user)
-    monkeypatch.setenv(
-        "MLFLOW_TRACKING_PASSWORD", ADMIN_PASSWORD if user == "admin" else TEAM[user][1]
-    )
-
-
-def add_team(monkeypatch: pytest.MonkeyPatch, through_tool: bool = False) -> None:
-    """The team's accounts, added by the admin: through `titanic-team-users add` as an admin
-    types it, or by the same functions in this process (a tenth of the time)."""
-    sign_in(monkeypatch, "admin")
-    if not through_tool:
-        auth = users_tool.AuthServiceClient(mlflow.get_tracking_uri())  # its quiet import
-        for name, (role, password) in TEAM.items():
-            users_tool.add(auth, name, password, role, "Default", "titanic")
-        return
-    for name, (role, password) in TEAM.items():
-        done = subprocess.run(
-            [f"{BIN}/titanic-team-users", "add", name, role],
-            input=password + "\n",
-            env=run_env(),
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert done.returncode == 0, done.stderr[-3000:]
 
 
 @pytest.fixture
@@ -385,50 +269,6 @@ def test_the_team_server_refuses_to_start_as_asked_in_one_line(tmp_path: Path) -
         assert done.stderr.strip().startswith(f"titanic: error: {says}")
 
 
-def certificates(folder: Path) -> tuple[Path, Path, Path]:
-    """A team CA and a server certificate it signed for 127.0.0.1: (ca, cert, key)."""
-    now = datetime.datetime.now(datetime.UTC)
-    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "titanic test CA")])
-    ca = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(ca_key, hashes.SHA256())
-    )
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
-        .issuer_name(ca_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-    paths = folder / "ca.pem", folder / "server.pem", folder / "server.key"
-    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    paths[1].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    paths[2].write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    paths[2].chmod(0o600)
-    return paths
-
-
 def test_the_team_page_as_written(database: str, tmp_path: Path) -> None:
     """docs/team.md from start to restore: the server over HTTPS, its users, a client's
     commands, a backup, and a restore that a server starts on again. Filled in: the test's
@@ -514,7 +354,7 @@ def test_the_team_page_as_written(database: str, tmp_path: Path) -> None:
             assert "Use it: models:/titanic@champion" in out  # alice, a maintainer, promoted
             assert out.count("configurations under run") == 2  # the sweep's and tune's reports
             assert "cv_accuracy" in out.split("configurations under run")[-1]  # the leaderboard
-            port = re.search(r"--port (\d+)", serve)[1]
+            port = matched(r"--port (\d+)", serve)[1]
             with started(f"{exports}\n{serve}", PROJECT, env=alice) as proc:
                 wait_for_http(f"http://127.0.0.1:{port}/health", proc)
             study = optuna.load_study(study_name="team", storage=f"{POSTGRES}/{database}_optuna")
@@ -663,7 +503,7 @@ def test_a_dead_claimant_is_failed_and_another_machine_takes_over(
 @contextmanager
 def namespaces(count: int) -> Iterator[list[tuple[str, str]]]:
     """`count` network namespaces, each linked to this one by a veth pair: (namespace, the
-    address of this side of its link). Skips the test where the platform does not allow it."""
+    address of this side of its link)."""
     made: list[tuple[str, str]] = []
     tag = uuid.uuid4().hex[:6]
     subnet = 1 + int(tag, 16) % 60  # links of their own, whatever else runs here
@@ -695,8 +535,6 @@ def namespaces(count: int) -> Iterator[list[tuple[str, str]]]:
             for command in commands:
                 done = subprocess.run(command, capture_output=True, text=True)
                 if done.returncode != 0:
-                    if not made and command[:3] == ["ip", "netns", "add"]:
-                        pytest.skip(f"network namespaces not allowed here: {done.stderr}")
                     raise AssertionError(f"{' '.join(command)}: {done.stderr}")
                 if command[:3] == ["ip", "netns", "add"]:
                     made.append((name, here))
@@ -706,6 +544,7 @@ def namespaces(count: int) -> Iterator[list[tuple[str, str]]]:
             subprocess.run(["ip", "netns", "del", name], capture_output=True)
 
 
+@pytest.mark.netns
 def test_machines_in_separate_network_namespaces_share_one_cache(
     database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -21,7 +21,7 @@ def _number(X: pd.DataFrame, column: str) -> np.ndarray:
     values = X[column]
     if not pd.api.types.is_numeric_dtype(values.dtype):
         values = pd.to_numeric(values, errors="coerce")
-    return values.to_numpy(dtype=float, na_value=np.nan, copy=True)
+    return np.asarray(values.to_numpy(dtype=float, na_value=np.nan, copy=True))
 
 
 def _vocabulary(column: pd.Series) -> tuple[np.ndarray, int]:
@@ -38,7 +38,7 @@ def _vocabulary(column: pd.Series) -> tuple[np.ndarray, int]:
     return stored(known), known.index(most)
 
 
-class Encode(BaseEstimator, TransformerMixin):
+class Encode(BaseEstimator, TransformerMixin):  # type: ignore[misc]  # scikit-learn ships no types
     """One-hot `categorical` columns then standardised `numeric` ones. A missing category
     takes the most frequent training value (its own column when training had none); one
     that training never saw gets no column set. A missing number takes the training median
@@ -96,7 +96,7 @@ class Encode(BaseEstimator, TransformerMixin):
         return np.array([*names, *self.numeric], dtype=object)
 
 
-class Ordinal(BaseEstimator, TransformerMixin):
+class Ordinal(BaseEstimator, TransformerMixin):  # type: ignore[misc]  # scikit-learn ships no types
     """`columns` as integer codes: 1, 2, … in the order their values first appear among the
     training rows, -1 for a value training never saw, and for a missing value -2 (or, when
     training had missing values, the code after the last). What category_encoders'

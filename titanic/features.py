@@ -32,7 +32,7 @@ DECK_VALUES = (*DECKS, NO_DECK)
 TITLE = re.compile(r",\s*([^.,]+)\.")  # "Surname, Title. Given names"
 
 
-class _Added(BaseEstimator, TransformerMixin):
+class _Added(BaseEstimator, TransformerMixin):  # type: ignore[misc]  # scikit-learn ships no types
     """A transformer that adds columns to a copy of the frame it is given. What it reads of
     the rows before anything else (`read`: text as integer codes) is read once when it is
     fitted on the rows it then transforms, as a pipeline's fit does."""
@@ -88,12 +88,13 @@ def per_value(
     """`function` of each distinct value (from `pd.factorize`), spread back to the rows by
     their codes; missing values (code -1) are passed as None."""
     # A list, not the Index: reading an Arrow-backed Index item by item costs microseconds each.
-    return np.array([function(v) for v in distinct.tolist()] + [function(None)])[codes]
+    return np.asarray(np.array([function(v) for v in distinct.tolist()] + [function(None)])[codes])
 
 
 def title_codes(names: pd.Series) -> np.ndarray:
     """Each name's position in TITLES."""
-    return per_value(*pd.factorize(names), lambda name: TITLES.index(title_of(name)))
+    codes, distinct = pd.factorize(names)
+    return per_value(codes, distinct, lambda name: TITLES.index(title_of(name)))
 
 
 def titles(names: pd.Series) -> pd.Categorical:
@@ -114,7 +115,7 @@ def positions(
     """Where each row's value (`distinct[code]`) stands in `vocabulary`: -1 where it is
     absent, `missing` where the row has none (code -1). Hashed once per distinct value, not
     once per row."""
-    return np.append(pd.Index(vocabulary).get_indexer(distinct), missing)[codes]
+    return np.asarray(np.append(pd.Index(vocabulary).get_indexer(distinct), missing)[codes])
 
 
 class TrainingRows:
@@ -136,7 +137,7 @@ class TrainingRows:
 def is_itself(training_row: np.ndarray, keys: np.ndarray, training_keys: np.ndarray) -> np.ndarray:
     """Rows that are a training passenger counted under this same key (key codes -1: none)."""
     known = (training_row >= 0) & (keys >= 0)
-    return known & (training_keys[np.maximum(training_row, 0)] == keys)
+    return np.asarray(known & (training_keys[np.maximum(training_row, 0)] == keys))
 
 
 class Counted:
@@ -164,7 +165,8 @@ class Counted:
 
 
 def ticket_codes(X: pd.DataFrame) -> tuple[np.ndarray, pd.Index]:
-    return pd.factorize(X["Ticket"])
+    codes, distinct = pd.factorize(X["Ticket"])
+    return codes, distinct
 
 
 class Title(_Added):
@@ -186,11 +188,11 @@ class Cabin(_Added):
     """Deck letter from Cabin (U when unknown) and whether a cabin was recorded."""
 
     def columns(self, X: pd.DataFrame, read: None) -> dict[str, object]:
-        cabins = pd.factorize(X["Cabin"])
-        decks = per_value(*cabins, lambda cabin: DECK_VALUES.index(deck_of(cabin)))
+        codes, distinct = pd.factorize(X["Cabin"])
+        decks = per_value(codes, distinct, lambda cabin: DECK_VALUES.index(deck_of(cabin)))
         return {
             "Deck": pd.Categorical.from_codes(decks, categories=list(DECK_VALUES)),
-            "HasCabin": per_value(*cabins, has_cabin),
+            "HasCabin": per_value(codes, distinct, has_cabin),
         }
 
 

@@ -85,7 +85,7 @@ def _numeric(frame: pd.DataFrame, column: str, decimal_comma: bool, where: str) 
 def unseen_values(training: pd.DataFrame, rows: pd.DataFrame) -> dict[str, int]:
     """Categories in `rows` that no training row has (`Sex='other'`), with their counts: the
     model scores them as if nothing were known of that column."""
-    found = {}
+    found: dict[str, int] = {}
     for column in CATEGORICAL:
         known = set(training[column].dropna())
         new = rows[column][rows[column].notna() & ~rows[column].isin(known)]

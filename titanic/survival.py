@@ -56,7 +56,7 @@ TRUSTED_TYPES = frozenset(
 
 def survival_score(pipeline: Pipeline, passengers: pd.DataFrame) -> np.ndarray:
     """Predicted probability of survival for raw passenger rows."""
-    return pipeline.predict_proba(passengers[list(FEATURES)])[:, 1]
+    return np.asarray(pipeline.predict_proba(passengers[list(FEATURES)])[:, 1])
 
 
 def label(score: np.ndarray) -> np.ndarray:

@@ -1,0 +1,1 @@
+"""The project's tests: pure, entry points through `mlflow run`, whole pipelines."""

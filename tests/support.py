@@ -1,0 +1,196 @@
+"""What the tests share: the project's paths and defaults, `mlflow run` and its in-process
+stand-in, and questions to the tracking store about what a run recorded."""
+
+from __future__ import annotations
+
+import gc
+import importlib
+import io
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Callable
+from contextlib import chdir, redirect_stderr, redirect_stdout
+from functools import partial
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import mlflow
+import pandas as pd
+from mlflow.entities import Experiment, Run
+from mlflow.tracking import MlflowClient
+
+PROJECT = Path(__file__).resolve().parent.parent
+EXPERIMENT = "titanic-test"
+# What `mlflow run .` runs with when given no -P: the defaults MLproject declares for main.
+MAIN_DEFAULTS = {
+    "data": "data/titanic/train.csv",
+    "test_size": "0.25",
+    "seed": "123",
+    "model": "logreg",
+    "features": "engineered",
+    "C": "1.5",
+    "max_iter": "1000",
+    "solver": "newton-cholesky",
+    "learning_rate": "0.03",
+    "max_depth": "3",
+    "n_trees": "200",
+    "min_samples_leaf": "2",
+    "cv_folds": "5",
+    "cv_repeats": "3",
+    "explain": "false",
+    "force": "none",
+    "promote": "false",
+    "registered_model": "titanic",
+}
+# One pass of cross-validation, for tests of the machinery rather than of the model.
+QUICK = ("-P", "cv_repeats=1")
+# The interpreter running the tests is the one `mlflow run --env-manager local` must find.
+BIN = str(Path(sys.executable).parent)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port nothing listens on at `host` now, for a server a test starts there."""
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return probe.getsockname()[1]
+
+
+def run_env(**extra: str) -> dict[str, str]:
+    return {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", **extra}
+
+
+def mlflow_run(
+    *args: str, project: Path | str = PROJECT, cwd: Path = PROJECT, **kwargs: Any
+) -> subprocess.CompletedProcess[str]:
+    """`mlflow run <project> --env-manager local <args>`, as a user would type it."""
+    return subprocess.run(
+        [sys.executable, "-m", "mlflow", "run", str(project), "--env-manager", "local", *args],
+        cwd=cwd,
+        env=run_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        **kwargs,
+    )
+
+
+class _Exited(Exception):
+    def __init__(self, code: int) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+def _leave(code: int) -> None:
+    raise _Exited(code)
+
+
+def run_here(*args: str) -> subprocess.CompletedProcess[str]:
+    """`mlflow_run(*args)` (`-e` and `-P` only) without MLflow's launcher: the entry point's
+    own code in this process, with its checks, runs, error line and exit code. For the many
+    inputs that take one path, whose launcher part is checked through `mlflow run` once: a
+    `mlflow run` costs seconds of start-up before the entry point's first line."""
+    from orchestration.cli import step_main
+
+    entry, argv = "main", []
+    pairs = iter(args)
+    for flag, value in zip(pairs, pairs, strict=True):
+        if flag == "-e":
+            entry = value
+        elif flag == "-P":
+            name, _, given = value.partition("=")
+            argv += [f"--{name}", given]
+        else:
+            raise ValueError(f"run_here takes -e and -P, not {flag}")
+    command = getattr(importlib.import_module(f"steps.{entry}"), "main", partial(step_main, entry))
+    handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        # The command ends the process (os._exit) where `mlflow run` started one for it.
+        with (
+            mock.patch("orchestration.cli.exit_now", _leave),
+            chdir(PROJECT),
+            redirect_stdout(out),
+            redirect_stderr(err),
+        ):
+            command(argv)
+        raise AssertionError(f"{entry} returned instead of exiting")
+    except _Exited as exited:
+        code = exited.code
+    finally:
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
+        gc.unfreeze()
+    return subprocess.CompletedProcess(["run_here", *args], code, out.getvalue(), err.getvalue())
+
+
+Launch = Callable[..., subprocess.CompletedProcess[str]]
+
+
+def default_training_rows() -> pd.DataFrame:
+    """The training split `prepare` makes of MLproject's default data at its defaults."""
+    from orchestration.mlproject import entry_point_defaults
+    from steps.prepare import prepare
+    from titanic.passengers import read_passengers
+
+    defaults = entry_point_defaults("main")
+    passengers = read_passengers(PROJECT / defaults["data"], with_target=True, source="train.csv")
+    training, _ = prepare(passengers, float(defaults["test_size"]), int(defaults["seed"]))
+    return training
+
+
+def launcher_id(value: object) -> str | None:
+    """Test ids that say how a parametrized case was run: `mlflow_run` or `run_here`."""
+    return value.__name__ if value in (mlflow_run, run_here) else None
+
+
+def experiment_id() -> str:
+    """The experiment `mlflow run` puts runs in here: the test's own, else MLflow's Default."""
+    return experiment(os.environ.get("MLFLOW_EXPERIMENT_NAME", "Default")).experiment_id
+
+
+def experiment(name: str) -> Experiment:
+    """An experiment that must exist in the current store."""
+    found = MlflowClient().get_experiment_by_name(name)
+    assert found is not None, f"no experiment {name} in {mlflow.get_tracking_uri()}"
+    return found
+
+
+def matched(pattern: str, text: str, flags: int = 0) -> re.Match[str]:
+    """`pattern` searched in `text`, which must hold it."""
+    found = re.search(pattern, text, flags)
+    assert found is not None, f"{pattern!r} not in {text!r}"
+    return found
+
+
+def all_runs() -> list[Run]:
+    return MlflowClient().search_runs(
+        [experiment_id()], order_by=["attributes.start_time ASC"], max_results=1000
+    )
+
+
+def parents() -> list[Run]:
+    return [r for r in all_runs() if "mlflow.parentRunId" not in r.data.tags]
+
+
+def children(parent: Run) -> dict[str, Run]:
+    """A parent's child runs by name, checking there are exactly the three steps."""
+    kids = [r for r in all_runs() if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
+    by_name = {r.info.run_name: r for r in kids}
+    assert sorted(by_name) == ["evaluate", "prepare", "train"] and len(kids) == 3, by_name
+    return by_name
+
+
+def reused(parent: Run) -> dict[str, str | None]:
+    """For each step of a parent run: the run whose outputs it reused, or None if computed."""
+    return {
+        name: run.data.tags.get("titanic.reused_from") for name, run in children(parent).items()
+    }
+
+
+def error_lines(result: subprocess.CompletedProcess[str]) -> list[str]:
+    return [line for line in result.stderr.splitlines() if line.startswith("titanic: error:")]
