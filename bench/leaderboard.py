@@ -35,8 +35,8 @@ def build_store(uri: str) -> None:
     from mlflow.entities import Metric, Param, RunTag
     from mlflow.tracking import MlflowClient
 
-    from orchestration.mlproject import entry_point_defaults
-    from orchestration.names import STEPS, TAG_MODEL_URI, TAG_REUSED_STEPS
+    from orchestration.project.mlproject import entry_point_defaults
+    from orchestration.record.names import STEPS, TAG_MODEL_URI, TAG_REUSED_STEPS
 
     mlflow.set_tracking_uri(uri)
     client = MlflowClient()
@@ -93,7 +93,7 @@ def build_store(uri: str) -> None:
 
 
 def warm_seconds(limit: int) -> list[float]:
-    from orchestration import leaderboard
+    from orchestration.registry import leaderboard
 
     times = []
     for _ in range(REPEATS):
@@ -132,7 +132,7 @@ def main() -> None:
             "leaderboard, warm process, top 10": warm_seconds(10),
             f"leaderboard, warm process, all {PIPELINES}": warm_seconds(PIPELINES),
             "`titanic-leaderboard` (whole command)": command_seconds(
-                [sys.executable, "-m", "orchestration.leaderboard"], env
+                [sys.executable, "-m", "orchestration.registry.leaderboard"], env
             ),
             '`python -c "import mlflow"` (floor)': command_seconds(
                 [sys.executable, "-c", "import mlflow"], env

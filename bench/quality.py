@@ -21,8 +21,8 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-from orchestration.mlproject import entry_point_defaults
-from orchestration.params import parse_params
+from orchestration.project.mlproject import entry_point_defaults
+from orchestration.project.params import parse_params
 from steps.prepare import prepare
 from steps.train import accuracy, cv_scores, train
 from titanic.families import FAMILIES, FEATURE_SETS, HYPERPARAMETERS

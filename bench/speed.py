@@ -32,8 +32,8 @@ AT_SCALE = """
 import json, resource, sys, time
 import numpy as np, pandas as pd
 from threadpoolctl import threadpool_limits
-from orchestration.mlproject import entry_point_defaults
-from orchestration.params import parse_params
+from orchestration.project.mlproject import entry_point_defaults
+from orchestration.project.params import parse_params
 from titanic.families import FAMILY_PARAMS
 from titanic.models import build_pipeline
 from titanic.passengers import FEATURES, TARGET, read_passengers
@@ -64,8 +64,8 @@ ONE_FIT = """
 import json, statistics, time
 from pathlib import Path
 from threadpoolctl import threadpool_limits
-from orchestration.mlproject import entry_point_defaults
-from orchestration.params import parse_params
+from orchestration.project.mlproject import entry_point_defaults
+from orchestration.project.params import parse_params
 from steps.prepare import prepare
 from titanic.families import FAMILY_PARAMS
 from titanic.models import build_pipeline

@@ -15,11 +15,12 @@ from typing import NoReturn
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from orchestration.access import refusal
-from orchestration.cache import execute_step
-from orchestration.launcher import keep_killed_after_launcher, stop_when_launcher_exits
-from orchestration.mlproject import entry_point_parameters
-from orchestration.runs import Interrupted, active_run, catch_interrupts
+from orchestration.cache.reuse import execute_step
+from orchestration.lifecycle.access import refusal
+from orchestration.lifecycle.launcher import keep_killed_after_launcher, stop_when_launcher_exits
+from orchestration.lifecycle.runs import Interrupted, active_run, catch_interrupts
+from orchestration.project.mlproject import entry_point_parameters
+from steps import Hooks
 from titanic.errors import InputError
 
 
@@ -121,7 +122,7 @@ def step_main(step: str, argv: list[str] | None = None) -> NoReturn:
 
     def body() -> None:
         with active_run() as run:
-            outputs = execute_step(step, parse_args(step, argv), cache=None)
+            outputs = execute_step(step, parse_args(step, argv), cache=None, hooks=Hooks())
         for name, uri in outputs.items():
             print(f"{name}: {uri}")
         for name, value in sorted(MlflowClient().get_run(run.info.run_id).data.metrics.items()):

@@ -18,8 +18,8 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from sqlalchemy.exc import SQLAlchemyError
 
-from orchestration.access import refusal
-from orchestration.runs import open_on_training_runs
+from orchestration.lifecycle.access import refusal
+from orchestration.lifecycle.runs import open_on_training_runs
 
 log = logging.getLogger("titanic")
 

@@ -16,9 +16,11 @@ from mlflow.entities import Run
 from mlflow.tracking import MlflowClient
 from mlflow.utils.mlflow_tags import MLFLOW_PROJECT_ENTRY_POINT
 
-from orchestration.cache import execute_step
-from orchestration.mlproject import entry_point_defaults, entry_point_parameters
-from orchestration.names import (
+from orchestration.cache.reuse import execute_step
+from orchestration.lifecycle.runs import PROJECT_TAGS, active_run, raise_if_interrupted
+from orchestration.project.mlproject import entry_point_defaults, entry_point_parameters
+from orchestration.project.params import parse_params, recorded
+from orchestration.record.names import (
     METRIC_ORDER,
     NOTE_TAG,
     OUT_MODEL,
@@ -29,15 +31,8 @@ from orchestration.names import (
     TAG_REUSED_STEPS,
     TAG_WARNING,
 )
-from orchestration.params import parse_params, recorded
-from orchestration.runs import (
-    PROJECT_TAGS,
-    active_run,
-    current_run,
-    log_batch,
-    outputs_of,
-    raise_if_interrupted,
-)
+from orchestration.record.store import current_run, log_batch, outputs_of
+from steps import Hooks
 from titanic.errors import InputError
 
 
@@ -68,7 +63,7 @@ class StepRecord(TypedDict):
 
 
 def run_step(
-    step: str, params: dict[str, str], inherited: dict[str, str], *, reuse: bool
+    step: str, params: dict[str, str], inherited: dict[str, str], *, reuse: bool, hooks: Hooks
 ) -> StepRecord:
     """Run one step as a child run of the active run, standing in for a finished run with the
     same key if `reuse`; returns what the child did."""
@@ -80,7 +75,7 @@ def run_step(
     ):
         mlflow.log_params(recorded(params))
         try:
-            execute_step(step, params, cache=cache if reuse else None)
+            execute_step(step, params, cache=cache if reuse else None, hooks=hooks)
         except InputError as err:
             raise InputError(f"step {step} failed: {err}") from None
     done = MlflowClient().get_run(child.info.run_id)
@@ -99,8 +94,9 @@ def project_tags(run: Run) -> dict[str, str]:
     return {k: v for k, v in run.data.tags.items() if k in PROJECT_TAGS}
 
 
-def run_pipeline(chosen: dict[str, str]) -> list[StepRecord]:
-    """Run the steps as children of the active run; returns what each child did."""
+def run_pipeline(chosen: dict[str, str], hooks: Hooks | None = None) -> list[StepRecord]:
+    """Run the steps as children of the active run, handing each the `hooks` (a search's
+    configuration: its trial's reporter, its worker's kept folds); returns what each child did."""
     force = parse_params(chosen)["force"]  # every value checked before any step starts
     parent = current_run()
     given = recorded(chosen)
@@ -117,6 +113,7 @@ def run_pipeline(chosen: dict[str, str]) -> list[StepRecord]:
                 step_params(step, chosen, outputs),
                 project_tags(parent),
                 reuse=not forced(step, force),
+                hooks=hooks or Hooks(),
             )
         )
         outputs.update(record[-1]["outputs"])

@@ -24,9 +24,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
 from orchestration.cli import step_main
-from orchestration.datasets import dataset, passenger_dataset, split_source
-from orchestration.inputs import fetch
-from orchestration.names import (
+from orchestration.record.datasets import dataset, passenger_dataset, split_source
+from orchestration.record.inputs import fetch
+from orchestration.record.names import (
     CONFUSION_PNG,
     ROC_PNG,
     SUBMISSION_FILE,
@@ -34,7 +34,8 @@ from orchestration.names import (
     TRAIN_FILE,
     VALID_FILE,
 )
-from orchestration.runs import again_if_raced
+from orchestration.record.store import again_if_raced
+from steps import Hooks
 from titanic.passengers import FEATURES, ID, TARGET, read_passengers, unseen_values
 from titanic.survival import encoded, label, load_pipeline, predictions, survival_score
 
@@ -221,7 +222,9 @@ def explain(model_uri: str, prepared: str) -> None:
     mlflow_evaluation(pipeline, valid_split(prepared), prepared, model.model_id)
 
 
-def run(model_uri: str, prepared: str, test_data: str, explain: str) -> dict[str, str]:
+def run(
+    model_uri: str, prepared: str, test_data: str, explain: str, hooks: Hooks
+) -> dict[str, str]:
     local, pipeline, model = trusted_model(model_uri)
     model_id = model.model_id  # None for a model saved outside a tracking store
     folder = fetch(prepared, "prepared")

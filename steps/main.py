@@ -9,13 +9,13 @@ from mlflow.entities import Run
 from mlflow.tracking import MlflowClient
 
 from orchestration.cli import parse_args, run_cli
-from orchestration.links import load_line, ui_line
-from orchestration.names import OUT_MODEL
-from orchestration.naming import describe, name_unless_named
-from orchestration.params import PIPELINE_ONLY, applicable
+from orchestration.lifecycle.runs import active_run
 from orchestration.pipeline import StepRecord, pipeline_metrics, run_pipeline
-from orchestration.registry import ship
-from orchestration.runs import active_run
+from orchestration.project.naming import describe, name_unless_named
+from orchestration.project.params import PIPELINE_ONLY, applicable
+from orchestration.record.links import load_line, ui_line
+from orchestration.record.names import OUT_MODEL
+from orchestration.registry.champion import ship
 
 
 def summary(parent: Run, chosen: dict[str, str], record: list[StepRecord]) -> str:

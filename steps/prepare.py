@@ -13,10 +13,17 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from orchestration.cli import step_main
-from orchestration.datasets import passenger_dataset
-from orchestration.inputs import fetch
-from orchestration.names import OUT_PREPARED, PREPARED_DIR, PROFILE_FILE, TRAIN_FILE, VALID_FILE
-from orchestration.runs import again_if_raced, current_run
+from orchestration.record.datasets import passenger_dataset
+from orchestration.record.inputs import fetch
+from orchestration.record.names import (
+    OUT_PREPARED,
+    PREPARED_DIR,
+    PROFILE_FILE,
+    TRAIN_FILE,
+    VALID_FILE,
+)
+from orchestration.record.store import again_if_raced, current_run
+from steps import Hooks
 from titanic.errors import InputError
 from titanic.passengers import TARGET, read_passengers
 
@@ -67,7 +74,7 @@ def profile(passengers: pd.DataFrame) -> Profile:
     }
 
 
-def run(data: str, test_size: float, seed: int) -> dict[str, str]:
+def run(data: str, test_size: float, seed: int, hooks: Hooks) -> dict[str, str]:
     path = fetch(data, "data")
     passengers = read_passengers(path, with_target=True, source="data")
     train, valid = prepare(passengers, test_size, seed)

@@ -8,9 +8,9 @@ from typing import NoReturn
 from mlflow.tracking import MlflowClient
 
 from orchestration.cli import parse_args, run_cli
-from orchestration.params import parse_params
-from orchestration.registry import candidate, ship
-from orchestration.runs import active_run
+from orchestration.lifecycle.runs import active_run
+from orchestration.project.params import parse_params
+from orchestration.registry.champion import candidate, ship
 
 
 def main(argv: list[str] | None = None) -> NoReturn:

@@ -7,18 +7,19 @@ from __future__ import annotations
 import sys
 from typing import NoReturn
 
-from orchestration.executors import start_fork_server
+from orchestration.search.executors import start_fork_server
 
 if __name__ == "__main__":  # first: the local workers' imports run beside this command's own
     start_fork_server(sys.argv)
 
 from orchestration.cli import parse_args, run_cli
-from orchestration.grid import expand, label, varied
-from orchestration.naming import name_unless_named
-from orchestration.params import SEARCH_SETTINGS, parse_params
-from orchestration.report import finish
-from orchestration.runs import active_run
-from orchestration.search import Grid, Point, executor, search
+from orchestration.lifecycle.runs import active_run
+from orchestration.project.naming import name_unless_named
+from orchestration.project.params import SEARCH_SETTINGS, parse_params
+from orchestration.search.driver import executor, search
+from orchestration.search.grid import expand, label, varied
+from orchestration.search.points import Grid, Point
+from orchestration.search.report import finish
 
 
 def main(argv: list[str] | None = None) -> NoReturn:

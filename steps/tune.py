@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 from typing import NoReturn
 
-from orchestration.executors import start_fork_server
+from orchestration.search.executors import start_fork_server
 
 if __name__ == "__main__":  # first: the local workers' imports run beside this command's own
     start_fork_server(sys.argv)
@@ -16,14 +16,14 @@ if __name__ == "__main__":  # first: the local workers' imports run beside this 
 import mlflow
 
 from orchestration.cli import parse_args, run_cli
-from orchestration.mlproject import entry_point_defaults
-from orchestration.names import TAG_PRUNER, TAG_STUDY
-from orchestration.naming import name_unless_named
-from orchestration.params import SEARCH_SETTINGS, parse_params
-from orchestration.report import finish
-from orchestration.runs import active_run
-from orchestration.search import executor, search
-from orchestration.study import SPACE, Study, open_study, storage_url
+from orchestration.lifecycle.runs import active_run
+from orchestration.project.mlproject import entry_point_defaults
+from orchestration.project.naming import name_unless_named
+from orchestration.project.params import SEARCH_SETTINGS, parse_params
+from orchestration.record.names import TAG_PRUNER, TAG_STUDY
+from orchestration.search.driver import executor, search
+from orchestration.search.report import finish
+from orchestration.search.study import SPACE, Study, open_study, storage_url
 
 
 def main(argv: list[str] | None = None) -> NoReturn:

@@ -133,7 +133,7 @@ Launch = Callable[..., subprocess.CompletedProcess[str]]
 
 def default_training_rows() -> pd.DataFrame:
     """The training split `prepare` makes of MLproject's default data at its defaults."""
-    from orchestration.mlproject import entry_point_defaults
+    from orchestration.project.mlproject import entry_point_defaults
     from steps.prepare import prepare
     from titanic.passengers import read_passengers
 

@@ -551,7 +551,7 @@ def test_an_unreachable_scheduler_fails_the_search_in_one_line(
     cluster: Cluster, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Checked with the 15 s the client keeps trying made 1 s."""
-    from orchestration import cluster as dask_cluster
+    from orchestration.search import cluster as dask_cluster
 
     monkeypatch.setattr(dask_cluster, "CONNECT_SECONDS", 1.0)
     address = f"tcp://127.0.0.1:{free_port()}"  # nobody listens there
@@ -567,7 +567,7 @@ def test_a_scheduler_with_no_worker_is_one_line(
 ) -> None:
     """The line a search ends with when no worker joins, checked on the executor with its
     30 s wait made 1 s; a refused search ends like the unreachable one above."""
-    from orchestration import cluster as dask_cluster
+    from orchestration.search import cluster as dask_cluster
 
     monkeypatch.setattr(dask_cluster, "WORKER_WAIT_SECONDS", 1.0)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:9")  # never reached here
@@ -656,7 +656,7 @@ def test_a_result_the_scheduler_died_holding_ends_the_wait(
 ) -> None:
     """The scheduler dies after a task ended and before the client fetched its result: Dask's
     executor future for it never ends, and a search waiting on it must not wait forever."""
-    from orchestration.cluster import DaskCluster
+    from orchestration.search.cluster import DaskCluster
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:9")  # never reached here
     started: list[subprocess.Popen[str]] = []

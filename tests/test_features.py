@@ -12,8 +12,8 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from orchestration.mlproject import entry_point_defaults
-from orchestration.params import parse_params
+from orchestration.project.mlproject import entry_point_defaults
+from orchestration.project.params import parse_params
 from steps.train import cv_scores, train
 from tests.support import default_training_rows
 from titanic.encoding import Encode

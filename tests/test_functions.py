@@ -28,18 +28,21 @@ from mlflow.tracking import MlflowClient
 from sklearn.model_selection import train_test_split
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from orchestration import cache, inputs, memo
-from orchestration.datasets import digest, passenger_dataset, schema_rows
-from orchestration.hosts import is_loopback
-from orchestration.inputs import sha256_files
-from orchestration.links import ui_line
-from orchestration.memo import FoldMemo, keep_folds, kept_folds
-from orchestration.naming import describe
-from orchestration.params import parse_params
-from orchestration.progress import Progress
-from orchestration.registry import becomes_champion, set_alias
-from orchestration.runs import Interrupted, Pruned
-from orchestration.search import Outcome
+from orchestration.cache import keys as cache
+from orchestration.lifecycle.hosts import is_loopback
+from orchestration.lifecycle.runs import Interrupted, Pruned
+from orchestration.project.naming import describe
+from orchestration.project.params import parse_params
+from orchestration.record import inputs
+from orchestration.record.datasets import digest, passenger_dataset, schema_rows
+from orchestration.record.inputs import sha256_files
+from orchestration.record.links import ui_line
+from orchestration.registry.champion import becomes_champion, set_alias
+from orchestration.search import worker
+from orchestration.search.memo import FoldMemo
+from orchestration.search.points import Outcome
+from orchestration.search.progress import Progress
+from orchestration.search.worker import hooks, prepare_worker
 from steps.evaluate import confusion_figure, environment_mismatches, evaluate, roc_figure
 from steps.prepare import prepare, profile
 from steps.train import OPENMP_MIN_ROWS, accuracy, thread_limits, train
@@ -338,6 +341,7 @@ def test_cache_key_follows_params_data_and_code(
     code = tmp_path / "code"
     shutil.copytree(cache.PROJECT_DIR / "steps", code / "steps")
     shutil.copytree(cache.PROJECT_DIR / "titanic", code / "titanic")
+    shutil.copytree(cache.PROJECT_DIR / "orchestration", code / "orchestration")
     monkeypatch.setattr(cache, "PROJECT_DIR", code)
     assert prepare_key(params) == key
     with open(code / "titanic" / "models.py", "a") as handle:
@@ -348,7 +352,7 @@ def test_cache_key_follows_params_data_and_code(
     assert prepare_key(params) != key
 
 
-def test_code_digests_cover_the_model_code_not_the_machinery(
+def test_code_digests_cover_the_model_code_and_its_records_not_the_machinery(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     code = tmp_path / "code"
@@ -356,10 +360,18 @@ def test_code_digests_cover_the_model_code_not_the_machinery(
         shutil.copytree(cache.PROJECT_DIR / package, code / package)
     monkeypatch.setattr(cache, "PROJECT_DIR", code)
     before = {step: cache.code_digest(step) for step in ("prepare", "train", "evaluate")}
-    for module in ("liveness", "claims", "cache", "cli", "runs"):
-        with open(code / "orchestration" / f"{module}.py", "a") as handle:
+    for module in ("lifecycle/liveness", "cache/claims", "cache/keys", "cli", "lifecycle/runs"):
+        machinery = code / "orchestration" / f"{module}.py"
+        assert machinery.is_file()
+        with open(machinery, "a") as handle:
             handle.write("# edited: machinery, not the work\n")
     assert {step: cache.code_digest(step) for step in before} == before
+    # What a step records under which name is part of its work: a renamed artifact is new work.
+    with open(code / "orchestration" / "record" / "names.py", "a") as handle:
+        handle.write("# edited: the names a step records under\n")
+    renamed = {step: cache.code_digest(step) for step in before}
+    assert all(renamed[step] != before[step] for step in before)
+    before = renamed
     with open(code / "titanic" / "features.py", "a") as handle:
         handle.write("# edited: a feature transformer\n")
     after = {step: cache.code_digest(step) for step in before}
@@ -390,10 +402,12 @@ def test_fold_memo_tells_rows_and_feature_sets_apart_and_keeps_within_its_bytes(
     assert folds.get(1) is None and folds.get(0) is matrices and folds.get(2) is matrices
     folds[3] = (np.zeros((200, 10)), np.zeros((10, 10)))  # more than the memo holds
     assert folds.get(3) is None and folds.get(0) is matrices
-    monkeypatch.setattr(memo, "_memo", None)
-    assert kept_folds("engineered", passengers, 5, 1, 0) is None  # `main`, a step alone
-    keep_folds()
-    assert kept_folds("engineered", passengers, 5, 1, 0) is not None  # a search worker
+    monkeypatch.setattr(worker, "_memo", None)
+    assert hooks(None).kept_folds is None  # `main`, a step alone
+    monkeypatch.setattr(worker, "quiet_process", lambda: None)  # this process's logging stays
+    prepare_worker()
+    kept_folds = hooks(None).kept_folds
+    assert kept_folds is not None and kept_folds("engineered", passengers, 5, 1, 0) is not None
 
 
 def test_sha256_files_sees_names_and_content(tmp_path: Path) -> None:
@@ -446,15 +460,15 @@ def test_a_local_worker_starts_with_what_mlflow_would_load_in_its_first_run(uri:
     """The fork server skips a preload module that fails to import, without a word: each must
     import and load the store of a database URI. MLflow's map of installed packages, which the
     search command builds and hands to each worker, must spare MLflow building its own."""
-    from orchestration.executors import LOCAL_PRELOAD
-    from orchestration.preload import installed_packages
+    from orchestration.search.executors import LOCAL_PRELOAD
+    from orchestration.search.preload import installed_packages
 
     handed = installed_packages()  # as the search command builds it
     code = (
         "import importlib, json, sys\n"
         f"for module in {LOCAL_PRELOAD!r}: importlib.import_module(module)\n"
         "from mlflow.utils import requirements_utils as r\n"
-        "from orchestration.search import start_worker\n"
+        "from orchestration.search.worker import start_worker\n"
         "store = 'mlflow.store.tracking.sqlalchemy_store' in sys.modules\n"
         "built = r._MODULES_TO_PACKAGES is not None\n"
         "start_worker(json.load(sys.stdin))\n"
@@ -483,7 +497,7 @@ def test_a_signal_inside_a_store_read_still_ends_the_run_killed_here(store: str)
     not wait out the lock that read holds and leave the run to the helper after exit."""
     from sqlalchemy import event
 
-    from orchestration.runs import active_run, unended
+    from orchestration.lifecycle.runs import active_run, unended
 
     engine = MlflowClient()._tracking_client.store.engine
 
@@ -500,7 +514,7 @@ def test_a_signal_inside_a_store_read_still_ends_the_run_killed_here(store: str)
 
 
 def test_why_dead_by_process_here_and_by_heartbeat_elsewhere() -> None:
-    from orchestration import liveness
+    from orchestration.lifecycle import liveness
 
     now = time.time()
     alive_here = liveness.identity()
@@ -521,7 +535,7 @@ def test_why_dead_by_process_here_and_by_heartbeat_elsewhere() -> None:
 
 
 def test_a_project_run_whose_entry_point_never_started_is_dead_after_a_grace() -> None:
-    from orchestration import liveness
+    from orchestration.lifecycle import liveness
 
     now = time.time()
     local = {"mlflow.project.entryPoint": "main"}  # `--env-manager local` adds no env tag
@@ -543,7 +557,7 @@ def test_a_closing_cluster_worker_waits_for_the_configurations_it_runs() -> None
 
     from distributed.core import Status
 
-    from orchestration import cluster
+    from orchestration.search import cluster
 
     task, worker = -1, types.SimpleNamespace(status=Status.running)
     cluster._running.add(task)
@@ -582,7 +596,7 @@ def test_read_passengers_semicolons_decimal_commas_and_latin1(tmp_path: Path) ->
     ],
 )
 def test_run_names_say_what_ran(given: dict[str, str], name: str) -> None:
-    from orchestration.mlproject import entry_point_defaults
+    from orchestration.project.mlproject import entry_point_defaults
 
     assert describe({**entry_point_defaults("main"), **given}) == name
 
@@ -616,7 +630,7 @@ def test_promote_parameters_are_checked() -> None:
 
 
 def test_grid_is_the_product_of_the_lists_named_by_what_varies() -> None:
-    from orchestration.grid import expand, label, varied
+    from orchestration.search.grid import expand, label, varied
 
     chosen = {"model": "logreg,hgb", "C": "0.1,1", "seed": "1"}
     configs = expand(chosen, max_configs=10)
@@ -649,7 +663,7 @@ def test_grid_is_the_product_of_the_lists_named_by_what_varies() -> None:
     ],
 )
 def test_grid_refuses_bad_lists(chosen: dict[str, str], message: str) -> None:
-    from orchestration.grid import expand
+    from orchestration.search.grid import expand
 
     with pytest.raises(InputError, match=re.escape(message)):
         expand(chosen, max_configs=5)
@@ -659,8 +673,8 @@ def test_grid_refuses_bad_lists(chosen: dict[str, str], message: str) -> None:
 
 
 def test_leaderboard_and_promote_agree_on_the_best_of_tied_runs(store: str) -> None:
-    from orchestration import leaderboard
-    from orchestration.registry import candidate
+    from orchestration.registry import leaderboard
+    from orchestration.registry.champion import candidate
 
     client = MlflowClient()
     made = []

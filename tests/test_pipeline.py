@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
-from orchestration import cache
+from orchestration.cache import keys as cache
 from tests.pages import block, commands, fill, output_after, shell
 from tests.support import (
     MAIN_DEFAULTS,

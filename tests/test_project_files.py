@@ -5,10 +5,10 @@ from __future__ import annotations
 import yaml
 
 from orchestration.cli import parse_args
-from orchestration.mlproject import command_arguments, entry_point_defaults
-from orchestration.names import STEPS
-from orchestration.params import PARSERS
 from orchestration.pipeline import forced, step_params
+from orchestration.project.mlproject import command_arguments, entry_point_defaults
+from orchestration.project.params import PARSERS
+from orchestration.record.names import STEPS
 from tests.support import MAIN_DEFAULTS, PROJECT
 
 

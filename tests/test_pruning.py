@@ -14,12 +14,14 @@ from optuna.trial import TrialState
 from scipy import stats
 from sklearn.model_selection import RepeatedStratifiedKFold, cross_val_score
 
-from orchestration.params import parse_params
-from orchestration.pruning import FoldReporter, Trial, fold_reporter, make_pruner, reporting
-from orchestration.runs import Pruned
-from orchestration.search import Outcome, failed_line
-from orchestration.study import Study, open_study
-from orchestration.wilcoxon import p_worse
+from orchestration.lifecycle.runs import Pruned
+from orchestration.project.params import parse_params
+from orchestration.search.driver import failed_line
+from orchestration.search.points import Outcome
+from orchestration.search.pruning import FoldReporter, Trial, make_pruner
+from orchestration.search.study import Study, open_study
+from orchestration.search.wilcoxon import p_worse
+from orchestration.search.worker import hooks
 from titanic import models
 from titanic.errors import InputError
 from titanic.models import build_pipeline, cross_validate
@@ -288,17 +290,15 @@ def test_a_worker_that_cannot_open_the_study_says_how_to_fix_it(tmp_path: Path) 
         match=r"cannot open the Optuna study 's' .* pass -P storage= "
         r"a URL every worker reaches .* or -P pruner=none",
     ):
-        with reporting(missing):
-            pass
+        FoldReporter(missing)
 
 
 def test_reporting_is_per_configuration_and_off_without_a_trial(tmp_path: Path) -> None:
     storage, study = study_with_finished_trials(tmp_path, [])
-    with reporting(None):
-        assert fold_reporter() is None
-    with reporting(Trial(storage, "s", study.ask()._trial_id, "median", 3)):
-        assert isinstance(fold_reporter(), FoldReporter)
-    assert fold_reporter() is None
+    assert hooks(None).after_fold is None
+    trial = Trial(storage, "s", study.ask()._trial_id, "median", 3)
+    assert isinstance(hooks(trial).after_fold, FoldReporter)
+    assert hooks(trial).after_fold is not hooks(trial).after_fold  # one per configuration
 
 
 def test_a_pruned_trial_is_told_pruned_never_best_and_no_failure(tmp_path: Path) -> None:

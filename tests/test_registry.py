@@ -22,8 +22,8 @@ from mlflow.tracking import MlflowClient
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-from orchestration import leaderboard
-from orchestration.registry import candidate, promote
+from orchestration.registry import leaderboard
+from orchestration.registry.champion import candidate, promote
 from tests.support import (
     BIN,
     EXPERIMENT,

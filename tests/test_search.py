@@ -18,7 +18,7 @@ import pytest
 from mlflow.entities import Run
 from mlflow.tracking import MlflowClient
 
-from orchestration.params import parse_params
+from orchestration.project.params import parse_params
 from steps.train import cv_scores
 from tests.support import (
     PROJECT,

@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
+PROJECT_DIR = Path(__file__).resolve().parents[2]
 MLPROJECT = PROJECT_DIR / "MLproject"
 
 

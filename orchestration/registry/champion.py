@@ -11,8 +11,9 @@ from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from orchestration.access import GRANT_COMMAND, PERMISSION_DENIED, refused, user
-from orchestration.names import (
+from orchestration.lifecycle.access import GRANT_COMMAND, PERMISSION_DENIED, refused, user
+from orchestration.project.params import PIPELINE_ONLY
+from orchestration.record.names import (
     METRIC_ORDER,
     OUT_MODEL,
     OUTPUT_TAG,
@@ -22,8 +23,7 @@ from orchestration.names import (
     TAG_MODEL_URI,
     TAG_PROMOTED,
 )
-from orchestration.params import PIPELINE_ONLY
-from orchestration.runs import again_if_raced, current_run
+from orchestration.record.store import again_if_raced, current_run
 from titanic.errors import InputError
 
 CHAMPION = "champion"

@@ -1,4 +1,4 @@
-"""Where a search runs its configurations. The search driver (`orchestration.search`) submits
+"""Where a search runs its configurations. The search driver (`orchestration.search.driver`) submits
 calls, waits for them and reads their results through `Executor`; `LocalPool` is this machine's
 processes, and a cluster executor plugs in beside it with the same methods.
 
@@ -22,16 +22,16 @@ from typing import Any, Self, TypeVar
 import psutil
 from pebble import ProcessExpired, ProcessPool
 
-from orchestration.names import STEPS
+from orchestration.record.names import STEPS
 
 T = TypeVar("T")
 # What a local worker imports once, before its first call: the search's worker side, every
 # step it runs and what MLflow would load during its first run. (The fork server skips a
 # module that fails to import: tests/test_functions.py imports each.)
 LOCAL_PRELOAD = [
-    "orchestration.search",
+    "orchestration.search.worker",
     *(f"steps.{step}" for step in STEPS),
-    "orchestration.preload",
+    "orchestration.search.preload",
 ]
 # Seconds that interrupted workers get to end their runs KILLED before they are killed.
 STOP_GRACE_SECONDS = 60.0

@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, TextIO
 
 from tqdm import tqdm
 
-from orchestration.names import RANKING_METRIC
+from orchestration.record.names import RANKING_METRIC
 
 if TYPE_CHECKING:  # the driver that reports here defines it
-    from orchestration.search import Outcome
+    from orchestration.search.points import Outcome
 
 
 def _duration(seconds: float) -> str:

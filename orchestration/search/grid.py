@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import itertools
 
-from orchestration.params import PARSERS, applicable, recorded
+from orchestration.project.params import PARSERS, applicable, recorded
 from titanic.errors import InputError
 
 LIST_SEPARATOR = ","

@@ -1,7 +1,7 @@
 """The `mlflow run` process above an entry point: follow it when it is stopped alone, and keep
 a run KILLED after it has exited.
 
-    python -m orchestration.launcher <pid> <start time> <launcher pid|-> <run id>...
+    python -m orchestration.lifecycle.launcher <pid> <start time> <launcher pid|-> <run id>...
                                                                (started by an entry point)
 """
 
@@ -17,9 +17,9 @@ import time
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from orchestration import processes
-from orchestration.mlproject import PROJECT_DIR
-from orchestration.runs import Interrupted, unended
+from orchestration.lifecycle import processes
+from orchestration.lifecycle.runs import Interrupted, unended
+from orchestration.project.mlproject import PROJECT_DIR
 
 # How long the helper waits for the processes to exit and for the store to take its writes.
 HELPER_SECONDS = 180.0
@@ -40,7 +40,7 @@ def keep_killed_after_launcher(launched_as: str | None) -> None:
         [
             sys.executable,
             "-m",
-            "orchestration.launcher",
+            "orchestration.lifecycle.launcher",
             me["pid"],
             me["started"],
             str(launcher or "-"),

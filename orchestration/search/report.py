@@ -15,8 +15,9 @@ from matplotlib.ticker import FuncFormatter
 from mlflow.entities import Run
 from mlflow.tracking import MlflowClient
 
-from orchestration.links import load_line, ui_line
-from orchestration.names import (
+from orchestration.project.params import applicable
+from orchestration.record.links import load_line, ui_line
+from orchestration.record.names import (
     METRIC_ORDER,
     NOTE_TAG,
     RANKING_METRIC,
@@ -25,10 +26,10 @@ from orchestration.names import (
     TAG_BEST_MODEL_URI,
     TAG_BEST_RUN,
 )
-from orchestration.params import applicable
-from orchestration.registry import candidate, ship
-from orchestration.runs import log_batch
-from orchestration.search import PRUNED, Outcome, failed_line
+from orchestration.record.store import log_batch
+from orchestration.registry.champion import candidate, ship
+from orchestration.search.driver import failed_line
+from orchestration.search.points import PRUNED, Outcome
 
 BEST_PARAM_PREFIX = "best."
 SHOWN_ROWS = 50  # rows of the table in the run's description and the printed summary

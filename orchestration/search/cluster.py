@@ -38,12 +38,12 @@ from distributed.core import Status
 from distributed.scheduler import KilledWorker
 from threadpoolctl import threadpool_limits
 
-from orchestration import runs
-from orchestration.cache import package_versions
-from orchestration.executors import STOP_GRACE_SECONDS, Executor, WorkerLost
-from orchestration.hosts import is_loopback
-from orchestration.mlproject import PROJECT_DIR
-from orchestration.names import STEPS
+from orchestration.cache.keys import package_versions
+from orchestration.lifecycle import runs
+from orchestration.lifecycle.hosts import is_loopback
+from orchestration.project.mlproject import PROJECT_DIR
+from orchestration.record.names import STEPS
+from orchestration.search.executors import STOP_GRACE_SECONDS, Executor, WorkerLost
 from titanic.errors import InputError
 
 T = TypeVar("T")
@@ -150,7 +150,7 @@ class ProjectWorker(WorkerPlugin):
     name = "titanic-project"
 
     def setup(self, worker: Any) -> None:
-        from orchestration.search import prepare_worker
+        from orchestration.search.worker import prepare_worker
 
         for step in STEPS:  # the code this worker runs, loaded with its digest
             importlib.import_module(f"steps.{step}")

@@ -12,7 +12,7 @@ import shlex
 from collections.abc import Callable
 from typing import Any
 
-from orchestration.names import STEPS
+from orchestration.record.names import STEPS
 from titanic.errors import InputError
 from titanic.families import FAMILIES, FAMILY_PARAMS, FEATURE_SETS, HYPERPARAMETERS, SOLVERS
 

@@ -14,10 +14,10 @@ from optuna.samplers import TPESampler
 from optuna.trial import TrialState
 from sqlalchemy.exc import SQLAlchemyError
 
-from orchestration.cache import step_lock
-from orchestration.naming import describe
-from orchestration.pruning import PER_FOLD, Trial
-from orchestration.search import PRUNED, Outcome, Point
+from orchestration.cache.reuse import step_lock
+from orchestration.project.naming import describe
+from orchestration.search.points import PRUNED, Outcome, Point
+from orchestration.search.pruning import PER_FOLD, Trial
 from titanic.errors import InputError
 from titanic.families import FAMILIES, FAMILY_PARAMS, FEATURE_SETS
 

@@ -8,8 +8,8 @@ from mlflow.tracking import MlflowClient
 # Private, with no public equivalent: the word lists MLflow draws generated run names from.
 from mlflow.utils.name_utils import _GENERATOR_NOUNS, _GENERATOR_PREDICATES
 
-from orchestration.mlproject import entry_point_defaults
-from orchestration.params import PIPELINE_ONLY, applicable
+from orchestration.project.mlproject import entry_point_defaults
+from orchestration.project.params import PIPELINE_ONLY, applicable
 
 # The parameter each family is best known by, named in a run's name even at its default.
 HEADLINE = {"logreg": ("C",), "hgb": ("learning_rate",), "rf": ("n_trees",), "vote": ()}

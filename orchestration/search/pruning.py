@@ -10,14 +10,11 @@ pay for it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from orchestration.runs import Pruned
+from orchestration.lifecycle.runs import Pruned
 from titanic.errors import InputError
 
 if TYPE_CHECKING:
@@ -64,7 +61,7 @@ def make_pruner(name: str, warmup: int) -> BasePruner:
     if name == "halving":
         return SuccessiveHalvingPruner(min_resource=warmup, reduction_factor=REDUCTION)
     if name == "wilcoxon":
-        from orchestration.wilcoxon import WilcoxonPruner
+        from orchestration.search.wilcoxon import WilcoxonPruner
 
         return WilcoxonPruner(p_threshold=P_THRESHOLD, n_startup_steps=warmup)
     raise ValueError(f"no pruner {name!r}")
@@ -129,23 +126,3 @@ class FoldReporter:
                 f"stopped after {len(scores)} of {total} folds: mean accuracy "
                 f"{mean:.4f} is {self._why}"
             )
-
-
-_reporter: ContextVar[FoldReporter | None] = ContextVar("fold_reporter", default=None)
-
-
-@contextmanager
-def reporting(trial: Trial | None) -> Iterator[None]:
-    """Around a configuration: its train step reports to `trial` (None: a sweep's
-    configuration, or a trial of a study without a pruner, reports nowhere). Per thread, as a
-    cluster worker runs several configurations at once."""
-    token = _reporter.set(FoldReporter(trial) if trial is not None else None)
-    try:
-        yield
-    finally:
-        _reporter.reset(token)
-
-
-def fold_reporter() -> Callable[[list[float], int], None] | None:
-    """What the train step calls after each fold, if it runs as part of a pruned trial."""
-    return _reporter.get()

@@ -6,22 +6,20 @@ from __future__ import annotations
 import gc
 import logging
 import signal
-import time
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 import mlflow
-from mlflow.entities import Metric, Run, RunTag
+from mlflow.entities import Run
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from orchestration import liveness
-from orchestration.access import refusal
-from orchestration.names import (
+from orchestration.lifecycle import liveness
+from orchestration.lifecycle.access import refusal
+from orchestration.record.names import (
     EXPERIMENT_KIND,
     EXPERIMENT_KIND_TAG,
-    OUTPUT_TAG,
     failure_tags,
     pruned_tags,
 )
@@ -67,7 +65,7 @@ class Pruned(Exception):
 
 _received: list[int] = []
 # Runs this process started and has not ended yet: after an interrupt, whatever is left here
-# is ended KILLED by a helper once this process has exited (see `orchestration.launcher`).
+# is ended KILLED by a helper once this process has exited (see `orchestration.lifecycle.launcher`).
 _unended: list[str] = []
 
 
@@ -96,14 +94,6 @@ def clear_interrupts() -> None:
 
 def unended() -> list[str]:
     return list(_unended)
-
-
-def current_run() -> Run:
-    """The active run, which a step's or a pipeline's recording code runs inside."""
-    run = mlflow.active_run()
-    if run is None:
-        raise RuntimeError("no active MLflow run: start one with orchestration.runs.active_run")
-    return run
 
 
 def raise_if_interrupted() -> None:
@@ -203,30 +193,3 @@ def record_failure(err: Exception) -> None:
         mlflow.set_tags(failure_tags(reason))
     except MlflowException as store_error:  # the store itself may be what failed
         log.warning("could not record the failure on the run: %s", store_error)
-
-
-def again_if_raced(write: Callable[[], object]) -> None:
-    """Run a store write that can lose a race on a unique key. MLflow's SQL store looks a row
-    up, then inserts it (a dataset, a model alias), so two runs writing the same one at one
-    moment collide (sqlite and PostgreSQL alike); by then the row exists, and a second try
-    links to it or moves it."""
-    try:
-        write()
-    except MlflowException as err:
-        if "unique constraint" not in str(err).lower():
-            raise
-        write()
-
-
-def log_batch(run_id: str, metrics: dict[str, float], tags: dict[str, str]) -> None:
-    """Metrics and tags in one call to the store."""
-    now = int(time.time() * 1000)
-    MlflowClient().log_batch(
-        run_id,
-        metrics=[Metric(k, v, now, 0) for k, v in metrics.items()],
-        tags=[RunTag(k, v) for k, v in tags.items()],
-    )
-
-
-def outputs_of(run: Run) -> dict[str, str]:
-    return {k[len(OUTPUT_TAG) :]: v for k, v in run.data.tags.items() if k.startswith(OUTPUT_TAG)}

@@ -18,8 +18,8 @@ from mlflow.entities import RunTag
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from orchestration import processes
-from orchestration.names import failure_tags
+from orchestration.lifecycle import processes
+from orchestration.record.names import failure_tags
 
 TAG_HOST = "titanic.host"
 TAG_BOOT = "titanic.boot_time"

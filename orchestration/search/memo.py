@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from cachetools import LRUCache
 
-from orchestration.datasets import content_digest
+from orchestration.record.datasets import content_digest
 
 if TYPE_CHECKING:  # scikit-learn loads with the model; a search's own process never needs it
     from titanic.models import FoldMatrices
@@ -70,22 +70,3 @@ class Folds:
 
     def __setitem__(self, fold: int, matrices: FoldMatrices) -> None:
         self._memo.keep((*self._key, fold), matrices)
-
-
-_memo: FoldMemo | None = None
-
-
-def keep_folds() -> None:
-    """From now on, this process keeps fold features for the configurations that follow (a
-    search worker)."""
-    global _memo
-    if _memo is None:
-        _memo = FoldMemo()
-
-
-def kept_folds(
-    features: str, passengers: pd.DataFrame, folds: int, repeats: int, seed: int
-) -> Folds | None:
-    """What the train step gives cross-validation: this worker's kept folds of these rows, or
-    None in a process that keeps none."""
-    return None if _memo is None else _memo.folds(features, passengers, folds, repeats, seed)

@@ -23,11 +23,11 @@ from mlflow.entities import Run
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from orchestration.access import refusal
-from orchestration.mlproject import entry_point_defaults
-from orchestration.names import RANKING_METRIC, STEPS, TAG_REUSED_STEPS
-from orchestration.params import PARSERS, PIPELINE_ONLY, applicable
-from orchestration.registry import best_runs, model_uri_of
+from orchestration.lifecycle.access import refusal
+from orchestration.project.mlproject import entry_point_defaults
+from orchestration.project.params import PARSERS, PIPELINE_ONLY, applicable
+from orchestration.record.names import RANKING_METRIC, STEPS, TAG_REUSED_STEPS
+from orchestration.registry.champion import best_runs, model_uri_of
 from titanic.errors import InputError
 
 FORMATS = ("table", "markdown", "csv", "json")

@@ -1,0 +1,51 @@
+"""What a run writes to the tracking store and reads back of what it recorded: writes that
+survive MLflow's races, metrics and tags in one call, a step's outputs."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import mlflow
+from mlflow.entities import Metric, Run, RunTag
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+
+from orchestration.record.names import OUTPUT_TAG
+
+
+def current_run() -> Run:
+    """The active run, which a step's or a pipeline's recording code runs inside."""
+    run = mlflow.active_run()
+    if run is None:
+        raise RuntimeError(
+            "no active MLflow run: start one with orchestration.lifecycle.runs.active_run"
+        )
+    return run
+
+
+def again_if_raced(write: Callable[[], object]) -> None:
+    """Run a store write that can lose a race on a unique key. MLflow's SQL store looks a row
+    up, then inserts it (a dataset, a model alias), so two runs writing the same one at one
+    moment collide (sqlite and PostgreSQL alike); by then the row exists, and a second try
+    links to it or moves it."""
+    try:
+        write()
+    except MlflowException as err:
+        if "unique constraint" not in str(err).lower():
+            raise
+        write()
+
+
+def log_batch(run_id: str, metrics: dict[str, float], tags: dict[str, str]) -> None:
+    """Metrics and tags in one call to the store."""
+    now = int(time.time() * 1000)
+    MlflowClient().log_batch(
+        run_id,
+        metrics=[Metric(k, v, now, 0) for k, v in metrics.items()],
+        tags=[RunTag(k, v) for k, v in tags.items()],
+    )
+
+
+def outputs_of(run: Run) -> dict[str, str]:
+    return {k[len(OUTPUT_TAG) :]: v for k, v in run.data.tags.items() if k.startswith(OUTPUT_TAG)}
