@@ -32,6 +32,12 @@ from orchestration.record.names import (
     SUBMISSION_FILE,
     TAG_WARNING,
     TRAIN_FILE,
+    VAL_ACCURACY,
+    VAL_F1,
+    VAL_LOG_LOSS,
+    VAL_PRECISION,
+    VAL_RECALL,
+    VAL_ROC_AUC,
     VALID_FILE,
 )
 from orchestration.record.store import again_if_raced
@@ -57,14 +63,12 @@ def evaluate(truth: pd.Series, score: np.ndarray) -> dict[str, float]:
     """Metrics of survival probabilities against the truth."""
     predicted = label(score)
     return {
-        "val_accuracy": metrics.accuracy_score(truth, predicted),
-        "val_precision": metrics.precision_score(truth, predicted, zero_division=0),
-        "val_recall": metrics.recall_score(truth, predicted, zero_division=0),
-        "val_f1": metrics.f1_score(truth, predicted, zero_division=0),
-        "val_roc_auc": metrics.roc_auc_score(truth, score)
-        if truth.nunique() == 2
-        else float("nan"),
-        "val_log_loss": metrics.log_loss(truth, score, labels=[0, 1]),
+        VAL_ACCURACY: metrics.accuracy_score(truth, predicted),
+        VAL_PRECISION: metrics.precision_score(truth, predicted, zero_division=0),
+        VAL_RECALL: metrics.recall_score(truth, predicted, zero_division=0),
+        VAL_F1: metrics.f1_score(truth, predicted, zero_division=0),
+        VAL_ROC_AUC: metrics.roc_auc_score(truth, score) if truth.nunique() == 2 else float("nan"),
+        VAL_LOG_LOSS: metrics.log_loss(truth, score, labels=[0, 1]),
     }
 
 

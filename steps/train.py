@@ -26,12 +26,16 @@ from orchestration.cli import step_main
 from orchestration.record.datasets import dataset, schema_rows
 from orchestration.record.inputs import fetch
 from orchestration.record.names import (
+    CV_ACCURACY,
+    CV_ACCURACY_STD,
     CV_FILE,
+    FIT_SECONDS,
     MODEL_NAME,
     OUT_MODEL,
     TAG_APPLIED,
     TAG_WARNING,
     TRAIN_FILE,
+    VAL_ACCURACY,
     VALID_FILE,
 )
 from orchestration.record.store import again_if_raced
@@ -204,12 +208,12 @@ def run(
     )
     again_if_raced(
         lambda: mlflow.log_metrics(
-            {"cv_accuracy": float(scores.mean()), "cv_accuracy_std": float(scores.std())},
+            {CV_ACCURACY: float(scores.mean()), CV_ACCURACY_STD: float(scores.std())},
             model_id=info.model_id,
             dataset=training,
         )
     )
-    mlflow.log_metrics({"val_accuracy": accuracy(pipeline, valid_rows), "fit_seconds": fit_seconds})
+    mlflow.log_metrics({VAL_ACCURACY: accuracy(pipeline, valid_rows), FIT_SECONDS: fit_seconds})
     mlflow.log_dict(
         {"folds": cv_folds, "repeats": cv_repeats, "accuracy": scores.tolist()}, CV_FILE
     )

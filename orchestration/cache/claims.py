@@ -21,9 +21,8 @@ from mlflow.tracking import MlflowClient
 
 from orchestration.lifecycle.liveness import reap_dead_runs
 from orchestration.lifecycle.runs import raise_if_interrupted
-from orchestration.record.names import TAG_CACHE_KEY
+from orchestration.record.names import TAG_CACHE_KEY, TAG_CLAIMED_AT
 
-TAG_CLAIMED_AT = "titanic.claimed_at"  # seconds since the epoch, on the claiming machine
 # Longer than it takes a tag written elsewhere to become visible through the server.
 SETTLE_SECONDS = 1.0
 POLL_SECONDS = 1.0

@@ -19,13 +19,17 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from orchestration.lifecycle import processes
-from orchestration.record.names import failure_tags
+from orchestration.record.names import (
+    PROJECT_ENTRY_TAG,
+    PROJECT_ENV_TAG,
+    TAG_BOOT,
+    TAG_HEARTBEAT,
+    TAG_HOST,
+    TAG_PID,
+    TAG_PID_START,
+    failure_tags,
+)
 
-TAG_HOST = "titanic.host"
-TAG_BOOT = "titanic.boot_time"
-TAG_PID = "titanic.pid"
-TAG_PID_START = "titanic.pid_start"
-TAG_HEARTBEAT = "titanic.heartbeat"  # seconds since the epoch, refreshed while running
 HEARTBEAT_SECONDS = 30.0
 STALE_SECONDS = 4 * HEARTBEAT_SECONDS
 # `mlflow run` creates its run, then builds the environment (none with `--env-manager local`,
@@ -33,8 +37,6 @@ STALE_SECONDS = 4 * HEARTBEAT_SECONDS
 # with no process recorded after this long never got one: its `mlflow run` was stopped first.
 NEVER_STARTED_SECONDS = {"local": 120.0}
 NEVER_STARTED_DEFAULT = 3600.0
-PROJECT_ENV_TAG = "mlflow.project.env"
-PROJECT_ENTRY_TAG = "mlflow.project.entryPoint"
 
 log = logging.getLogger("titanic")
 _open_runs: set[str] = set()

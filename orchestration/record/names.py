@@ -42,18 +42,49 @@ NOTE_TAG = "mlflow.note.content"
 # On an experiment: what the MLflow UI opens it on (its runs, not its GenAI views).
 EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
 EXPERIMENT_KIND = "custom_model_development"
+# A run's process, for telling a dead run from a live one (liveness).
+TAG_HOST = "titanic.host"
+TAG_BOOT = "titanic.boot_time"
+TAG_PID = "titanic.pid"
+TAG_PID_START = "titanic.pid_start"
+TAG_HEARTBEAT = "titanic.heartbeat"  # seconds since the epoch, refreshed while running
+TAG_CLAIMED_AT = "titanic.claimed_at"  # on a claim: seconds since the epoch, on its machine
+# MLflow's own tags that the project reads.
+PROJECT_ENV_TAG = "mlflow.project.env"
+PROJECT_ENTRY_TAG = "mlflow.project.entryPoint"
+# On a model version: where it came from, its metrics as `metric.<name>` and parameters as
+# `param.<name>`.
+VERSION_SOURCE_RUN = "source_run"
+VERSION_DATA_DIGEST = "data_digest"
+VERSION_CODE_DIGEST = "code_digest"
+VERSION_GIT_COMMIT = "git_commit"
+METRIC_PREFIX = "metric."
+PARAM_PREFIX = "param."
+# On a sweep or tuning run: its best configuration's parameters, as `best.<name>`.
+BEST_PARAM_PREFIX = "best."
+
+# Metrics: cross-validation on the training split (train), the validation split (evaluate).
+CV_ACCURACY = "cv_accuracy"
+CV_ACCURACY_STD = "cv_accuracy_std"
+VAL_ACCURACY = "val_accuracy"
+VAL_PRECISION = "val_precision"
+VAL_RECALL = "val_recall"
+VAL_F1 = "val_f1"
+VAL_ROC_AUC = "val_roc_auc"
+VAL_LOG_LOSS = "val_log_loss"
+FIT_SECONDS = "fit_seconds"
 
 # The metric runs are ranked by, and the order a summary lists metrics in.
-RANKING_METRIC = "cv_accuracy"
+RANKING_METRIC = CV_ACCURACY
 METRIC_ORDER = (
-    "cv_accuracy",
-    "cv_accuracy_std",
-    "val_accuracy",
-    "val_precision",
-    "val_recall",
-    "val_f1",
-    "val_roc_auc",
-    "val_log_loss",
+    CV_ACCURACY,
+    CV_ACCURACY_STD,
+    VAL_ACCURACY,
+    VAL_PRECISION,
+    VAL_RECALL,
+    VAL_F1,
+    VAL_ROC_AUC,
+    VAL_LOG_LOSS,
 )
 
 

@@ -15,26 +15,25 @@ from orchestration.lifecycle.access import GRANT_COMMAND, PERMISSION_DENIED, ref
 from orchestration.project.params import PIPELINE_ONLY
 from orchestration.record.names import (
     METRIC_ORDER,
+    METRIC_PREFIX,
     OUT_MODEL,
     OUTPUT_TAG,
+    PARAM_PREFIX,
     RANKING_METRIC,
     TAG_BEST_RUN,
     TAG_CODE_DIGEST,
     TAG_MODEL_URI,
     TAG_PROMOTED,
+    VERSION_CODE_DIGEST,
+    VERSION_DATA_DIGEST,
+    VERSION_GIT_COMMIT,
+    VERSION_SOURCE_RUN,
 )
 from orchestration.record.store import again_if_raced, current_run
 from titanic.errors import InputError
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
-# Tags on a model version (metrics as `metric.<name>`, parameters as `param.<name>`).
-VERSION_SOURCE_RUN = "source_run"
-VERSION_DATA_DIGEST = "data_digest"
-VERSION_CODE_DIGEST = "code_digest"
-VERSION_GIT_COMMIT = "git_commit"
-METRIC_PREFIX = "metric."
-PARAM_PREFIX = "param."
 
 # Runs whose model can be promoted and ranked: finished pipeline runs (`main`, a sweep's
 # configuration), which name their model in a tag.

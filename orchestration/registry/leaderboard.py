@@ -26,12 +26,11 @@ from mlflow.tracking import MlflowClient
 from orchestration.lifecycle.access import refusal
 from orchestration.project.mlproject import entry_point_defaults
 from orchestration.project.params import PARSERS, PIPELINE_ONLY, applicable
-from orchestration.record.names import RANKING_METRIC, STEPS, TAG_REUSED_STEPS
+from orchestration.record.names import RANKING_METRIC, STEPS, TAG_REUSED_STEPS, VAL_ACCURACY
 from orchestration.registry.champion import best_runs, model_uri_of
 from titanic.errors import InputError
 
 FORMATS = ("table", "markdown", "csv", "json")
-VALIDATION_METRIC = "val_accuracy"
 
 
 def fetch(
@@ -100,7 +99,7 @@ def rows(runs: list[Run], versions: dict[str, tuple[str, list[str]]]) -> list[di
                 "run_name": run.info.run_name,
                 **{k: params.get(k, "") for k in varying},
                 RANKING_METRIC: run.data.metrics.get(RANKING_METRIC),
-                VALIDATION_METRIC: run.data.metrics.get(VALIDATION_METRIC),
+                VAL_ACCURACY: run.data.metrics.get(VAL_ACCURACY),
                 "steps": "computed"
                 if not reused
                 else ("all reused" if len(reused) == len(STEPS) else "reused " + ",".join(reused)),

@@ -18,6 +18,7 @@ from mlflow.tracking import MlflowClient
 from orchestration.project.params import applicable
 from orchestration.record.links import load_line, ui_line
 from orchestration.record.names import (
+    BEST_PARAM_PREFIX,
     METRIC_ORDER,
     NOTE_TAG,
     RANKING_METRIC,
@@ -25,13 +26,13 @@ from orchestration.record.names import (
     SEARCH_PLOT,
     TAG_BEST_MODEL_URI,
     TAG_BEST_RUN,
+    VAL_ACCURACY,
 )
 from orchestration.record.store import log_batch
 from orchestration.registry.champion import candidate, ship
 from orchestration.search.driver import failed_line
 from orchestration.search.points import PRUNED, Outcome
 
-BEST_PARAM_PREFIX = "best."
 SHOWN_ROWS = 50  # rows of the table in the run's description and the printed summary
 
 
@@ -42,7 +43,7 @@ def ranked(outcomes: list[Outcome], names: list[str]) -> pd.DataFrame:
             "configuration": o.label,
             **{n: applicable(o.config).get(n, "") for n in names},
             RANKING_METRIC: o.score,
-            "val_accuracy": o.metrics.get("val_accuracy"),
+            VAL_ACCURACY: o.metrics.get(VAL_ACCURACY),
             "status": o.status,
             "steps": "reused " + o.reused if o.reused else "computed",
             "run_id": o.run_id or "",
@@ -121,7 +122,7 @@ def record(
 
 def summary(table: pd.DataFrame, best_uri: str | None, load_line: str) -> str:
     shown = table[
-        ["configuration", RANKING_METRIC, "val_accuracy", "status", "steps", "run_id"]
+        ["configuration", RANKING_METRIC, VAL_ACCURACY, "status", "steps", "run_id"]
     ].head(SHOWN_ROWS)
     lines = [shown.to_string(index=False, na_rep="", float_format=lambda v: f"{v:.4f}")]
     if len(table) > SHOWN_ROWS:
