@@ -20,6 +20,7 @@ from typing import Any
 from unittest import mock
 
 import mlflow
+import numpy as np
 import pandas as pd
 from mlflow.entities import Experiment, Run
 from mlflow.tracking import MlflowClient
@@ -194,3 +195,37 @@ def reused(parent: Run) -> dict[str, str | None]:
 
 def error_lines(result: subprocess.CompletedProcess[str]) -> list[str]:
     return [line for line in result.stderr.splitlines() if line.startswith("titanic: error:")]
+
+
+# A logistic regression that fits small frames quickly.
+LOGREG = {"C": 1.0, "max_iter": 200, "solver": "lbfgs"}
+
+# The Kaggle files the project ships.
+DATA = PROJECT / "data" / "titanic"
+
+
+def passengers(n: int = 40) -> pd.DataFrame:
+    """A tiny synthetic passenger list in Kaggle's layout, women surviving and men not."""
+    rng = np.random.default_rng(0)
+    sex = np.where(np.arange(n) % 2 == 0, "female", "male")
+    return pd.DataFrame(
+        {
+            "PassengerId": np.arange(1, n + 1),
+            "Survived": (sex == "female").astype(int),
+            "Pclass": rng.integers(1, 4, n),
+            "Name": [f"P{i}" for i in range(n)],
+            "Sex": sex,
+            "Age": np.where(np.arange(n) % 5 == 0, np.nan, rng.uniform(1, 70, n)),
+            "SibSp": rng.integers(0, 3, n),
+            "Parch": rng.integers(0, 3, n),
+            "Ticket": ["T"] * n,
+            "Fare": rng.uniform(5, 100, n),
+            "Cabin": [None] * n,
+            "Embarked": [None if i % 7 == 0 else "S" for i in range(n)],
+        }
+    )
+
+
+def write(frame: pd.DataFrame, path: Path) -> Path:
+    frame.to_csv(path, index=False)
+    return path

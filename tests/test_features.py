@@ -15,7 +15,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from orchestration.project.mlproject import entry_point_defaults
 from orchestration.project.params import parse_params
 from steps.train import cv_scores, train
-from tests.support import default_training_rows
+from tests.support import DATA, default_training_rows
 from titanic.encoding import Encode
 from titanic.errors import InputError
 from titanic.families import FAMILY_PARAMS
@@ -28,7 +28,6 @@ from titanic.models import (
 )
 from titanic.passengers import FEATURES, TARGET, read_passengers
 
-DATA = Path(__file__).resolve().parent.parent / "data" / "titanic"
 HP = {
     "C": 1.0,
     "max_iter": 500,

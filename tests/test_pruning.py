@@ -22,13 +22,11 @@ from orchestration.search.pruning import FoldReporter, Trial, make_pruner
 from orchestration.search.study import Study, open_study
 from orchestration.search.wilcoxon import p_worse
 from orchestration.search.worker import hooks
+from tests.support import DATA, LOGREG
 from titanic import models
 from titanic.errors import InputError
 from titanic.models import build_pipeline, cross_validate
 from titanic.passengers import FEATURES, TARGET, read_passengers
-
-DATA = Path(__file__).resolve().parent.parent / "data" / "titanic"
-LOGREG = {"C": 1.0, "max_iter": 200, "solver": "lbfgs"}
 
 
 def study_with_finished_trials(

@@ -19,12 +19,14 @@ from mlflow.models import Model
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-from tests.support import PROJECT
+from steps.train import train
+from tests.support import LOGREG, PROJECT, passengers
 from titanic import survival
 from titanic.errors import InputError
 from titanic.families import FAMILIES, FEATURE_SETS
 from titanic.models import build_pipeline
 from titanic.passengers import FEATURES, TARGET, read_passengers
+from titanic.survival import Survival, label, survival_score
 
 ROWS = read_passengers(
     PROJECT / "data" / "titanic" / "train.csv", with_target=True, source="train.csv"
@@ -138,3 +140,29 @@ def test_a_pickled_model_is_refused_whole(tmp_path: Path) -> None:
         survival.load_pipeline(path, "the model")
     with pytest.raises(InputError, match="is not a scikit-learn model"):
         survival.load_pipeline(tmp_path, "the folder")
+
+
+def test_label_agrees_with_model_predict() -> None:
+    rows = passengers(40)
+    model = train(rows, "logreg", "tutorial", {**LOGREG, "C": 0.01}, seed=0)
+    np.testing.assert_array_equal(
+        label(survival_score(model, rows)), model.predict(rows[list(FEATURES)])
+    )
+
+
+def test_shipped_model_answers_id_label_and_probability() -> None:
+    rows = passengers(40).drop(columns="Survived")
+    pipeline = train(passengers(40), "logreg", "tutorial", LOGREG, seed=0)
+    result = Survival(pipeline).predict(rows)
+    assert list(result.columns) == ["PassengerId", "Survived", "probability"]
+    assert result["PassengerId"].tolist() == list(range(1, 41))
+    np.testing.assert_array_equal(result["Survived"], pipeline.predict(rows[list(FEATURES)]))
+    np.testing.assert_allclose(
+        result["probability"], pipeline.predict_proba(rows[list(FEATURES)])[:, 1]
+    )
+
+
+def test_shipped_model_names_missing_columns() -> None:
+    pipeline = train(passengers(40), "logreg", "tutorial", LOGREG, seed=0)
+    with pytest.raises(MlflowException, match=r"lack the column.*Sex, Age"):
+        Survival(pipeline).predict(passengers(5).drop(columns=["Sex", "Age"]))

@@ -27,7 +27,7 @@ from orchestration.record.names import STEPS
 T = TypeVar("T")
 # What a local worker imports once, before its first call: the search's worker side, every
 # step it runs and what MLflow would load during its first run. (The fork server skips a
-# module that fails to import: tests/test_functions.py imports each.)
+# module that fails to import: tests/test_search_parts.py imports each.)
 LOCAL_PRELOAD = [
     "orchestration.search.worker",
     *(f"steps.{step}" for step in STEPS),

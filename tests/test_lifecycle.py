@@ -1,0 +1,86 @@
+"""A run's life (orchestration/lifecycle/): loopback, signals, dead runs."""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from orchestration.lifecycle.hosts import is_loopback
+from orchestration.lifecycle.runs import Interrupted
+
+
+@pytest.mark.parametrize(
+    "host, loopback",
+    [
+        ("127.0.0.1", True),
+        ("::1", True),
+        ("localhost", True),
+        ("10.1.2.3", False),
+        ("0.0.0.0", False),
+        ("no-such-host.invalid", False),
+    ],
+)
+def test_only_addresses_of_this_machine_alone_count_as_loopback(host: str, loopback: bool) -> None:
+    assert is_loopback(host) is loopback
+
+
+def test_a_signal_inside_a_store_read_still_ends_the_run_killed_here(store: str) -> None:
+    """The signal lands in a sqlite read, its statement begun and not finished (the listener
+    raises as the signal handler would there): the run must still end KILLED in this process,
+    not wait out the lock that read holds and leave the run to the helper after exit."""
+    from sqlalchemy import event
+
+    from orchestration.lifecycle.runs import active_run, unended
+
+    engine = MlflowClient()._tracking_client.store.engine
+
+    def signal_lands(_conn, _cursor, statement: str, *_args: object) -> None:
+        if statement.startswith("SELECT"):
+            event.remove(engine, "after_cursor_execute", signal_lands)
+            raise Interrupted(signal.SIGINT)
+
+    with pytest.raises(Interrupted), active_run(run_name="cut short") as run:
+        event.listen(engine, "after_cursor_execute", signal_lands)
+        MlflowClient().search_runs([run.info.experiment_id])
+    assert MlflowClient().get_run(run.info.run_id).info.status == "KILLED"
+    assert run.info.run_id not in unended()
+
+
+def test_why_dead_by_process_here_and_by_heartbeat_elsewhere() -> None:
+    from orchestration.lifecycle import liveness
+
+    now = time.time()
+    alive_here = liveness.identity()
+    assert liveness.why_dead(alive_here, now, now) is None
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    dead_here = {**alive_here, "titanic.pid": str(gone.pid)}
+    assert re.fullmatch(
+        rf"its process {gone.pid} on .* is gone", liveness.why_dead(dead_here, now, now) or ""
+    )
+    elsewhere = {**alive_here, "titanic.host": "other-machine"}
+    assert liveness.why_dead({**elsewhere, "titanic.heartbeat": str(now - 60)}, now, now) is None
+    assert (
+        liveness.why_dead({**elsewhere, "titanic.heartbeat": str(now - 1000)}, now, now)
+        == "no heartbeat from its process on other-machine for 1000 s"
+    )
+    assert liveness.why_dead({"mlflow.user": "x"}, now - 10**6, now) is None  # not a project run
+
+
+def test_a_project_run_whose_entry_point_never_started_is_dead_after_a_grace() -> None:
+    from orchestration.lifecycle import liveness
+
+    now = time.time()
+    local = {"mlflow.project.entryPoint": "main"}  # `--env-manager local` adds no env tag
+    assert liveness.why_dead(local, now - 60, now) is None  # may still be starting
+    assert (liveness.why_dead(local, now - 200, now) or "").startswith(
+        "its entry point never started: `mlflow run` created it 200 s ago"
+    )
+    # A virtualenv may take minutes to build before the entry point starts.
+    assert liveness.why_dead({**local, "mlflow.project.env": "virtualenv"}, now - 200, now) is None
