@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import atexit
-import gc
 import logging
 import os
 import sys
@@ -48,7 +46,7 @@ def parse_args(entry_point: str, argv: list[str] | None) -> dict[str, str]:
 
 def run_cli(body: Callable[[], None]) -> NoReturn:
     """Run a command body and exit; bad input becomes one line on stderr and a non-zero exit."""
-    exit_now(_run_body(body))
+    sys.exit(_run_body(body))
 
 
 def _not_model_type_guess(record: logging.LogRecord) -> bool:
@@ -82,8 +80,6 @@ def quiet_process() -> None:
 
 
 def _run_body(body: Callable[[], None]) -> int:
-    # What the imports made lives until exit: keep it out of every garbage collection.
-    gc.freeze()
     quiet_process()
     catch_interrupts()
     launched_as = os.environ.get("MLFLOW_RUN_ID")  # set by `mlflow run` for the run it made
@@ -105,16 +101,6 @@ def _run_body(body: Callable[[], None]) -> int:
         keep_killed_after_launcher(launched_as)
         return 128 + stop.signum
     return 0
-
-
-def exit_now(code: int) -> NoReturn:
-    """Exit without tearing the interpreter down: every run is ended and every file closed by
-    now, exit handlers still run, and unloading the many modules MLflow imports would cost
-    about half a second per command."""
-    atexit._run_exitfuncs()  # private, with no public equivalent: the handlers os._exit skips
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
 
 
 def step_main(step: str, argv: list[str] | None = None) -> NoReturn:

@@ -3,7 +3,6 @@ stand-in, and questions to the tracking store about what a run recorded."""
 
 from __future__ import annotations
 
-import gc
 import importlib
 import io
 import os
@@ -17,7 +16,6 @@ from contextlib import chdir, redirect_stderr, redirect_stdout
 from functools import partial
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
 import mlflow
 import numpy as np
@@ -80,16 +78,6 @@ def mlflow_run(
     )
 
 
-class _Exited(Exception):
-    def __init__(self, code: int) -> None:
-        super().__init__(code)
-        self.code = code
-
-
-def _leave(code: int) -> None:
-    raise _Exited(code)
-
-
 def run_here(*args: str) -> subprocess.CompletedProcess[str]:
     """`mlflow_run(*args)` (`-e` and `-P` only) without MLflow's launcher: the entry point's
     own code in this process, with its checks, runs, error line and exit code. For the many
@@ -111,21 +99,19 @@ def run_here(*args: str) -> subprocess.CompletedProcess[str]:
     handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
     out, err = io.StringIO(), io.StringIO()
     try:
-        # The command ends the process (os._exit) where `mlflow run` started one for it.
+        # The command exits (sys.exit), as in the process `mlflow run` started for it.
         with (
-            mock.patch("orchestration.cli.exit_now", _leave),
             chdir(PROJECT),
             redirect_stdout(out),
             redirect_stderr(err),
         ):
             command(argv)
         raise AssertionError(f"{entry} returned instead of exiting")
-    except _Exited as exited:
-        code = exited.code
+    except SystemExit as exited:
+        code = int(exited.code or 0)
     finally:
         for signum, handler in handlers.items():
             signal.signal(signum, handler)
-        gc.unfreeze()
     return subprocess.CompletedProcess(["run_here", *args], code, out.getvalue(), err.getvalue())
 
 

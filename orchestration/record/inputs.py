@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import tempfile
@@ -14,7 +15,12 @@ from titanic.errors import InputError
 
 _URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:")
 _fetched: dict[str, Path] = {}
-_downloads = tempfile.TemporaryDirectory(prefix="titanic-inputs-")  # removed at exit
+
+
+@functools.cache
+def _downloads() -> tempfile.TemporaryDirectory[str]:
+    """This process's folder for downloaded inputs, made on first use and removed at exit."""
+    return tempfile.TemporaryDirectory(prefix="titanic-inputs-")
 
 
 def fetch(value: str, param: str) -> Path:
@@ -24,7 +30,7 @@ def fetch(value: str, param: str) -> Path:
             try:
                 _fetched[value] = Path(
                     mlflow.artifacts.download_artifacts(
-                        artifact_uri=value, dst_path=tempfile.mkdtemp(dir=_downloads.name)
+                        artifact_uri=value, dst_path=tempfile.mkdtemp(dir=_downloads().name)
                     )
                 )
             except (MlflowException, OSError) as err:

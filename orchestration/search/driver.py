@@ -11,7 +11,6 @@ marked FAILED. An interrupt ends every running configuration KILLED.
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 import time
@@ -28,7 +27,6 @@ from orchestration.lifecycle import liveness
 from orchestration.lifecycle.runs import Interrupted
 from orchestration.search.executors import Executor, LocalPool, WorkerLost
 from orchestration.search.points import PRUNED, Outcome, Point, Points
-from orchestration.search.preload import installed_packages
 from orchestration.search.progress import Progress
 from orchestration.search.worker import run_configuration, start_worker
 from titanic.errors import InputError
@@ -44,8 +42,7 @@ def executor(cluster: str, jobs: int | None, configurations: int) -> Executor:
     workers of a Dask scheduler; `jobs` at a time (None: one per core or cluster thread)."""
     if cluster == "local":
         slots = min(jobs or os.cpu_count() or 1, configurations)
-        # Built here while the fork server imports, rather than there or in each worker.
-        return LocalPool(slots, functools.partial(start_worker, installed_packages()))
+        return LocalPool(slots, start_worker)
     from orchestration.search.cluster import DaskCluster  # Dask loads only for a cluster
 
     return DaskCluster(cluster, min(jobs, configurations) if jobs else None)

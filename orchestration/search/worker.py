@@ -23,7 +23,6 @@ from orchestration.pipeline import run_pipeline
 from orchestration.record.names import TAG_ERROR, TAG_MODEL_URI, TAG_PRUNED, TAG_REUSED_STEPS
 from orchestration.search.memo import FoldMemo
 from orchestration.search.points import PRUNED, Outcome
-from orchestration.search.preload import adopt_installed_packages
 from orchestration.search.pruning import FoldReporter, Trial
 from steps import Hooks
 from titanic.errors import InputError
@@ -69,11 +68,9 @@ def prepare_worker() -> None:
         _memo = FoldMemo()
 
 
-def start_worker(installed: dict[str, list[str]]) -> None:
-    """Set up a local pool's worker process once, before its first configuration; `installed`
-    is MLflow's map of the installed packages, which the search command built."""
+def start_worker() -> None:
+    """Set up a local pool's worker process once, before its first configuration."""
     global _exit_on_interrupt
-    adopt_installed_packages(installed)
     prepare_worker()
     # One thread each: workers are as many as the cores, and OpenMP models (hgb) spreading
     # over every core from every worker slow each other down many times over.
