@@ -206,12 +206,14 @@ def test_machinery_edits_reuse_every_step_and_model_edits_recompute(
     ok(mlflow_run(*QUICK, project=project_copy))
     first = {name: run.info.run_id for name, run in children(parents()[-1]).items()}
     edit(
-        project_copy / "orchestration" / "liveness.py",
+        project_copy / "orchestration" / "lifecycle" / "liveness.py",
         "HEARTBEAT_SECONDS = 30.0",
         "HEARTBEAT_SECONDS = 20.0",
     )
     edit(
-        project_copy / "orchestration" / "claims.py", "SETTLE_SECONDS = 1.0", "SETTLE_SECONDS = 1.5"
+        project_copy / "orchestration" / "cache" / "claims.py",
+        "SETTLE_SECONDS = 1.0",
+        "SETTLE_SECONDS = 1.5",
     )
     ok(mlflow_run(*QUICK, project=project_copy))
     assert reused(parents()[-1]) == first

@@ -329,8 +329,8 @@ def test_the_team_page_as_written(database: str, tmp_path: Path) -> None:
             }
             shown = ""
             for command in commands(block("team-users")):
-                user = command.split()[3]
-                typed = {"add": passwords.get(user), "password": new_alice}.get(command.split()[2])
+                _, verb, user, *_ = command.split()
+                typed = {"add": passwords.get(user), "password": new_alice}.get(verb)
                 shown = ran(command, PROJECT, env=admin, stdin=f"{typed}\n" if typed else None)
             assert "registered_model titanic: EDIT" in shown  # `show alice`, a maintainer
 
