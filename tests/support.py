@@ -63,12 +63,17 @@ def run_env(**extra: str) -> dict[str, str]:
     return {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", **extra}
 
 
+def mlflow_run_command(*args: str, project: Path | str = PROJECT) -> list[str]:
+    """`mlflow run <project> --env-manager local <args>`, as a user would type it."""
+    return [sys.executable, "-m", "mlflow", "run", str(project), "--env-manager", "local", *args]
+
+
 def mlflow_run(
     *args: str, project: Path | str = PROJECT, cwd: Path = PROJECT, **kwargs: Any
 ) -> subprocess.CompletedProcess[str]:
-    """`mlflow run <project> --env-manager local <args>`, as a user would type it."""
+    """`mlflow run` (`mlflow_run_command`) to its end, its output captured."""
     return subprocess.run(
-        [sys.executable, "-m", "mlflow", "run", str(project), "--env-manager", "local", *args],
+        mlflow_run_command(*args, project=project),
         cwd=cwd,
         env=run_env(),
         capture_output=True,
@@ -113,6 +118,21 @@ def run_here(*args: str) -> subprocess.CompletedProcess[str]:
         for signum, handler in handlers.items():
             signal.signal(signum, handler)
     return subprocess.CompletedProcess(["run_here", *args], code, out.getvalue(), err.getvalue())
+
+
+def started_mlflow_run(
+    command: list[str], cwd: Path = PROJECT, env: dict[str, str] | None = None, **kwargs: Any
+) -> subprocess.Popen[str]:
+    """`command` (an `mlflow run`) started in the background, its output piped as text."""
+    return subprocess.Popen(
+        command,
+        cwd=cwd,
+        env=env or run_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kwargs,
+    )
 
 
 Launch = Callable[..., subprocess.CompletedProcess[str]]

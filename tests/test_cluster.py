@@ -50,9 +50,11 @@ from tests.support import (
     free_port,
     matched,
     mlflow_run,
+    mlflow_run_command,
     parents,
     run_env,
     run_here,
+    started_mlflow_run,
 )
 from titanic.errors import InputError
 
@@ -466,15 +468,8 @@ def test_the_documented_tune_finishes_over_both_workers_one_killed(cluster: Clus
 
 
 def test_ctrl_c_ends_a_cluster_sweep_killed_and_the_workers_carry_on(cluster: Cluster) -> None:
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "mlflow",
-            "run",
-            str(PROJECT),
-            "--env-manager",
-            "local",
+    proc = started_mlflow_run(
+        mlflow_run_command(
             "-e",
             "sweep",
             "-P",
@@ -483,12 +478,8 @@ def test_ctrl_c_ends_a_cluster_sweep_killed_and_the_workers_carry_on(cluster: Cl
             "C=0.04,0.4,4,40",
             "-P",
             "force=all",
-        ],
+        ),
         cwd=cluster.folder,
-        env=run_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
         start_new_session=True,
     )
     client = MlflowClient()
@@ -589,26 +580,9 @@ def test_the_scheduler_killed_mid_sweep(cluster: Cluster, tmp_path: Path) -> Non
         worker(address, tmp_path / "worker") as lone,
     ):
         wait_for_workers(address, 1)
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "mlflow",
-                "run",
-                str(PROJECT),
-                "--env-manager",
-                "local",
-                "-e",
-                "sweep",
-                "-P",
-                f"cluster={address}",
-                *grid,
-            ],
+        proc = started_mlflow_run(
+            mlflow_run_command("-e", "sweep", "-P", f"cluster={address}", *grid),
             cwd=tmp_path,
-            env=run_env(),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
             start_new_session=True,
         )
         try:

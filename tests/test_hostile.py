@@ -9,7 +9,6 @@ import re
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -27,9 +26,11 @@ from tests.support import (
     all_runs,
     error_lines,
     mlflow_run,
+    mlflow_run_command,
     parents,
     run_env,
     run_here,
+    started_mlflow_run,
 )
 
 pytestmark = pytest.mark.slow  # hostile input and faults through `mlflow run`
@@ -233,25 +234,8 @@ def test_categories_never_seen_in_training_are_counted(store: str, tmp_path: Pat
 
 
 def start_main(*args: str, new_session: bool = True) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "mlflow",
-            "run",
-            str(PROJECT),
-            "--env-manager",
-            "local",
-            "-P",
-            "force=all",
-            *args,
-        ],
-        cwd=PROJECT,
-        env=run_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=new_session,
+    return started_mlflow_run(
+        mlflow_run_command("-P", "force=all", *args), start_new_session=new_session
     )
 
 
@@ -304,26 +288,8 @@ def test_mlflow_run_terminated_alone_ends_the_runs_killed(store: str, how: str) 
     store refuses writes (here another process holds the sqlite write lock for longer than
     MLflow's busy timeout): the runs still end KILLED, once the store takes writes again."""
     if how == "timeout expiring":
-        proc = subprocess.Popen(
-            [
-                "timeout",
-                "600",
-                sys.executable,
-                "-m",
-                "mlflow",
-                "run",
-                str(PROJECT),
-                "--env-manager",
-                "local",
-                "-P",
-                "force=all",
-            ],
-            cwd=PROJECT,
-            env=run_env(),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            start_new_session=True,
+        proc = started_mlflow_run(
+            ["timeout", "600", *mlflow_run_command("-P", "force=all")], start_new_session=True
         )
     else:
         proc = start_main()
@@ -349,17 +315,7 @@ def test_timeout_during_start_up_leaves_nothing_finished(store: str) -> None:
     after MLflow created the run but before the entry point started, nothing of the project
     ran to end it: the next command marks it FAILED once the start-up grace has passed."""
     subprocess.run(
-        [
-            "timeout",
-            "3",
-            sys.executable,
-            "-m",
-            "mlflow",
-            "run",
-            str(PROJECT),
-            "--env-manager",
-            "local",
-        ],
+        ["timeout", "3", *mlflow_run_command()],
         cwd=PROJECT,
         env=run_env(),
         capture_output=True,

@@ -26,10 +26,12 @@ from tests.support import (
     error_lines,
     experiment_id,
     mlflow_run,
+    mlflow_run_command,
     parents,
     reused,
     run_env,
     run_here,
+    started_mlflow_run,
 )
 
 pytestmark = pytest.mark.slow  # whole pipelines through `mlflow run`
@@ -286,25 +288,7 @@ def test_resume_recomputes_only_what_failed(store: str, project_copy: Path) -> N
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_interrupt_marks_parent_and_running_step_killed(store: str, signum: int) -> None:
     """As a terminal's Ctrl-C or a `kill` of the job: the signal reaches the process group."""
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "mlflow",
-            "run",
-            str(PROJECT),
-            "--env-manager",
-            "local",
-            "-P",
-            "force=all",
-        ],
-        cwd=PROJECT,
-        env=run_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
+    proc = started_mlflow_run(mlflow_run_command("-P", "force=all"), start_new_session=True)
     deadline = time.monotonic() + 120
     running = None
     while running is None and time.monotonic() < deadline and proc.poll() is None:

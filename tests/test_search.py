@@ -7,7 +7,6 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -21,7 +20,6 @@ from mlflow.tracking import MlflowClient
 from orchestration.project.params import parse_params
 from steps.train import cv_scores
 from tests.support import (
-    PROJECT,
     QUICK,
     Launch,
     all_runs,
@@ -30,8 +28,9 @@ from tests.support import (
     error_lines,
     launcher_id,
     mlflow_run,
-    run_env,
+    mlflow_run_command,
     run_here,
+    started_mlflow_run,
 )
 
 pytestmark = pytest.mark.slow  # sweeps and tuning through `mlflow run`
@@ -196,26 +195,7 @@ def test_sweep_refuses_bad_input_before_any_child(
 
 
 def start_sweep(*args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "mlflow",
-            "run",
-            str(PROJECT),
-            "--env-manager",
-            "local",
-            "-e",
-            "sweep",
-            *args,
-        ],
-        cwd=PROJECT,
-        env=run_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
+    return started_mlflow_run(mlflow_run_command("-e", "sweep", *args), start_new_session=True)
 
 
 def a_running_train(proc: subprocess.Popen[str]) -> Run:
@@ -304,14 +284,7 @@ def test_tune_runs_trials_as_children_and_two_commands_share_a_study(
     store: str, tmp_path: Path
 ) -> None:
     storage = f"sqlite:///{tmp_path / 'study.db'}"
-    command = [
-        sys.executable,
-        "-m",
-        "mlflow",
-        "run",
-        str(PROJECT),
-        "--env-manager",
-        "local",
+    command = mlflow_run_command(
         "-e",
         "tune",
         "-P",
@@ -323,18 +296,8 @@ def test_tune_runs_trials_as_children_and_two_commands_share_a_study(
         "-P",
         "study=shared",
         *QUICK,
-    ]
-    both = [
-        subprocess.Popen(
-            command,
-            cwd=PROJECT,
-            env=run_env(),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(2)
-    ]
+    )
+    both = [started_mlflow_run(command) for _ in range(2)]
     for proc in both:
         out, err = proc.communicate(timeout=600)
         assert proc.returncode == 0, err[-3000:]

@@ -47,10 +47,12 @@ from tests.support import (
     free_port,
     matched,
     mlflow_run,
+    mlflow_run_command,
     parents,
     reused,
     run_env,
     run_here,
+    started_mlflow_run,
 )
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]  # the team server on PostgreSQL
@@ -418,13 +420,10 @@ def machine(tmp_path: Path, name: str, *args: str) -> subprocess.Popen[str]:
     file is shared), nothing in common but the server."""
     folder = tmp_path / name
     (folder / "tmp").mkdir(parents=True)
-    return subprocess.Popen(
-        [sys.executable, "-m", "mlflow", "run", str(PROJECT), "--env-manager", "local", *args],
+    return started_mlflow_run(
+        mlflow_run_command(*args),
         cwd=folder,
         env=run_env(TMPDIR=str(folder / "tmp")),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
         start_new_session=True,
     )
 
@@ -563,26 +562,10 @@ def test_machines_in_separate_network_namespaces_share_one_cache(
                 TMPDIR=str(folder / "tmp"), MLFLOW_TRACKING_URI=f"http://{address}:{port}"
             )
             racing.append(
-                subprocess.Popen(
-                    [
-                        "ip",
-                        "netns",
-                        "exec",
-                        name,
-                        sys.executable,
-                        "-m",
-                        "mlflow",
-                        "run",
-                        str(PROJECT),
-                        "--env-manager",
-                        "local",
-                        *QUICK,
-                    ],
+                started_mlflow_run(
+                    ["ip", "netns", "exec", name, *mlflow_run_command(*QUICK)],
                     cwd=folder,
                     env=env,
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.PIPE,
-                    text=True,
                     start_new_session=True,
                 )
             )
