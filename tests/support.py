@@ -3,6 +3,7 @@ stand-in, and questions to the tracking store about what a run recorded."""
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import io
 import os
@@ -133,6 +134,27 @@ def started_mlflow_run(
         text=True,
         **kwargs,
     )
+
+
+def finished(proc: subprocess.Popen[str], timeout: float) -> tuple[str, str]:
+    """The output of `proc` once it, and whatever it started that holds its pipes, has exited.
+    Past `timeout`, the failure lists the project's processes still alive (which one holds
+    the pipes) and the output so far, and the session `proc` leads is killed."""
+    try:
+        return proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        listing = subprocess.run(
+            ["ps", "-eo", "pid,ppid,pgid,sid,stat,etimes,args"], capture_output=True, text=True
+        ).stdout.splitlines()
+        alive = [line[:300] for line in listing if re.search(r"mlflow|steps\.|orchestration", line)]
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        _, err = proc.communicate(timeout=30)
+        raise AssertionError(
+            f"{proc.args!r} still held its pipes after {timeout} s; alive:\n"
+            + "\n".join([listing[0], *alive])
+            + f"\nits stderr:\n{err[-3000:]}"
+        ) from None
 
 
 Launch = Callable[..., subprocess.CompletedProcess[str]]

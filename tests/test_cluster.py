@@ -47,6 +47,7 @@ from tests.support import (
     QUICK,
     error_lines,
     experiment,
+    finished,
     free_port,
     matched,
     mlflow_run,
@@ -406,7 +407,7 @@ def search_killing_a_worker(
             proc.poll() is not None and proc.communicate()[1][-3000:],
         )
         os.kill(int(victim.data.tags["titanic.pid"]), signal.SIGKILL)
-        out, err = proc.communicate(timeout=900)
+        out, err = finished(proc, timeout=900)
     finally:
         stop(proc)
     assert proc.returncode == 0, err[-3000:]
@@ -494,7 +495,7 @@ def test_ctrl_c_ends_a_cluster_sweep_killed_and_the_workers_carry_on(cluster: Cl
         ):
             time.sleep(0.2)
         os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C: the whole foreground group
-        out, err = proc.communicate(timeout=180)
+        out, err = finished(proc, timeout=180)
     finally:
         stop(proc)
     assert proc.returncode != 0
@@ -599,7 +600,7 @@ def test_the_scheduler_killed_mid_sweep(cluster: Cluster, tmp_path: Path) -> Non
             ):
                 time.sleep(0.2)
             os.kill(started[0].pid, signal.SIGKILL)
-            out, err = proc.communicate(timeout=300)
+            out, err = finished(proc, timeout=300)
             # The worker closes without its scheduler, once what it runs has ended.
             lone.wait(timeout=300)
         finally:

@@ -25,6 +25,7 @@ from tests.support import (
     QUICK,
     all_runs,
     error_lines,
+    finished,
     mlflow_run,
     mlflow_run_command,
     parents,
@@ -265,7 +266,7 @@ def test_kill_9_of_a_step_is_marked_failed_by_the_next_command(store: str) -> No
     proc = start_main()
     train = running_step(proc)
     os.kill(int(train.data.tags["titanic.pid"]), signal.SIGKILL)
-    proc.communicate(timeout=120)
+    finished(proc, timeout=120)
     assert statuses()["train"] == "RUNNING"  # nobody was left to end it
 
     later = mlflow_run("-e", "prepare")
@@ -303,7 +304,7 @@ def test_mlflow_run_terminated_alone_ends_the_runs_killed(store: str, how: str) 
         time.sleep(25)  # past MLflow's 20 s busy wait in ending train: the helper ends it
         locked.execute("COMMIT")
         locked.close()
-    _, err = proc.communicate(timeout=240)
+    _, err = finished(proc, timeout=240)
     final = settled()
     assert final["main"] == "KILLED" and final["train"] == "KILLED", (final, err[-3000:])
     assert "evaluate" not in final and "RUNNING" not in final.values()

@@ -26,6 +26,7 @@ from tests.support import (
     children,
     default_training_rows,
     error_lines,
+    finished,
     launcher_id,
     mlflow_run,
     mlflow_run_command,
@@ -225,7 +226,7 @@ def test_an_interrupted_sweep_leaves_nothing_running(store: str, how: str) -> No
             os.killpg(proc.pid, signal.SIGINT)  # the whole foreground group
         else:
             proc.terminate()
-        proc.communicate(timeout=180)
+        finished(proc, timeout=180)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
@@ -248,7 +249,7 @@ def test_a_killed_worker_costs_only_its_configuration_which_is_retried(store: st
     try:
         victim = a_running_train(proc)
         os.kill(int(victim.data.tags["titanic.pid"]), signal.SIGKILL)
-        _, err = proc.communicate(timeout=300)
+        _, err = finished(proc, timeout=300)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
@@ -299,7 +300,7 @@ def test_tune_runs_trials_as_children_and_two_commands_share_a_study(
     )
     both = [started_mlflow_run(command) for _ in range(2)]
     for proc in both:
-        out, err = proc.communicate(timeout=600)
+        out, err = finished(proc, timeout=600)
         assert proc.returncode == 0, err[-3000:]
         assert "Best model: models:/" in out
     tunes = searches()

@@ -44,6 +44,7 @@ from tests.support import (
     QUICK,
     children,
     experiment_id,
+    finished,
     free_port,
     matched,
     mlflow_run,
@@ -439,7 +440,7 @@ def computed_steps(runs: list[mlflow.entities.Run]) -> dict[str, int]:
 def test_two_machines_racing_compute_each_step_once(team_server: str, tmp_path: Path) -> None:
     racing = [machine(tmp_path, f"machine-{i}", *QUICK) for i in range(2)]
     for proc in racing:
-        _, err = proc.communicate(timeout=600)
+        _, err = finished(proc, timeout=600)
         assert proc.returncode == 0, err[-3000:]
     runs = parents()
     assert len(runs) == 2 and all(run.info.status == "FINISHED" for run in runs)
@@ -486,14 +487,14 @@ def test_a_dead_claimant_is_failed_and_another_machine_takes_over(
         "the second machine's claim on train",
     )
     os.kill(int(claimant.data.tags["titanic.pid"]), signal.SIGKILL)  # mid-step
-    first.communicate(timeout=120)
-    _, err = second.communicate(timeout=600)
+    finished(first, timeout=120)
+    _, err = finished(second, timeout=600)
     assert second.returncode == 0, err[-3000:]
 
     dead = client.get_run(claimant.info.run_id)
     assert dead.info.status == "FAILED" and "is gone" in dead.data.tags["titanic.error"]
-    finished = [r for r in parents() if r.info.status == "FINISHED"]
-    assert len(finished) == 1 and reused(finished[0])["train"] is None  # it took over
+    done = [r for r in parents() if r.info.status == "FINISHED"]
+    assert len(done) == 1 and reused(done[0])["train"] is None  # it took over
     assert "RUNNING" not in {
         r.info.status for r in client.search_runs([dead.info.experiment_id], "")
     }
@@ -571,7 +572,7 @@ def test_machines_in_separate_network_namespaces_share_one_cache(
             )
         try:
             for proc in racing:
-                _, err = proc.communicate(timeout=600)
+                _, err = finished(proc, timeout=600)
                 assert proc.returncode == 0, err[-3000:]
         finally:  # a machine left running would keep its namespace (and link) alive
             for proc in racing:
