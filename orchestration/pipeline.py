@@ -26,6 +26,8 @@ from orchestration.record.names import (
     OUT_MODEL,
     PIPELINE_FILE,
     STEPS,
+    TAG_FOLD_ACCURACY,
+    TAG_FOLDS,
     TAG_MODEL_URI,
     TAG_REUSED_FROM,
     TAG_REUSED_STEPS,
@@ -60,6 +62,7 @@ class StepRecord(TypedDict):
     warning: str | None
     outputs: dict[str, str]
     metrics: dict[str, float]
+    folds: dict[str, str]  # train's fold scores (`record.folds`), which the parent shows too
 
 
 def run_step(
@@ -86,6 +89,7 @@ def run_step(
         "warning": done.data.tags.get(TAG_WARNING),
         "outputs": outputs_of(done),
         "metrics": done.data.metrics,
+        "folds": {k: v for k, v in done.data.tags.items() if k in (TAG_FOLDS, TAG_FOLD_ACCURACY)},
     }
 
 
@@ -134,7 +138,12 @@ def run_pipeline(chosen: dict[str, str], hooks: Hooks | None = None) -> list[Ste
     log_batch(
         parent.info.run_id,
         pipeline_metrics(record),
-        {TAG_MODEL_URI: outputs[OUT_MODEL], TAG_REUSED_STEPS: reused_steps(record), NOTE_TAG: note},
+        {
+            TAG_MODEL_URI: outputs[OUT_MODEL],
+            TAG_REUSED_STEPS: reused_steps(record),
+            NOTE_TAG: note,
+            **{k: v for r in record for k, v in r["folds"].items()},
+        },
     )
     mlflow.log_dict({"steps": record}, PIPELINE_FILE)
     return record

@@ -24,9 +24,11 @@ from threadpoolctl import threadpool_limits
 import titanic
 from orchestration.cli import step_main
 from orchestration.record.datasets import dataset, schema_rows
+from orchestration.record.folds import fold_tags
 from orchestration.record.inputs import fetch
 from orchestration.record.names import (
     CV_ACCURACY,
+    CV_ACCURACY_SE,
     CV_ACCURACY_STD,
     CV_FILE,
     FIT_SECONDS,
@@ -41,8 +43,9 @@ from orchestration.record.names import (
 from orchestration.record.store import again_if_raced
 from steps import Hooks
 from titanic import survival
+from titanic.compare import standard_error
 from titanic.errors import InputError
-from titanic.families import FAMILY_PARAMS
+from titanic.families import FAMILY_PARAMS, RULES
 from titanic.models import KeptFolds, build_pipeline, cross_validate
 from titanic.passengers import FEATURES, TARGET, read_passengers
 from titanic.survival import predictions
@@ -183,8 +186,9 @@ def run(
             cv_folds,
             cv_repeats,
             hooks.after_fold,
+            # Kept by feature set; a rule reads its own inputs, whatever the set.
             hooks.kept_folds(features, train_rows, cv_folds, cv_repeats, seed)
-            if hooks.kept_folds
+            if hooks.kept_folds and model not in RULES
             else None,
         )
         started = time.perf_counter()
@@ -206,13 +210,15 @@ def run(
             training, context="training", model=LoggedModelInput(info.model_id)
         )
     )
+    cross_validated = {
+        CV_ACCURACY: float(scores.mean()),
+        CV_ACCURACY_STD: float(scores.std()),
+        CV_ACCURACY_SE: standard_error(scores, cv_folds),
+    }
     again_if_raced(
-        lambda: mlflow.log_metrics(
-            {CV_ACCURACY: float(scores.mean()), CV_ACCURACY_STD: float(scores.std())},
-            model_id=info.model_id,
-            dataset=training,
-        )
+        lambda: mlflow.log_metrics(cross_validated, model_id=info.model_id, dataset=training)
     )
+    mlflow.set_tags(fold_tags(cv_folds, cv_repeats, seed, training.digest, scores))
     mlflow.log_metrics({VAL_ACCURACY: accuracy(pipeline, valid_rows), FIT_SECONDS: fit_seconds})
     mlflow.log_dict(
         {"folds": cv_folds, "repeats": cv_repeats, "accuracy": scores.tolist()}, CV_FILE

@@ -257,7 +257,7 @@ def test_the_families_as_the_parameters_page_runs_them(store: str) -> None:
     assert (hgb.params["learning_rate"], hgb.params["max_depth"]) == ("0.1", "3")
     assert round(tutorial.metrics["cv_accuracy"], 4) == 0.7884  # "the tutorial's features: 0.7884"
     assert vote.metrics["cv_accuracy"] > max(
-        hgb.metrics["cv_accuracy"],  # "the best family"
+        hgb.metrics["cv_accuracy"],  # "the best mean"
         tutorial.metrics["cv_accuracy"],
     )
 
@@ -276,10 +276,27 @@ def test_a_family_ignores_and_the_cache_skips_hyperparameters_it_does_not_use(st
     assert "titanic.reused_from" not in runs[2].data.tags  # another feature set is new work
 
 
+def test_a_baseline_rule_runs_as_a_family_and_reads_no_feature_set(store: str) -> None:
+    first = mlflow_run("-P", "model=wcg", *QUICK)
+    assert first.returncode == 0, first.stderr[-3000:]
+    again = run_here("-P", "model=wcg", "-P", "features=tutorial", "-P", "C=9", *QUICK)
+    assert again.returncode == 0, again.stderr[-3000:]
+    runs = [r for r in all_runs() if r.info.run_name == "train"]
+    assert runs[0].data.tags["titanic.applied_params"] == ""
+    assert runs[1].data.tags["titanic.reused_from"] == runs[0].info.run_id  # the same work
+    assert 0.7 < runs[0].data.metrics["cv_accuracy"] < 0.85
+    assert "  with data=data/titanic/train.csv test_size=0.25 seed=123 model=wcg cv_folds" in (
+        first.stdout
+    )
+
+
 @pytest.mark.parametrize(
     "param, says",
     [
-        ("model=xgboost", "model must be one of logreg, hgb, rf, vote; got 'xgboost'"),
+        (
+            "model=xgboost",
+            "model must be one of logreg, hgb, rf, vote, gender, wcg; got 'xgboost'",
+        ),
         ("features=all", "features must be one of tutorial, engineered; got 'all'"),
         ("learning_rate=2", "learning_rate must be a number in (0, 1], got '2'"),
         ("max_depth=0", "max_depth must be a whole number from 1 to 100, got '0'"),

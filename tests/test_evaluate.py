@@ -39,7 +39,8 @@ SHAP = {"shap_beeswarm_plot.png", "shap_feature_importance_plot.png", "shap_summ
 
 
 @pytest.mark.parametrize(
-    ("model", "features"), [("vote", "engineered"), ("rf", "tutorial"), ("hgb", "engineered")]
+    ("model", "features"),
+    [("vote", "engineered"), ("rf", "tutorial"), ("hgb", "engineered"), ("wcg", "engineered")],
 )
 def test_every_family_gets_the_figures_and_shap_plots(
     store: str, tmp_path: Path, model: str, features: str

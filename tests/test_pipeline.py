@@ -25,6 +25,7 @@ from tests.support import (
     children,
     error_lines,
     experiment_id,
+    finished,
     mlflow_run,
     mlflow_run_command,
     parents,
@@ -38,7 +39,7 @@ pytestmark = pytest.mark.slow  # whole pipelines through `mlflow run`
 
 TEST_CSV = PROJECT / "data" / "titanic" / "test.csv"
 METRICS = {"val_accuracy", "val_precision", "val_recall", "val_f1", "val_roc_auc", "val_log_loss"}
-CV_METRICS = {"cv_accuracy", "cv_accuracy_std"}
+CV_METRICS = {"cv_accuracy", "cv_accuracy_std", "cv_accuracy_se"}
 
 
 def ok(result: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
@@ -53,6 +54,7 @@ def test_main_records_a_parent_with_three_linked_steps(store: str) -> None:
     assert [line for line in shown if line.startswith("  cv_") or line.startswith("  val_")] == [
         "  cv_accuracy      0.8353",
         "  cv_accuracy_std  0.0374",
+        "  cv_accuracy_se   0.0218",
         "  val_accuracy     0.8744",
     ]
     assert set(shown) <= set(result.stdout.splitlines()), result.stdout
@@ -110,6 +112,11 @@ def test_main_records_a_parent_with_three_linked_steps(store: str) -> None:
         **{k: evaluate.data.metrics[k] for k in METRICS},
         **{k: train.data.metrics[k] for k in CV_METRICS},
     }
+    # Each fold's accuracy, and which folds: on train and on the parent the leaderboard reads.
+    folds = {k: train.data.tags[k] for k in ("titanic.folds", "titanic.fold_accuracy")}
+    assert folds["titanic.folds"].startswith("5-fold x 3, seed 123, rows ")
+    assert len(folds["titanic.fold_accuracy"].split(",")) == 15
+    assert {k: parent.data.tags[k] for k in folds} == folds
     assert 0.75 < evaluate.data.metrics["val_accuracy"] < 0.95
     assert {f.path for f in client.list_artifacts(evaluate.info.run_id)} == {
         "confusion_matrix.png",
@@ -155,6 +162,8 @@ def test_cache_reuses_unchanged_steps_and_recomputes_from_the_change(store: str)
     assert again.data.tags["titanic.model_uri"] == first.data.tags["titanic.model_uri"]
     again_steps = children(again)
     assert again_steps["train"].data.tags["titanic.applied_params"] == "C,max_iter,solver"
+    for tag in ("titanic.folds", "titanic.fold_accuracy"):  # what pairs it with other runs
+        assert again_steps["train"].data.tags[tag] == again.data.tags[tag] == first.data.tags[tag]
     for step in again_steps.values():  # a reused step records its own process, not the source's
         assert step.data.tags["titanic.pid"] == again.data.tags["titanic.pid"]
         assert step.data.tags["titanic.pid"] != first.data.tags["titanic.pid"]
@@ -303,7 +312,7 @@ def test_interrupt_marks_parent_and_running_step_killed(store: str, signum: int)
         time.sleep(0.05)
     assert running is not None, "no step was seen running"
     os.killpg(proc.pid, signum)
-    _, stderr = proc.communicate(timeout=120)
+    _, stderr = finished(proc, timeout=120)
     assert proc.returncode != 0
 
     # `mlflow run` itself marks its run FAILED as it exits on Ctrl-C; the pipeline puts

@@ -146,11 +146,15 @@ def test_only_a_better_model_takes_the_champion_alias(runs: dict[str, Run]) -> N
     better = promote(client, runs["default"], name, even_if_worse=False)
     assert (better.version, better.alias) == ("2", "champion")
 
-    # The worse model again: its version already exists, and it falls short.
+    assert "this model is better on the same folds (p = 0.0" in better.summary()
+
+    # The worse model again: its version already exists, and it stays a challenger.
     again = promote(client, runs["worse"], name, even_if_worse=False)
     assert (again.version, again.alias, again.created) == ("1", "challenger", False)
-    short = score(runs["default"]) - score(runs["worse"])
-    assert f"falls {short:.4f} short of the champion, version 2" in again.summary()
+    assert (
+        f"the champion, version 2 (cv_accuracy {score(runs['default']):.4f}), stays: this "
+        "model is worse on the same folds (p = 0.0"
+    ) in again.summary()
     assert str(client.get_model_version_by_alias(name, "champion").version) == "2"
 
     forced = promote(client, runs["worse"], name, even_if_worse=True)
@@ -161,6 +165,13 @@ def test_only_a_better_model_takes_the_champion_alias(runs: dict[str, Run]) -> N
     versions = client.search_model_versions(f"name='{name}'")
     assert len(versions) == 3  # promoting a model twice did not register it twice
 
+    # The default's mean is lower, but on the same folds it cannot be told from the champion
+    # (another C of the same family): a tie keeps the champion.
+    tied = promote(client, runs["default"], name, even_if_worse=False)
+    assert (tied.version, tied.alias) == ("2", "challenger")
+    assert "this model is tied with the champion on the same folds (p = 0." in tied.summary()
+    assert str(client.get_model_version_by_alias(name, "champion").version) == "3"
+
     tags = client.get_model_version(name, "3").tags
     run = runs["better"]
     assert float(tags["metric.cv_accuracy"]) == pytest.approx(score(run), abs=1e-5)
@@ -168,6 +179,8 @@ def test_only_a_better_model_takes_the_champion_alias(runs: dict[str, Run]) -> N
     assert tags["source_run"] == run.info.run_id
     assert len(tags["data_digest"]) >= 8
     assert tags["code_digest"] == children(run)["train"].data.tags["titanic.code_digest"]
+    assert tags["folds"] == run.data.tags["titanic.folds"]  # what a later promotion pairs with
+    assert len(tags["fold_accuracy"].split(",")) == 5
     assert "git_commit" in tags
 
 
@@ -380,15 +393,19 @@ def test_leaderboard_in_each_format(
     )
     assert table.returncode == 0, table.stderr
     header, *lines = table.stdout.splitlines()
-    assert header.split()[:6] == [
+    assert header.split()[:9] == [
         "when",
         "run_name",
         "features",
         "C",
         "cv_accuracy",
+        "cv_accuracy_se",
+        "selection",
         "val_accuracy",
+        "runs",
     ]
     assert runs["better"].info.run_id in lines[0] and lines[0].split()[-2:] == ["1", "champion"]
+    assert "chosen" in lines[0] and lines[-1].startswith("tied: not told apart")
 
     leaderboard.main(["--format", "json", "--registered_model", "board", "--limit", "2"])
     rows = json.loads(capsys.readouterr().out)
@@ -397,15 +414,21 @@ def test_leaderboard_in_each_format(
     assert rows[0]["cv_accuracy"] == pytest.approx(score(runs["better"]))
     assert rows[0]["steps"] == "reused prepare"  # the second main of the store
     assert rows[1]["cv_accuracy"] == pytest.approx(score(runs["default"]))
+    assert (rows[0]["selection"], rows[1]["selection"]) == ("chosen", "tied")
+    assert 0.01 < rows[0]["cv_accuracy_se"] < 0.1
+    # The runs that reused the default's model (the named run, above) are its row.
+    assert rows[1]["runs"] >= 2 and rows[0]["runs"] == 1
 
     leaderboard.main(["--format", "csv", "--filter", "params.features = 'tutorial'"])
     csv_lines = capsys.readouterr().out.splitlines()
-    assert csv_lines[0].startswith("when,run_name,cv_accuracy,val_accuracy,steps,run_id")
+    assert csv_lines[0].startswith(
+        "when,run_name,cv_accuracy,cv_accuracy_se,selection,val_accuracy,runs,steps,run_id"
+    )
     assert len(csv_lines) == 2 and runs["worse"].info.run_id in csv_lines[1]
 
     leaderboard.main(["--format", "markdown", "--limit", "1"])
     markdown = capsys.readouterr().out.splitlines()
-    assert re.fullmatch(r"(\|:?-+:?)+\|", markdown[1]) and len(markdown) == 3
+    assert re.fullmatch(r"(\|:?-+:?)+\|", markdown[1]) and len(markdown) == 5  # and the note
 
 
 @pytest.mark.parametrize(

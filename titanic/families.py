@@ -5,7 +5,15 @@ against it before anything is fitted."""
 from __future__ import annotations
 
 FEATURE_SETS = ("tutorial", "engineered")
-FAMILIES = ("logreg", "hgb", "rf", "vote")
+LEARNED = ("logreg", "hgb", "rf", "vote")
+# Baselines: rules with no hyperparameters, reading no feature set (`titanic.rules`).
+RULES = ("gender", "wcg")
+FAMILIES = (*LEARNED, *RULES)
+# The selection rule's order of simplicity, simplest first: among runs that cannot be told
+# apart, the simplest family wins (docs/selection.md). A rule before a fitted model; one linear
+# model before trees; a forest of independent trees before boosted ones; the vote of all three
+# last.
+SIMPLEST_FIRST = ("gender", "wcg", "logreg", "rf", "hgb", "vote")
 SOLVERS = ("lbfgs", "liblinear", "newton-cg", "newton-cholesky", "sag", "saga")
 # The hyperparameters each family uses; `vote` soft-votes the other three, each with its own.
 FAMILY_PARAMS: dict[str, tuple[str, ...]] = {
@@ -14,4 +22,5 @@ FAMILY_PARAMS: dict[str, tuple[str, ...]] = {
     "rf": ("max_depth", "n_trees", "min_samples_leaf"),
 }
 FAMILY_PARAMS["vote"] = tuple(dict.fromkeys(p for ps in FAMILY_PARAMS.values() for p in ps))
+FAMILY_PARAMS |= {rule: () for rule in RULES}
 HYPERPARAMETERS = FAMILY_PARAMS["vote"]

@@ -24,8 +24,10 @@ from sklearn.model_selection import RepeatedStratifiedKFold
 from sklearn.pipeline import Pipeline
 
 from titanic.encoding import Encode, Ordinal
+from titanic.families import RULES
 from titanic.features import AgeByTitle, Cabin, Family, GroupSurvival, TicketGroup, Title
 from titanic.passengers import FEATURES, TARGET
+from titanic.rules import Gender, RuleInputs, WomanChildGroup
 
 ENGINEERED_CATEGORICAL = ("Sex", "Embarked", "Title", "Deck")
 ENGINEERED_NUMERIC = (
@@ -113,7 +115,11 @@ def classifier(model: str, hp: dict[str, Any], seed: int) -> Any:
 
 def build_pipeline(model: str, features: str, hp: dict[str, Any], seed: int) -> Pipeline:
     """Features and classifier as one pipeline, fitted on training rows only, so the model
-    takes raw passenger rows and nothing leaks from rows it is scored on."""
+    takes raw passenger rows and nothing leaks from rows it is scored on. A rule (a baseline)
+    reads its own few inputs, whatever the feature set."""
+    if model in RULES:
+        rule = Gender() if model == "gender" else WomanChildGroup()
+        return Pipeline([("inputs", RuleInputs()), ("classify", rule)])
     steps = tutorial_features() if features == "tutorial" else engineered_features()
     return Pipeline([*steps, ("classify", classifier(model, hp, seed))])
 

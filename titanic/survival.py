@@ -50,6 +50,9 @@ TRUSTED_TYPES = frozenset(
         "titanic.features.TicketGroup",
         "titanic.features.Title",
         "titanic.features.TrainingRows",
+        "titanic.rules.Gender",
+        "titanic.rules.RuleInputs",
+        "titanic.rules.WomanChildGroup",
     }
 )
 

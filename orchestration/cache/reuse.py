@@ -32,6 +32,8 @@ from orchestration.record.names import (
     TAG_APPLIED,
     TAG_CACHE_KEY,
     TAG_CODE_DIGEST,
+    TAG_FOLD_ACCURACY,
+    TAG_FOLDS,
     TAG_REUSED_FROM,
     TAG_STEP,
     TAG_WARNING,
@@ -105,7 +107,7 @@ def execute_step(
     described = {
         k: v
         for k, v in source.data.tags.items()
-        if k.startswith(OUTPUT_TAG) or k in (TAG_APPLIED, TAG_WARNING)
+        if k.startswith(OUTPUT_TAG) or k in (TAG_APPLIED, TAG_WARNING, TAG_FOLDS, TAG_FOLD_ACCURACY)
     }
     tags = {
         **described,

@@ -14,7 +14,14 @@ from typing import Any
 
 from orchestration.record.names import STEPS
 from titanic.errors import InputError
-from titanic.families import FAMILIES, FAMILY_PARAMS, FEATURE_SETS, HYPERPARAMETERS, SOLVERS
+from titanic.families import (
+    FAMILIES,
+    FAMILY_PARAMS,
+    FEATURE_SETS,
+    HYPERPARAMETERS,
+    RULES,
+    SOLVERS,
+)
 
 FORCE_CHOICES = ("none", "all", *STEPS)
 
@@ -144,9 +151,14 @@ def parse_params(raw: dict[str, str]) -> dict[str, Any]:
 
 def applicable(params: dict[str, str]) -> dict[str, str]:
     """The parameters that change what a run computes: a family's unused hyperparameters left
-    out, so that a tree model run with another `C` is the same work."""
-    used = FAMILY_PARAMS.get(params.get("model", ""), HYPERPARAMETERS)
-    return {k: v for k, v in params.items() if k not in HYPERPARAMETERS or k in used}
+    out, so that a tree model run with another `C` is the same work; a rule (a baseline)
+    reads no feature set either."""
+    model = params.get("model", "")
+    used = FAMILY_PARAMS.get(model, HYPERPARAMETERS)
+    unused = "features" if model in RULES else None
+    return {
+        k: v for k, v in params.items() if (k not in HYPERPARAMETERS or k in used) and k != unused
+    }
 
 
 def recorded(params: dict[str, Any]) -> dict[str, str]:

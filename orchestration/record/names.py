@@ -49,6 +49,10 @@ TAG_PID = "titanic.pid"
 TAG_PID_START = "titanic.pid_start"
 TAG_HEARTBEAT = "titanic.heartbeat"  # seconds since the epoch, refreshed while running
 TAG_CLAIMED_AT = "titanic.claimed_at"  # on a claim: seconds since the epoch, on its machine
+# On train and pipeline runs: which folds cross-validation scored, and each fold's accuracy
+# (comma-separated): what pairs two runs' scores (orchestration.registry.selection).
+TAG_FOLDS = "titanic.folds"
+TAG_FOLD_ACCURACY = "titanic.fold_accuracy"
 # MLflow's own tags that the project reads.
 PROJECT_ENV_TAG = "mlflow.project.env"
 PROJECT_ENTRY_TAG = "mlflow.project.entryPoint"
@@ -58,6 +62,8 @@ VERSION_SOURCE_RUN = "source_run"
 VERSION_DATA_DIGEST = "data_digest"
 VERSION_CODE_DIGEST = "code_digest"
 VERSION_GIT_COMMIT = "git_commit"
+VERSION_FOLDS = "folds"
+VERSION_FOLD_ACCURACY = "fold_accuracy"
 METRIC_PREFIX = "metric."
 PARAM_PREFIX = "param."
 # On a sweep or tuning run: its best configuration's parameters, as `best.<name>`.
@@ -66,6 +72,7 @@ BEST_PARAM_PREFIX = "best."
 # Metrics: cross-validation on the training split (train), the validation split (evaluate).
 CV_ACCURACY = "cv_accuracy"
 CV_ACCURACY_STD = "cv_accuracy_std"
+CV_ACCURACY_SE = "cv_accuracy_se"  # its standard error, corrected for the folds' overlap
 VAL_ACCURACY = "val_accuracy"
 VAL_PRECISION = "val_precision"
 VAL_RECALL = "val_recall"
@@ -79,6 +86,7 @@ RANKING_METRIC = CV_ACCURACY
 METRIC_ORDER = (
     CV_ACCURACY,
     CV_ACCURACY_STD,
+    CV_ACCURACY_SE,
     VAL_ACCURACY,
     VAL_PRECISION,
     VAL_RECALL,

@@ -1,5 +1,5 @@
 """The model registry: which run's model to register, what a version records about where it
-came from, and the `champion` alias that only a better model takes."""
+came from, and the `champion` alias that moves only to a model the selection rule prefers."""
 
 from __future__ import annotations
 
@@ -22,14 +22,27 @@ from orchestration.record.names import (
     RANKING_METRIC,
     TAG_BEST_RUN,
     TAG_CODE_DIGEST,
+    TAG_FOLD_ACCURACY,
+    TAG_FOLDS,
     TAG_MODEL_URI,
     TAG_PROMOTED,
     VERSION_CODE_DIGEST,
     VERSION_DATA_DIGEST,
+    VERSION_FOLD_ACCURACY,
+    VERSION_FOLDS,
     VERSION_GIT_COMMIT,
     VERSION_SOURCE_RUN,
 )
 from orchestration.record.store import again_if_raced, current_run
+from orchestration.registry.selection import (
+    POOL,
+    Entry,
+    Ranking,
+    entry,
+    prefers,
+    rank,
+    version_entry,
+)
 from titanic.errors import InputError
 
 CHAMPION = "champion"
@@ -54,8 +67,8 @@ def model_uri_of(run: Run) -> str | None:
 
 
 def best_runs(client: MlflowClient, experiment_id: str, limit: int, where: str = "") -> list[Run]:
-    """The experiment's finished pipeline runs, best first: what the leaderboard lists and
-    what `promote -P run=best` takes (its first row)."""
+    """The experiment's finished pipeline runs, best mean first: what the leaderboard and
+    `promote -P run=best` apply the selection rule to."""
     return client.search_runs(
         [experiment_id],
         filter_string=PIPELINE_FILTER + (f" and {where}" if where else ""),
@@ -64,14 +77,33 @@ def best_runs(client: MlflowClient, experiment_id: str, limit: int, where: str =
     )
 
 
+def run_entry(run: Run) -> Entry | None:
+    return entry(run.data.metrics, run.data.params, run.data.tags)
+
+
+def choose(runs: list[Run]) -> Ranking:
+    """The selection rule over `runs` (best mean first); a run without the ranking metric
+    (none of this project's version) ranks after those with it."""
+    scored = [(run, e) for run in runs if (e := run_entry(run)) is not None]
+    ranking = rank([e for _, e in scored])
+    positions = [runs.index(run) for run, _ in scored]
+    rest = [i for i in range(len(runs)) if i not in positions]
+    return Ranking(
+        [positions[i] for i in ranking.order] + rest,
+        [ranking.marks[positions.index(i)] if i in positions else "" for i in range(len(runs))],
+        positions[ranking.chosen] if scored else -1,
+    )
+
+
 def best_run(client: MlflowClient, experiment_id: str) -> Run:
-    runs = best_runs(client, experiment_id, limit=1)
+    """What the selection rule picks among the experiment's best POOL pipeline runs."""
+    runs = best_runs(client, experiment_id, limit=POOL)
     if not runs:
         raise InputError(
             f"experiment {experiment_id} has no finished pipeline run to promote: "
             f"run `mlflow run .` first, or pass -P run=<run id> from another one"
         )
-    return runs[0]
+    return runs[max(choose(runs).chosen, 0)]
 
 
 def candidate(client: MlflowClient, which: str, experiment_id: str) -> Run:
@@ -104,11 +136,6 @@ def candidate(client: MlflowClient, which: str, experiment_id: str) -> Run:
             f"of this version of the project"
         )
     return run
-
-
-def becomes_champion(score: float, champion_score: float | None, even_if_worse: bool) -> bool:
-    """Only a strictly better model takes the alias, unless asked to even if it is worse."""
-    return even_if_worse or champion_score is None or score > champion_score
 
 
 def training_run(client: MlflowClient, run: Run) -> Run:
@@ -145,6 +172,11 @@ def version_tags(run: Run, trained_by: Run) -> dict[str, str]:
         VERSION_CODE_DIGEST: trained_by.data.tags.get(TAG_CODE_DIGEST, ""),
         VERSION_GIT_COMMIT: run.data.tags.get("mlflow.source.git.commit", ""),
     }
+    if TAG_FOLDS in run.data.tags and TAG_FOLD_ACCURACY in run.data.tags:
+        tags |= {
+            VERSION_FOLDS: run.data.tags[TAG_FOLDS],
+            VERSION_FOLD_ACCURACY: run.data.tags[TAG_FOLD_ACCURACY],
+        }
     return tags
 
 
@@ -170,6 +202,7 @@ class Promotion:
     champion: ModelVersion | None  # the champion before this promotion
     created: bool  # False: the run's model already was this version
     evaluation: str | None  # the run holding MLflow's evaluation of the model (figures, SHAP)
+    why: str = ""  # how the selection rule compared it with the champion
 
     def summary(self) -> str:
         was = self.champion
@@ -185,8 +218,8 @@ class Promotion:
         champion_score = score_of(was)
         if self.alias == CHALLENGER and was is not None and champion_score is not None:
             return (
-                f"{head}; alias '{CHALLENGER}': it falls {champion_score - self.score:.4f} short "
-                f"of the champion, version {was.version} ({RANKING_METRIC} {champion_score:.4f}); "
+                f"{head}; alias '{CHALLENGER}': the champion, version {was.version} "
+                f"({RANKING_METRIC} {champion_score:.4f}), stays: this model is {self.why}; "
                 f"-P even_if_worse=true makes it the champion anyway"
             )
         before = (
@@ -194,8 +227,9 @@ class Promotion:
             if was is None
             else " (was already the champion)"
             if str(was.version) == self.version
-            else f" (was version {was.version}, {RANKING_METRIC} {score_of(was):.4f})"
-            if score_of(was) is not None
+            else f" (was version {was.version}, {RANKING_METRIC} {champion_score:.4f}; "
+            f"this model is {self.why})"
+            if champion_score is not None
             else f" (was version {was.version}, unscored)"
         )
         return f"{head}; alias '{CHAMPION}'{before}\nUse it: models:/{self.name}@{CHAMPION}"
@@ -241,11 +275,11 @@ def promote(
     existing = [v for v in client.search_model_versions(f"name='{name}'") if v.source == model_uri]
     version = existing[0] if existing else _register(client, name, model_uri, model_id, tags)
     same = champion is not None and champion.version == version.version
-    alias = (
-        CHAMPION
-        if same or becomes_champion(score, score_of(champion), even_if_worse)
-        else CHALLENGER
+    preferred, why = prefers(
+        run_entry(run) or Entry(score, "", None),
+        None if champion is None else version_entry(champion.tags),
     )
+    alias = CHAMPION if same or even_if_worse or preferred else CHALLENGER
     set_alias(client, name, alias, str(version.version))
     return Promotion(
         name,
@@ -255,6 +289,7 @@ def promote(
         champion,
         created=not existing,
         evaluation=evaluation,
+        why=why,
     )
 
 

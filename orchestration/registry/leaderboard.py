@@ -1,11 +1,13 @@
-"""The best pipeline runs of an experiment, best first, with their registered versions.
+"""The best models of an experiment's pipeline runs, the selection rule's choice first, each
+with its standard error, its mark against the best mean, and its registered version.
 
-    titanic-leaderboard [--experiment NAME] [--limit 10]
+    titanic-leaderboard [--experiment NAME] [--limit 10] [--every_run]
         [--filter "params.model = 'hgb'"] [--format table|markdown|csv|json]
         [--registered_model titanic]
 
-Reads the tracking store (MLFLOW_TRACKING_URI) and creates no run: one `search_runs` call for
-the runs and one registry search for their versions.
+Runs that reused the same model are one row (`runs` counts them) unless --every_run. Reads the
+tracking store (MLFLOW_TRACKING_URI) and creates no run: one `search_runs` call for the best
+POOL runs, among which the rule looks for ties, and one registry search for their versions.
 """
 
 from __future__ import annotations
@@ -26,17 +28,24 @@ from mlflow.tracking import MlflowClient
 from orchestration.lifecycle.access import refusal
 from orchestration.project.mlproject import entry_point_defaults
 from orchestration.project.params import PARSERS, PIPELINE_ONLY, applicable
-from orchestration.record.names import RANKING_METRIC, STEPS, TAG_REUSED_STEPS, VAL_ACCURACY
-from orchestration.registry.champion import best_runs, model_uri_of
+from orchestration.record.names import (
+    CV_ACCURACY_SE,
+    RANKING_METRIC,
+    STEPS,
+    TAG_REUSED_STEPS,
+    VAL_ACCURACY,
+)
+from orchestration.registry.champion import best_runs, choose, model_uri_of, run_entry
+from orchestration.registry.selection import MARKS_NOTE, POOL
 from titanic.errors import InputError
 
 FORMATS = ("table", "markdown", "csv", "json")
 
 
 def fetch(
-    client: MlflowClient, experiment: str, limit: int, filter_string: str, registered_model: str
+    client: MlflowClient, experiment: str, filter_string: str, registered_model: str
 ) -> tuple[list[Run], dict[str, tuple[str, list[str]]]]:
-    """The top runs and, by model id, the registered versions of their models."""
+    """The best POOL runs by mean and, by model URI, the registered versions of their models."""
     found = client.get_experiment_by_name(experiment)
     if found is None:
         names = ", ".join(e.name for e in client.search_experiments(max_results=20))
@@ -45,7 +54,7 @@ def fetch(
             f"pass --experiment with one of: {names}"
         )
     try:
-        runs = best_runs(client, found.experiment_id, limit, filter_string.strip())
+        runs = best_runs(client, found.experiment_id, POOL, filter_string.strip())
     except MlflowException as err:
         raise InputError(
             f"the filter {filter_string!r} is not one MLflow accepts "
@@ -75,9 +84,25 @@ def registered_versions(client: MlflowClient, name: str) -> dict[str, tuple[str,
     }
 
 
-def rows(runs: list[Run], versions: dict[str, tuple[str, list[str]]]) -> list[dict[str, Any]]:
-    """One row per run: when, name, the parameters that differ between the rows (blank where
-    the run's model family does not use one), the metrics, and what it became."""
+def shown(runs: list[Run], limit: int, every_run: bool) -> list[tuple[Run, str, int]]:
+    """The rows, the rule's choice first: each run with its mark and how many runs it stands
+    for (runs that reused the same model collapse into their first, unless `every_run`)."""
+    ranking = choose(runs)
+    kept: dict[str, tuple[Run, str, int]] = {}
+    for i in ranking.order:
+        run = runs[i]
+        key = run.info.run_id if every_run else (model_uri_of(run) or run.info.run_id)
+        first, mark, count = kept.get(key, (run, ranking.marks[i], 0))
+        kept[key] = (first, mark, count + 1)
+    return list(kept.values())[:limit]
+
+
+def rows(
+    board: list[tuple[Run, str, int]], versions: dict[str, tuple[str, list[str]]]
+) -> list[dict[str, Any]]:
+    """One row per model: when, name, the parameters that differ between the rows (blank where
+    the run's model family does not use one), the scores with their mark, and what it became."""
+    runs = [run for run, _, _ in board]
     used = [
         applicable(
             {k: v for k, v in r.data.params.items() if k in PARSERS and k not in PIPELINE_ONLY}
@@ -87,8 +112,9 @@ def rows(runs: list[Run], versions: dict[str, tuple[str, list[str]]]) -> list[di
     # Varying: different values among the rows whose family uses the parameter.
     varying = [k for k in entry_point_defaults("main") if len({u[k] for u in used if k in u}) > 1]
     table = []
-    for run, params in zip(runs, used, strict=True):
+    for (run, mark, count), params in zip(board, used, strict=True):
         model_uri = model_uri_of(run) or ""
+        scored = run_entry(run)
         version, aliases = versions.get(model_uri, ("", []))
         reused = [s for s in run.data.tags.get(TAG_REUSED_STEPS, "").split(",") if s]
         table.append(
@@ -99,7 +125,10 @@ def rows(runs: list[Run], versions: dict[str, tuple[str, list[str]]]) -> list[di
                 "run_name": run.info.run_name,
                 **{k: params.get(k, "") for k in varying},
                 RANKING_METRIC: run.data.metrics.get(RANKING_METRIC),
+                CV_ACCURACY_SE: scored.standard_error if scored else None,
+                "selection": mark,
                 VAL_ACCURACY: run.data.metrics.get(VAL_ACCURACY),
+                "runs": count,
                 "steps": "computed"
                 if not reused
                 else ("all reused" if len(reused) == len(STEPS) else "reused " + ",".join(reused)),
@@ -120,9 +149,10 @@ def render(table: list[dict[str, Any]], fmt: str) -> str:
     )
     if fmt == "csv":
         return text.to_csv(index=False, lineterminator="\n").rstrip("\n")
-    return text.to_markdown(
+    board = text.to_markdown(
         index=False, tablefmt="pipe" if fmt == "markdown" else "plain", disable_numparse=True
     )
+    return f"{board}\n\n{MARKS_NOTE}."
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -131,6 +161,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--experiment", default=os.environ.get("MLFLOW_EXPERIMENT_NAME", "Default"))
     parser.add_argument("--limit", type=int, default=10)
+    parser.add_argument("--every_run", action="store_true", help="a row per run, not per model")
     parser.add_argument("--filter", default="", help="an MLflow search filter, ANDed")
     parser.add_argument("--format", choices=FORMATS, default="table")
     parser.add_argument("--registered_model", default="titanic")
@@ -138,9 +169,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         if not 1 <= args.limit <= 50000:
             raise InputError(f"--limit must be from 1 to 50000, got {args.limit}")
-        runs, versions = fetch(
-            MlflowClient(), args.experiment, args.limit, args.filter, args.registered_model
-        )
+        runs, versions = fetch(MlflowClient(), args.experiment, args.filter, args.registered_model)
     except InputError as err:
         sys.exit(f"titanic: error: {err}")
     except MlflowException as err:
@@ -148,7 +177,7 @@ def main(argv: list[str] | None = None) -> None:
         if known is None:
             raise
         sys.exit(f"titanic: error: {known}")
-    print(render(rows(runs, versions), args.format))
+    print(render(rows(shown(runs, args.limit, args.every_run), versions), args.format))
 
 
 if __name__ == "__main__":

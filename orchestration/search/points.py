@@ -38,6 +38,7 @@ class Outcome:
     model_uri: str | None = None
     reused: str = ""
     error: str | None = None
+    folds: dict[str, str] = field(default_factory=dict)  # its fold scores (`record.folds`)
 
     @property
     def score(self) -> float | None:

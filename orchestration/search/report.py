@@ -1,6 +1,6 @@
 """What a search run (sweep or tuning study) shows when it ends: the configurations ranked by
-the ranking metric, as `results.csv` and in its description; a plot of the metric against each
-varied parameter; and its best child, named in tags, with that child's metrics and parameters."""
+the selection rule, as `results.csv` and in its description; a plot of the metric against each
+varied parameter; and the rule's choice, named in tags, with its metrics and parameters."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from orchestration.project.params import applicable
 from orchestration.record.links import load_line, ui_line
 from orchestration.record.names import (
     BEST_PARAM_PREFIX,
+    CV_ACCURACY_SE,
     METRIC_ORDER,
     NOTE_TAG,
     RANKING_METRIC,
@@ -30,19 +31,39 @@ from orchestration.record.names import (
 )
 from orchestration.record.store import log_batch
 from orchestration.registry.champion import candidate, ship
+from orchestration.registry.selection import MARKS_NOTE, Entry, Ranking, entry, rank
 from orchestration.search.driver import failed_line
 from orchestration.search.points import PRUNED, Outcome
 
 SHOWN_ROWS = 50  # rows of the table in the run's description and the printed summary
 
 
+def selection(outcomes: list[Outcome]) -> tuple[list[Outcome], Ranking]:
+    """The finished configurations, best mean first (in the order they were asked for on a
+    tie), and the selection rule's ranking of them."""
+    done = sorted(
+        (o for o in outcomes if o.score is not None),
+        key=lambda o: -(o.score or 0.0),
+    )
+    return done, rank([e for o in done if (e := outcome_entry(o)) is not None])
+
+
+def outcome_entry(outcome: Outcome) -> Entry | None:
+    return entry(outcome.metrics, outcome.config, outcome.folds)
+
+
 def ranked(outcomes: list[Outcome], names: list[str]) -> pd.DataFrame:
-    """One row per configuration, best first; unfinished ones last."""
+    """One row per configuration, the rule's choice first, then by mean; unfinished ones last."""
+    done, ranking = selection(outcomes)
+    marks = {id(done[i]): ranking.marks[i] for i in range(len(done))}
+    order = [done[i] for i in ranking.order] + [o for o in outcomes if o.score is None]
     rows = [
         {
             "configuration": o.label,
             **{n: applicable(o.config).get(n, "") for n in names},
             RANKING_METRIC: o.score,
+            CV_ACCURACY_SE: e.standard_error if (e := outcome_entry(o)) else None,
+            "selection": marks.get(id(o), ""),
             VAL_ACCURACY: o.metrics.get(VAL_ACCURACY),
             "status": o.status,
             "steps": "reused " + o.reused if o.reused else "computed",
@@ -50,12 +71,9 @@ def ranked(outcomes: list[Outcome], names: list[str]) -> pd.DataFrame:
             "model_uri": o.model_uri or "",
             "error": o.error or "",
         }
-        for o in outcomes
+        for o in order
     ]
-    table = pd.DataFrame(rows)
-    return table.sort_values(
-        RANKING_METRIC, ascending=False, na_position="last", kind="stable"
-    ).reset_index(drop=True)
+    return pd.DataFrame(rows)
 
 
 def markdown(table: pd.DataFrame) -> str:
@@ -63,7 +81,7 @@ def markdown(table: pd.DataFrame) -> str:
     text = shown.to_markdown(index=False, floatfmt=".4f", missingval="")
     if len(table) > SHOWN_ROWS:
         text += f"\n\n{len(table) - SHOWN_ROWS} more rows in {RESULTS_FILE}"
-    return text
+    return f"{text}\n\n{MARKS_NOTE}."
 
 
 def plot(table: pd.DataFrame, names: list[str]) -> Figure:
@@ -95,9 +113,9 @@ def plot(table: pd.DataFrame, names: list[str]) -> Figure:
 
 
 def best_of(outcomes: list[Outcome]) -> Outcome | None:
-    """The finished configuration with the highest score, if any finished."""
-    scored = [(score, o) for o in outcomes if (score := o.score) is not None]
-    return max(scored, key=lambda pair: pair[0])[1] if scored else None
+    """The finished configuration the selection rule picks, if any finished."""
+    done, ranking = selection(outcomes)
+    return done[ranking.chosen] if done else None
 
 
 def record(
@@ -122,11 +140,21 @@ def record(
 
 def summary(table: pd.DataFrame, best_uri: str | None, load_line: str) -> str:
     shown = table[
-        ["configuration", RANKING_METRIC, VAL_ACCURACY, "status", "steps", "run_id"]
+        [
+            "configuration",
+            RANKING_METRIC,
+            CV_ACCURACY_SE,
+            "selection",
+            VAL_ACCURACY,
+            "status",
+            "steps",
+            "run_id",
+        ]
     ].head(SHOWN_ROWS)
     lines = [shown.to_string(index=False, na_rep="", float_format=lambda v: f"{v:.4f}")]
     if len(table) > SHOWN_ROWS:
         lines.append(f"… {len(table) - SHOWN_ROWS} more in {RESULTS_FILE}")
+    lines.append(f"{MARKS_NOTE}.")
     if best_uri:
         lines += [f"Best model: {best_uri}", load_line]
     return "\n".join(lines)

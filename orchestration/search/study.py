@@ -19,7 +19,7 @@ from orchestration.project.naming import describe
 from orchestration.search.points import PRUNED, Outcome, Point
 from orchestration.search.pruning import PER_FOLD, Trial
 from titanic.errors import InputError
-from titanic.families import FAMILIES, FAMILY_PARAMS, FEATURE_SETS
+from titanic.families import FAMILY_PARAMS, FEATURE_SETS, LEARNED
 
 # The search space: a family, a feature set, and the hyperparameters the family uses.
 SPACE = ("model", "features", *FAMILY_PARAMS["vote"])
@@ -34,7 +34,7 @@ NEW_STUDY_PRUNER = "wilcoxon"
 
 def suggest(trial: optuna.Trial) -> dict[str, str]:
     """One point of the space, as `main` parameter strings."""
-    model = trial.suggest_categorical("model", FAMILIES)
+    model = trial.suggest_categorical("model", LEARNED)
     chosen: dict[str, Any] = {
         "model": model,
         "features": trial.suggest_categorical("features", FEATURE_SETS),

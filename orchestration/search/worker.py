@@ -20,7 +20,14 @@ from orchestration.lifecycle.runs import (
     catch_interrupts,
 )
 from orchestration.pipeline import run_pipeline
-from orchestration.record.names import TAG_ERROR, TAG_MODEL_URI, TAG_PRUNED, TAG_REUSED_STEPS
+from orchestration.record.names import (
+    TAG_ERROR,
+    TAG_FOLD_ACCURACY,
+    TAG_FOLDS,
+    TAG_MODEL_URI,
+    TAG_PRUNED,
+    TAG_REUSED_STEPS,
+)
 from orchestration.search.memo import FoldMemo
 from orchestration.search.points import PRUNED, Outcome
 from orchestration.search.pruning import FoldReporter, Trial
@@ -123,5 +130,8 @@ def run_configuration(
         outcome.metrics = done.data.metrics
         outcome.model_uri = done.data.tags.get(TAG_MODEL_URI)
         outcome.reused = done.data.tags.get(TAG_REUSED_STEPS, "")
+        outcome.folds = {
+            k: v for k, v in done.data.tags.items() if k in (TAG_FOLDS, TAG_FOLD_ACCURACY)
+        }
         outcome.error = pruned or done.data.tags.get(TAG_ERROR)
     return outcome
