@@ -27,7 +27,7 @@ from typing import Any
 from orchestration.project.mlproject import entry_point_defaults
 from orchestration.project.params import parse_params
 from orchestration.record.folds import Folds
-from orchestration.registry.selection import CHOSEN, Entry, rank
+from orchestration.registry.selection import CHOSEN, TIED, Entry, Ranking, rank
 from steps.prepare import prepare
 from steps.train import accuracy, cv_scores, train
 from titanic.compare import standard_error
@@ -67,6 +67,26 @@ def entry(model: str, r: dict[str, Any], d: dict[str, Any]) -> Entry:
     return Entry(r["cv"], model, Folds("the same folds", d["cv_folds"], r["folds"]))
 
 
+def named(cell: tuple[str, str]) -> str:
+    model, features = cell
+    return f"{model} with {features} features" if features else model
+
+
+def how_chosen(order: list[tuple[str, str]], ranking: Ranking, default: tuple[str, str]) -> str:
+    """How the rule reads the table, and where the MLproject default stands in it."""
+    tied = [named(cell) for i, cell in enumerate(order) if ranking.marks[i] in (TIED, CHOSEN)]
+    mark = ranking.marks[order.index(default)]
+    verdict = {
+        CHOSEN: "what the rule picks",
+        TIED: "tied with the best mean: nothing measured here says another default does better",
+    }.get(mark, f"marked {mark!r}: another default does better")
+    return (
+        f"The best mean is {named(order[0])}; on the same folds the rule cannot tell it from "
+        f"{', '.join(tied) or 'any other'}, and picks {named(order[ranking.chosen])}, the "
+        f"simplest family among them. The default, {named(default)}, is {verdict}."
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--markdown", type=Path, help="also write the tables to this file")
@@ -90,9 +110,9 @@ def main() -> None:
         "",
         "## Every family × feature set at the MLproject defaults",
         "",
-        "Best mean first; ± is the standard error corrected for the folds' overlap; the mark",
-        "is the selection rule's against the best mean (docs/selection.md). The rules read",
-        "no feature set.",
+        "The rule's choice first, then by mean; ± is the standard error corrected for the folds'",
+        "overlap; the mark is the selection rule's against the best mean (docs/selection.md).",
+        "The rules read no feature set.",
         "",
         "| model | features | cv_accuracy | ± se | selection | val_accuracy | fit s |",
         "|---|---|---:|---:|---|---:|---:|",
@@ -112,28 +132,7 @@ def main() -> None:
             f"| {model} | {features or '—'} | {r['cv']:.4f} | {r['se']:.4f} | "
             f"{ranking.marks[i]} | {r['val']:.4f} | {r['fit']:.2f} |"
         )
-    picked = " with ".join(order[ranking.chosen]).removesuffix(" with ")
-    default_mark = ranking.marks[order.index(default_model)]
-    tied = [
-        f"{m} with {f}" if f else m for i, (m, f) in enumerate(order) if ranking.marks[i] != "worse"
-    ]
-    lines += [
-        "",
-        f"The rule picks {picked}; the runs it could not tell "
-        f"from the best mean are {', '.join(tied)}. The default, {default_model[0]} with "
-        f"{default_model[1]}, is "
-        + (
-            "what the rule picks."
-            if default_mark == CHOSEN
-            else f"marked {default_mark!r}: "
-            + (
-                "tied with the best mean, so nothing measured here says another default "
-                "would do better."
-                if default_mark == "tied"
-                else "another default would do better."
-            )
-        ),
-    ]
+    lines += ["", how_chosen(order, ranking, default_model)]
 
     best = max(results.items(), key=lambda item: item[1]["cv"])
     for models, grid, rule in GRIDS:

@@ -1,5 +1,6 @@
 """promote: register a run's model as a new version of a registered model, and move the
-`champion` alias to it only if it beats the current champion on the ranking metric."""
+`champion` alias to it only if the selection rule prefers it to the current champion
+(docs/selection.md)."""
 
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import stats
+from scipy.special import stdtr  # Student's t CDF: scipy.stats costs 0.4 s more to import
 
 # Below this p-value, two models' scores on the same folds differ; above, they are tied.
 ALPHA = 0.05
@@ -41,4 +41,4 @@ def p_value(a: np.ndarray, b: np.ndarray, folds: int) -> float:
     if variance == 0.0:  # the same model, or one that differs on every fold alike
         return 1.0 if mean == 0.0 else 0.0
     t = mean / math.sqrt(_correction(len(differences), folds) * variance)
-    return float(2 * stats.t.sf(abs(t), df=len(differences) - 1))
+    return float(2 * stdtr(len(differences) - 1, -abs(t)))

@@ -84,13 +84,16 @@ def run_entry(run: Run) -> Entry | None:
 def choose(runs: list[Run]) -> Ranking:
     """The selection rule over `runs` (best mean first); a run without the ranking metric
     (none of this project's version) ranks after those with it."""
-    scored = [(run, e) for run in runs if (e := run_entry(run)) is not None]
+    scored = [(i, e) for i, run in enumerate(runs) if (e := run_entry(run)) is not None]
     ranking = rank([e for _, e in scored])
-    positions = [runs.index(run) for run, _ in scored]
-    rest = [i for i in range(len(runs)) if i not in positions]
+    positions = [i for i, _ in scored]
+    marks = [""] * len(runs)
+    for at, i in enumerate(positions):
+        marks[i] = ranking.marks[at]
+    unscored = sorted(set(range(len(runs))) - set(positions))
     return Ranking(
-        [positions[i] for i in ranking.order] + rest,
-        [ranking.marks[positions.index(i)] if i in positions else "" for i in range(len(runs))],
+        [positions[i] for i in ranking.order] + unscored,
+        marks,
         positions[ranking.chosen] if scored else -1,
     )
 
@@ -266,7 +269,8 @@ def promote(
     client: MlflowClient, run: Run, name: str, even_if_worse: bool, evaluation: str | None = None
 ) -> Promotion:
     """Register the run's model (once: a model already registered under `name` keeps its
-    version) and give it `champion` if it beats the current one, else `challenger`."""
+    version) and give it `champion` if the selection rule prefers it to the current one, else
+    `challenger`."""
     model_uri = model_uri_of(run) or ""
     model_id = model_uri.removeprefix("models:/")
     tags = version_tags(run, training_run(client, run))
