@@ -52,6 +52,25 @@ def test_a_signal_inside_a_store_read_still_ends_the_run_killed_here(store: str)
     assert run.info.run_id not in unended()
 
 
+def test_a_signal_handled_only_once_a_store_call_failed_ends_the_run_killed(store: str) -> None:
+    """The signal arrives while a store call waits out sqlite's busy timeout: Python handles it
+    when the call has failed. The run was stopped, so it ends KILLED and the signal goes on."""
+    from mlflow.exceptions import MlflowException
+
+    from orchestration.lifecycle.runs import active_run, clear_interrupts, interrupt_later
+
+    try:
+        with pytest.raises(Interrupted) as stopped, active_run(run_name="stopped") as run:
+            interrupt_later(signal.SIGTERM)  # received, not yet raised
+            raise MlflowException("(sqlite3.OperationalError) database is locked")
+    finally:
+        clear_interrupts()
+    assert stopped.value.signum == signal.SIGTERM
+    assert isinstance(stopped.value.__cause__, MlflowException)
+    ended = MlflowClient().get_run(run.info.run_id)
+    assert ended.info.status == "KILLED" and "titanic.error" not in ended.data.tags
+
+
 def test_why_dead_by_process_here_and_by_heartbeat_elsewhere() -> None:
     from orchestration.lifecycle import liveness
 

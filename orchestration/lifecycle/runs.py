@@ -141,7 +141,16 @@ def active_run(
         mlflow.set_tags(pruned_tags(stop.reason))
         raise
     except Exception as err:
-        record_failure(err)
+        # A signal that lands while a store call waits (sqlite's busy wait) is handled only
+        # once the call has failed: the run was stopped, and ends KILLED, not FAILED.
+        try:
+            if _received:
+                raise Interrupted(_received[0]) from err
+            record_failure(err)
+        except Interrupted as stop:
+            status = "KILLED"
+            release_store(stop)
+            raise
         raise
     finally:
         liveness.unwatch(run.info.run_id)
@@ -166,7 +175,12 @@ def release_store(stop: Interrupted) -> None:
     still referenced by the frames the signal unwound, keeps the lock its unfinished statement
     took on a sqlite store, and ending the run would wait out MLflow's 20 s busy timeout,
     fail, and leave the run to the helper that marks it after this process exits."""
-    traceback.clear_frames(stop.__traceback__)
+    seen: set[int] = set()
+    cut: BaseException | None = stop
+    while cut is not None and id(cut) not in seen:  # and the store error it interrupted, if any
+        seen.add(id(cut))
+        traceback.clear_frames(cut.__traceback__)
+        cut = cut.__cause__ or cut.__context__
     gc.collect()
 
 
