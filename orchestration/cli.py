@@ -99,8 +99,20 @@ def _run_body(body: Callable[[], None]) -> int:
     except Interrupted as stop:
         print(f"titanic: stopped by {stop}; the run is marked KILLED", file=sys.stderr)
         keep_killed_after_launcher(launched_as)
-        return 128 + stop.signum
+        exit_now(128 + stop.signum)
     return 0
+
+
+def exit_now(code: int) -> NoReturn:
+    """Exit an interrupted command without joining its threads. A signal can land while a
+    thread pool (MLflow's artifact uploads) starts a worker, after the thread started and
+    before the pool recorded it: that worker never hears the interpreter is exiting, and a
+    normal exit waits for it for ever (seen: a stopped `main` idle in `threading._shutdown`
+    for hours). Its runs are ended, or left to the helper; logs and output are flushed."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def step_main(step: str, argv: list[str] | None = None) -> NoReturn:

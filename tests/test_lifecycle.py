@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from mlflow.tracking import MlflowClient
@@ -69,6 +70,26 @@ def test_a_signal_handled_only_once_a_store_call_failed_ends_the_run_killed(stor
     assert isinstance(stopped.value.__cause__, MlflowException)
     ended = MlflowClient().get_run(run.info.run_id)
     assert ended.info.status == "KILLED" and "titanic.error" not in ended.data.tags
+
+
+def test_an_interrupted_command_exits_though_a_thread_was_left_waiting(tmp_path: Path) -> None:
+    """A signal that lands while a thread pool starts a worker leaves a non-daemon thread that
+    nobody tells to stop (here: one waiting for ever). The interrupted command still exits,
+    at once and with the signal's code, rather than waiting for it in its interpreter's exit."""
+    script = (
+        "import signal, threading\n"
+        "from orchestration.cli import run_cli\n"
+        "from orchestration.lifecycle.runs import Interrupted\n"
+        "def body():\n"
+        "    threading.Thread(target=threading.Event().wait, name='left waiting').start()\n"
+        "    raise Interrupted(signal.SIGTERM)\n"
+        "run_cli(body)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 128 + signal.SIGTERM, done.stderr[-2000:]
+    assert "titanic: stopped by SIGTERM; the run is marked KILLED" in done.stderr
 
 
 def test_why_dead_by_process_here_and_by_heartbeat_elsewhere() -> None:
