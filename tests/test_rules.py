@@ -73,3 +73,14 @@ def test_rules_take_bare_arrays_as_shap_hands_them_in() -> None:
 def test_rules_cross_validate_like_the_families(model: str) -> None:
     scores = cv_scores(default_training_rows(), model, "engineered", {}, 123, 5, 1)
     assert len(scores) == 5 and 0.7 < float(np.mean(scores)) < 0.85
+
+
+def test_families_match_whether_the_class_reads_as_whole_or_decimal() -> None:
+    """A file with a missing Pclass is read with decimal classes (3.0): its passengers still
+    find the families learned from a file read with whole ones (3)."""
+    training = rows(*PEOPLE)
+    new = rows({"PassengerId": 11, "Name": "Brown, Mr. Bob", "Ticket": "X"}).astype(
+        {"Pclass": float}
+    )
+    inputs = RuleInputs().fit(training, SURVIVED).transform(new)
+    assert inputs["GroupMates"].tolist() == [2.0]  # Mrs Brown and her boy

@@ -280,10 +280,11 @@ class GroupSurvival(_Added):
         return {"GroupSurvival": rate, "GroupKnown": known.astype(int)}
 
 
-def group_keys(X: pd.DataFrame) -> GroupKeys:
-    """For women and boys: their family key (surname and class) and their ticket, as codes
-    into the distinct keys; -1 (no group) for men and where the name or ticket is unknown.
-    Family keys are made once per distinct pair of name and class."""
+def family_codes(X: pd.DataFrame) -> tuple[np.ndarray, pd.Index, np.ndarray]:
+    """Every row's family key (surname and class) as codes into the distinct keys (-1 where the
+    name is unknown), and which rows are women or boys by title. Keys are made once per
+    distinct pair of name and class, the class as a decimal number, so that a file read with
+    whole classes (3) and one read with decimal ones (3.0) name the same families."""
     names, distinct_names = pd.factorize(X["Name"])  # code -1: no name
     classes, distinct_classes = pd.factorize(X["Pclass"], use_na_sentinel=False)
     width = len(distinct_classes)
@@ -296,11 +297,17 @@ def group_keys(X: pd.DataFrame) -> GroupKeys:
         surname = surname_of(name)
         woman_or_boy.append(title_of(name) in WOMEN_AND_BOYS)
         pclass = float(class_list[class_code])
-        family.append(f"{surname}|{pclass!r}" if surname and woman_or_boy[-1] else None)
-    family_codes, families = pd.factorize(pd.Series(family, dtype=object))
+        family.append(f"{surname}|{pclass!r}" if surname else None)
+    codes, families = pd.factorize(pd.Series(family, dtype=object))
+    return codes[pairs], pd.Index(families), np.array(woman_or_boy, dtype=bool)[pairs]
+
+
+def group_keys(X: pd.DataFrame) -> GroupKeys:
+    """For women and boys: their family key (surname and class) and their ticket, as codes
+    into the distinct keys; -1 (no group) for men and where the name or ticket is unknown."""
+    families, distinct_families, grouped = family_codes(X)
     tickets, distinct_tickets = ticket_codes(X)
-    grouped = np.array(woman_or_boy, dtype=bool)[pairs]
     return {
-        "family": (family_codes[pairs], pd.Index(families)),
+        "family": (np.where(grouped, families, -1), distinct_families),
         "ticket": (np.where(grouped, tickets, -1), distinct_tickets),
     }

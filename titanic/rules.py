@@ -19,7 +19,15 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
 
-from titanic.features import Counted, TrainingRows, is_itself, positions, surname_of, title_of
+from titanic.features import (
+    Counted,
+    TrainingRows,
+    family_codes,
+    is_itself,
+    positions,
+    ticket_codes,
+    title_of,
+)
 from titanic.passengers import ID
 
 INPUTS = ("Female", "WomanOrChild", "GroupMates", "GroupLived")
@@ -27,10 +35,9 @@ INPUTS = ("Female", "WomanOrChild", "GroupMates", "GroupLived")
 
 def group_codes(X: pd.DataFrame) -> dict[str, tuple[np.ndarray, pd.Index]]:
     """Every row's family (surname and class) and ticket, as codes into the distinct keys
-    (-1: unknown)."""
-    surnames = X["Name"].astype(object).map(surname_of).replace("", None)
-    family = surnames.where(surnames.isna(), surnames + "|" + X["Pclass"].astype(str))
-    return {"family": pd.factorize(family), "ticket": pd.factorize(X["Ticket"])}
+    (-1: unknown): the groups `titanic.features.GroupSurvival` reads, for men too."""
+    families, distinct_families, _ = family_codes(X)
+    return {"family": (families, distinct_families), "ticket": ticket_codes(X)}
 
 
 def woman_or_child(X: pd.DataFrame) -> np.ndarray:
