@@ -20,14 +20,13 @@ from orchestration.cache.reuse import execute_step
 from orchestration.lifecycle.runs import PROJECT_TAGS, active_run, raise_if_interrupted
 from orchestration.project.mlproject import entry_point_defaults, entry_point_parameters
 from orchestration.project.params import parse_params, recorded
+from orchestration.record.folds import folds_of
 from orchestration.record.names import (
     METRIC_ORDER,
     NOTE_TAG,
     OUT_MODEL,
     PIPELINE_FILE,
     STEPS,
-    TAG_FOLD_ACCURACY,
-    TAG_FOLDS,
     TAG_MODEL_URI,
     TAG_REUSED_FROM,
     TAG_REUSED_STEPS,
@@ -89,7 +88,7 @@ def run_step(
         "warning": done.data.tags.get(TAG_WARNING),
         "outputs": outputs_of(done),
         "metrics": done.data.metrics,
-        "folds": {k: v for k, v in done.data.tags.items() if k in (TAG_FOLDS, TAG_FOLD_ACCURACY)},
+        "folds": folds_of(done.data.tags),
     }
 
 

@@ -27,13 +27,12 @@ from orchestration.cache.keys import cache_key, code_digest
 from orchestration.lifecycle.runs import raise_if_interrupted
 from orchestration.project.params import parse_params
 from orchestration.record.names import (
+    FOLD_TAGS,
     NOTE_TAG,
     OUTPUT_TAG,
     TAG_APPLIED,
     TAG_CACHE_KEY,
     TAG_CODE_DIGEST,
-    TAG_FOLD_ACCURACY,
-    TAG_FOLDS,
     TAG_REUSED_FROM,
     TAG_STEP,
     TAG_WARNING,
@@ -107,7 +106,7 @@ def execute_step(
     described = {
         k: v
         for k, v in source.data.tags.items()
-        if k.startswith(OUTPUT_TAG) or k in (TAG_APPLIED, TAG_WARNING, TAG_FOLDS, TAG_FOLD_ACCURACY)
+        if k.startswith(OUTPUT_TAG) or k in (TAG_APPLIED, TAG_WARNING, *FOLD_TAGS)
     }
     tags = {
         **described,

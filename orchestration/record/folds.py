@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from orchestration.record.names import TAG_FOLD_ACCURACY, TAG_FOLDS
+from orchestration.record.names import FOLD_TAGS, TAG_FOLD_ACCURACY, TAG_FOLDS
 
 # A tag holds at most 8000 characters: some 880 folds at 6 significant digits each.
 _MAX_TAG = 8000
@@ -37,6 +37,11 @@ def fold_tags(
         TAG_FOLDS: f"{folds}-fold x {repeats}, seed {seed}, rows {rows_digest}",
         TAG_FOLD_ACCURACY: scores,
     }
+
+
+def folds_of(tags: dict[str, str]) -> dict[str, str]:
+    """The tags among `tags` that record the folds: what a run that stands for another copies."""
+    return {k: v for k, v in tags.items() if k in FOLD_TAGS}
 
 
 def read_folds(tags: dict[str, str]) -> Folds | None:

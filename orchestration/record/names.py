@@ -53,6 +53,7 @@ TAG_CLAIMED_AT = "titanic.claimed_at"  # on a claim: seconds since the epoch, on
 # (comma-separated): what pairs two runs' scores (orchestration.registry.selection).
 TAG_FOLDS = "titanic.folds"
 TAG_FOLD_ACCURACY = "titanic.fold_accuracy"
+FOLD_TAGS = (TAG_FOLDS, TAG_FOLD_ACCURACY)
 # MLflow's own tags that the project reads.
 PROJECT_ENV_TAG = "mlflow.project.env"
 PROJECT_ENTRY_TAG = "mlflow.project.entryPoint"

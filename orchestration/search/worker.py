@@ -20,10 +20,9 @@ from orchestration.lifecycle.runs import (
     catch_interrupts,
 )
 from orchestration.pipeline import run_pipeline
+from orchestration.record.folds import folds_of
 from orchestration.record.names import (
     TAG_ERROR,
-    TAG_FOLD_ACCURACY,
-    TAG_FOLDS,
     TAG_MODEL_URI,
     TAG_PRUNED,
     TAG_REUSED_STEPS,
@@ -130,8 +129,6 @@ def run_configuration(
         outcome.metrics = done.data.metrics
         outcome.model_uri = done.data.tags.get(TAG_MODEL_URI)
         outcome.reused = done.data.tags.get(TAG_REUSED_STEPS, "")
-        outcome.folds = {
-            k: v for k, v in done.data.tags.items() if k in (TAG_FOLDS, TAG_FOLD_ACCURACY)
-        }
+        outcome.folds = folds_of(done.data.tags)
         outcome.error = pruned or done.data.tags.get(TAG_ERROR)
     return outcome
