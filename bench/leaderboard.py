@@ -38,7 +38,7 @@ def build_store(uri: str) -> None:
     from mlflow.entities import Metric, Param, RunTag
     from mlflow.tracking import MlflowClient
 
-    from orchestration.project.mlproject import entry_point_defaults
+    from orchestration.project.params import entry_point_defaults
     from orchestration.record.folds import fold_tags
     from orchestration.record.names import STEPS, TAG_MODEL_URI, TAG_REUSED_STEPS
 

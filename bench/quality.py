@@ -24,15 +24,15 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-from orchestration.project.mlproject import entry_point_defaults
-from orchestration.project.params import parse_params
-from orchestration.record.folds import Folds
+from orchestration.project.params import entry_point_defaults, parse_params
+from orchestration.record.folds import FoldScores
 from orchestration.registry.selection import CHOSEN, TIED, Entry, Ranking, rank
 from steps.prepare import prepare
-from steps.train import accuracy, cv_scores, train
+from steps.train import cv_scores, train
 from titanic.compare import standard_error
 from titanic.families import FEATURE_SETS, HYPERPARAMETERS, LEARNED, RULES
-from titanic.passengers import read_passengers
+from titanic.models import ModelSpec
+from titanic.passengers import FEATURES, TARGET, read_passengers
 
 PROJECT = Path(__file__).resolve().parent.parent
 
@@ -51,20 +51,21 @@ TARGETS = (("best configuration", 0.84), ("default (logreg, engineered)", 0.83))
 def score(
     train_rows, valid_rows, model: str, features: str, hp: dict[str, Any], d: dict[str, Any]
 ) -> dict[str, Any]:
-    cv = cv_scores(train_rows, model, features, hp, d["seed"], d["cv_folds"], d["cv_repeats"])
+    spec = ModelSpec(model, features, hp, d["seed"])
+    cv = cv_scores(train_rows, spec, d["cv_folds"], d["cv_repeats"])
     started = time.perf_counter()
-    fitted = train(train_rows, model, features, hp, d["seed"])
+    fitted = train(train_rows, spec)
     return {
         "cv": float(cv.mean()),
         "se": standard_error(cv, d["cv_folds"]),
         "folds": cv,
-        "val": accuracy(fitted, valid_rows),
+        "val": float(fitted.score(valid_rows[list(FEATURES)], valid_rows[TARGET])),
         "fit": time.perf_counter() - started,
     }
 
 
 def entry(model: str, r: dict[str, Any], d: dict[str, Any]) -> Entry:
-    return Entry(r["cv"], model, Folds("the same folds", d["cv_folds"], r["folds"]))
+    return Entry(r["cv"], model, FoldScores("the same folds", d["cv_folds"], r["folds"]))
 
 
 def named(cell: tuple[str, str]) -> str:

@@ -32,10 +32,9 @@ AT_SCALE = """
 import json, resource, sys, time
 import numpy as np, pandas as pd
 from threadpoolctl import threadpool_limits
-from orchestration.project.mlproject import entry_point_defaults
+from orchestration.project.params import entry_point_defaults
 from orchestration.project.params import parse_params
-from titanic.families import FAMILY_PARAMS
-from titanic.models import build_pipeline
+from titanic.models import ModelSpec
 from titanic.passengers import FEATURES, TARGET, read_passengers
 rows = int(sys.argv[1])
 kaggle = read_passengers(__import__("pathlib").Path("data/titanic/train.csv"), with_target=True,
@@ -47,10 +46,9 @@ if len(sys.argv) > 2:  # only write the rows, as a CSV file
     print(json.dumps({"rows": rows}))
     sys.exit()
 threadpool_limits(1)
-defaults = entry_point_defaults("main")
-hp = parse_params({name: defaults[name] for name in FAMILY_PARAMS[defaults["model"]]})
+spec = ModelSpec.of(parse_params(entry_point_defaults("main")))
 started = time.perf_counter()
-model = build_pipeline(defaults["model"], defaults["features"], hp, int(defaults["seed"]))
+model = spec.pipeline()
 model.fit(data[list(FEATURES)], data[TARGET])
 fitted = time.perf_counter()
 model.predict(data[list(FEATURES)])
@@ -64,18 +62,16 @@ ONE_FIT = """
 import json, statistics, time
 from pathlib import Path
 from threadpoolctl import threadpool_limits
-from orchestration.project.mlproject import entry_point_defaults
+from orchestration.project.params import entry_point_defaults
 from orchestration.project.params import parse_params
 from steps.prepare import prepare
-from titanic.families import FAMILY_PARAMS
-from titanic.models import build_pipeline
+from titanic.models import ModelSpec
 from titanic.passengers import FEATURES, TARGET, read_passengers
 defaults = entry_point_defaults("main")
 kaggle = read_passengers(Path(defaults["data"]), with_target=True, source="train.csv")
 train, valid = prepare(kaggle, float(defaults["test_size"]), int(defaults["seed"]))
 threadpool_limits(1)
-hp = parse_params({name: defaults[name] for name in FAMILY_PARAMS[defaults["model"]]})
-model = build_pipeline(defaults["model"], defaults["features"], hp, int(defaults["seed"]))
+model = ModelSpec.of(parse_params(defaults)).pipeline()
 times = []
 for _ in range(30):
     started = time.perf_counter()

@@ -13,12 +13,11 @@ from typing import NoReturn
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from orchestration.cache.reuse import execute_step
-from orchestration.lifecycle.access import refusal
+from orchestration.cache.reuse import StepRun, execute_step
 from orchestration.lifecycle.launcher import keep_killed_after_launcher, stop_when_launcher_exits
 from orchestration.lifecycle.runs import Interrupted, active_run, catch_interrupts
-from orchestration.project.mlproject import entry_point_parameters
-from steps import Hooks
+from orchestration.project.params import entry_point_parameters
+from orchestration.team.access import refusal
 from titanic.errors import InputError
 
 
@@ -115,12 +114,14 @@ def exit_now(code: int) -> NoReturn:
     os._exit(code)
 
 
-def step_main(step: str, argv: list[str] | None = None) -> NoReturn:
-    """`python -m steps.<step>`: the step alone, in the run `mlflow run` made (or a new one)."""
+def step_main(step: str, run_step: StepRun, argv: list[str] | None = None) -> NoReturn:
+    """`python -m steps.<step>`: the step alone (its `run_step`), in the run `mlflow run` made
+    (or a new one)."""
 
     def body() -> None:
         with active_run() as run:
-            outputs = execute_step(step, parse_args(step, argv), cache=None, hooks=Hooks())
+            params = parse_args(step, argv)
+            outputs = execute_step(step, lambda _: run_step, params, cache=None, hooks=None)
         for name, uri in outputs.items():
             print(f"{name}: {uri}")
         for name, value in sorted(MlflowClient().get_run(run.info.run_id).data.metrics.items()):

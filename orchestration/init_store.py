@@ -18,8 +18,8 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from sqlalchemy.exc import SQLAlchemyError
 
-from orchestration.lifecycle.access import refusal
 from orchestration.lifecycle.runs import open_on_training_runs
+from orchestration.team.access import refusal
 
 log = logging.getLogger("titanic")
 

@@ -8,7 +8,7 @@ Steps run in this process (one interpreter start, one set of imports) rather tha
 from __future__ import annotations
 
 from contextlib import ExitStack
-from typing import TypedDict
+from typing import TYPE_CHECKING, TypedDict
 
 import mlflow
 import pandas as pd
@@ -16,16 +16,20 @@ from mlflow.entities import Run
 from mlflow.tracking import MlflowClient
 from mlflow.utils.mlflow_tags import MLFLOW_PROJECT_ENTRY_POINT
 
-from orchestration.cache.reuse import execute_step
+from orchestration.cache.reuse import Steps, execute_step
 from orchestration.lifecycle.runs import PROJECT_TAGS, active_run, raise_if_interrupted
-from orchestration.project.mlproject import entry_point_defaults, entry_point_parameters
-from orchestration.project.params import parse_params, recorded
+from orchestration.project.params import (
+    entry_point_defaults,
+    entry_point_parameters,
+    parse_params,
+    recorded,
+)
 from orchestration.record.folds import folds_of
 from orchestration.record.names import (
-    METRIC_ORDER,
     NOTE_TAG,
     OUT_MODEL,
     PIPELINE_FILE,
+    PIPELINE_METRICS,
     STEPS,
     TAG_MODEL_URI,
     TAG_REUSED_FROM,
@@ -33,8 +37,10 @@ from orchestration.record.names import (
     TAG_WARNING,
 )
 from orchestration.record.store import current_run, log_batch, outputs_of
-from steps import Hooks
 from titanic.errors import InputError
+
+if TYPE_CHECKING:
+    from titanic.models import Hooks
 
 
 def step_params(step: str, chosen: dict[str, str], outputs: dict[str, str]) -> dict[str, str]:
@@ -65,7 +71,13 @@ class StepRecord(TypedDict):
 
 
 def run_step(
-    step: str, params: dict[str, str], inherited: dict[str, str], *, reuse: bool, hooks: Hooks
+    step: str,
+    steps: Steps,
+    params: dict[str, str],
+    inherited: dict[str, str],
+    *,
+    reuse: bool,
+    hooks: Hooks | None,
 ) -> StepRecord:
     """Run one step as a child run of the active run, standing in for a finished run with the
     same key if `reuse`; returns what the child did."""
@@ -77,7 +89,7 @@ def run_step(
     ):
         mlflow.log_params(recorded(params))
         try:
-            execute_step(step, params, cache=cache if reuse else None, hooks=hooks)
+            execute_step(step, steps, params, cache=cache if reuse else None, hooks=hooks)
         except InputError as err:
             raise InputError(f"step {step} failed: {err}") from None
     done = MlflowClient().get_run(child.info.run_id)
@@ -97,9 +109,12 @@ def project_tags(run: Run) -> dict[str, str]:
     return {k: v for k, v in run.data.tags.items() if k in PROJECT_TAGS}
 
 
-def run_pipeline(chosen: dict[str, str], hooks: Hooks | None = None) -> list[StepRecord]:
-    """Run the steps as children of the active run, handing each the `hooks` (a search's
-    configuration: its trial's reporter, its worker's kept folds); returns what each child did."""
+def run_pipeline(
+    chosen: dict[str, str], steps: Steps, hooks: Hooks | None = None
+) -> list[StepRecord]:
+    """Run the steps (`steps(name)` gives a step's `run`, loaded when it is computed) as
+    children of the active run, handing each the `hooks` (a search's configuration: its trial's
+    reporter, its worker's kept folds); returns what each child did."""
     force = parse_params(chosen)["force"]  # every value checked before any step starts
     parent = current_run()
     given = recorded(chosen)
@@ -113,17 +128,18 @@ def run_pipeline(chosen: dict[str, str], hooks: Hooks | None = None) -> list[Ste
         record.append(
             run_step(
                 step,
+                steps,
                 step_params(step, chosen, outputs),
                 project_tags(parent),
                 reuse=not forced(step, force),
-                hooks=hooks or Hooks(),
+                hooks=hooks,
             )
         )
         outputs.update(record[-1]["outputs"])
         if record[-1]["reused_from"]:  # said at once: a later step may be pruned
             client.set_tag(parent.info.run_id, TAG_REUSED_STEPS, reused_steps(record))
 
-    steps = pd.DataFrame(
+    table = pd.DataFrame(
         {
             "step": [r["step"] for r in record],
             "run": [f"`{r['run_id']}`" for r in record],
@@ -133,7 +149,7 @@ def run_pipeline(chosen: dict[str, str], hooks: Hooks | None = None) -> list[Ste
             ],
         }
     )
-    note = f"{steps.to_markdown(index=False)}\n\nModel: `{outputs[OUT_MODEL]}`"
+    note = f"{table.to_markdown(index=False)}\n\nModel: `{outputs[OUT_MODEL]}`"
     log_batch(
         parent.info.run_id,
         pipeline_metrics(record),
@@ -149,9 +165,13 @@ def run_pipeline(chosen: dict[str, str], hooks: Hooks | None = None) -> list[Ste
 
 
 def pipeline_metrics(record: list[StepRecord]) -> dict[str, float]:
-    """What the parent run shows: the ranking metrics (cross-validation, from train) first,
-    then the validation-split metrics (from evaluate)."""
+    """What the parent run shows: every metric of train and evaluate, the model's, in their
+    declared order (cross-validation first)."""
     found = {
-        name: value for r in record for name, value in r["metrics"].items() if name in METRIC_ORDER
+        name: value
+        for r in record
+        if r["step"] != STEPS[0]  # prepare's describe the data, not the model
+        for name, value in r["metrics"].items()
     }
-    return {name: found[name] for name in METRIC_ORDER if name in found}
+    order = [*PIPELINE_METRICS, *sorted(found.keys() - set(PIPELINE_METRICS))]
+    return {name: found[name] for name in order if name in found}

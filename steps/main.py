@@ -16,6 +16,7 @@ from orchestration.project.params import PIPELINE_ONLY, applicable
 from orchestration.record.links import load_line, ui_line
 from orchestration.record.names import OUT_MODEL
 from orchestration.registry.champion import ship
+from steps import step
 
 
 def summary(parent: Run, chosen: dict[str, str], record: list[StepRecord]) -> str:
@@ -29,7 +30,7 @@ def summary(parent: Run, chosen: dict[str, str], record: list[StepRecord]) -> st
         how = f"reused run {r['reused_from']}" if r["reused_from"] else "computed"
         lines.append(f"  {r['step']:<9} run {r['run_id']}  {how}")
     lines.append("Metrics (cv_*: cross-validation on the training split; val_*: validation split):")
-    lines += [f"  {name:<16} {value:.4f}" for name, value in pipeline_metrics(record).items()]
+    lines += [f"  {name:<20} {value:.4f}" for name, value in pipeline_metrics(record).items()]
     lines += [f"Warning ({r['step']}): {r['warning']}" for r in record if r["warning"]]
     lines.append(f"Model: {model_uri}")
     lines.append(load_line(model_uri))
@@ -43,7 +44,7 @@ def main(argv: list[str] | None = None) -> NoReturn:
         with active_run() as parent:
             chosen = parse_args("main", argv)
             name_unless_named(parent, describe(chosen))
-            record = run_pipeline(chosen)
+            record = run_pipeline(chosen, step)
             if chosen["promote"] == "true":
                 promotion = ship(
                     MlflowClient().get_run(parent.info.run_id), chosen["registered_model"]

@@ -6,7 +6,7 @@ import tempfile
 import warnings
 from functools import partial
 from pathlib import Path
-from typing import TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import mlflow
 import pandas as pd
@@ -16,6 +16,8 @@ from orchestration.cli import step_main
 from orchestration.record.datasets import passenger_dataset
 from orchestration.record.inputs import fetch
 from orchestration.record.names import (
+    METRICS,
+    MISSING_PREFIX,
     OUT_PREPARED,
     PREPARED_DIR,
     PROFILE_FILE,
@@ -23,9 +25,11 @@ from orchestration.record.names import (
     VALID_FILE,
 )
 from orchestration.record.store import again_if_raced, current_run
-from steps import Hooks
 from titanic.errors import InputError
 from titanic.passengers import TARGET, read_passengers
+
+if TYPE_CHECKING:
+    from titanic.models import Hooks
 
 # Below this, one row more or less swings accuracy by 5 points or more: not a measurement.
 MIN_VALID_ROWS = 20
@@ -74,10 +78,10 @@ def profile(passengers: pd.DataFrame) -> Profile:
     }
 
 
-def run(data: str, test_size: float, seed: int, hooks: Hooks) -> dict[str, str]:
-    path = fetch(data, "data")
+def run(params: dict[str, Any], hooks: Hooks | None) -> dict[str, str]:
+    path = fetch(params["data"], "data")
     passengers = read_passengers(path, with_target=True, source="data")
-    train, valid = prepare(passengers, test_size, seed)
+    train, valid = prepare(passengers, params["test_size"], params["seed"])
     facts = profile(passengers)
 
     source = str(path.resolve())
@@ -91,15 +95,9 @@ def run(data: str, test_size: float, seed: int, hooks: Hooks) -> dict[str, str]:
         ):
             dataset = passenger_dataset(frame, source, name)
             again_if_raced(partial(mlflow.log_input, dataset, context=context))
-    mlflow.log_metrics(
-        {
-            "rows": len(passengers),
-            "train_rows": len(train),
-            "valid_rows": len(valid),
-            "survival_rate": facts["survival_rate"],
-            **{f"missing_{c}": n for c, n in facts["missing"].items() if n},
-        }
-    )
+    counts = (len(passengers), len(train), len(valid), facts["survival_rate"])
+    missing = {f"{MISSING_PREFIX}{c}": n for c, n in facts["missing"].items() if n}
+    mlflow.log_metrics({**dict(zip(METRICS["prepare"], counts, strict=True)), **missing})
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
         train.to_csv(out / TRAIN_FILE, index=False)
@@ -110,4 +108,4 @@ def run(data: str, test_size: float, seed: int, hooks: Hooks) -> dict[str, str]:
 
 
 if __name__ == "__main__":
-    step_main("prepare")
+    step_main("prepare", run)

@@ -8,9 +8,10 @@ import sys
 from typing import NoReturn
 
 from orchestration.search.executors import start_fork_server
+from steps import MODULES, step
 
 if __name__ == "__main__":  # first: the local workers' imports run beside this command's own
-    start_fork_server(sys.argv)
+    start_fork_server(sys.argv, MODULES)
 
 from orchestration.cli import parse_args, run_cli
 from orchestration.lifecycle.runs import active_run
@@ -35,9 +36,8 @@ def main(argv: list[str] | None = None) -> NoReturn:
                 "sweep " + (" ".join(f"{n}={grid[n]}" for n in names) or "of one configuration"),
             )
             points = Grid([Point(c, label(c, names)) for c in configs])
-            outcomes = search(
-                run, points, executor(settings["cluster"], settings["jobs"], len(configs))
-            )
+            where = executor(settings["cluster"], settings["jobs"], len(configs), MODULES)
+            outcomes = search(run, points, where, step)
             finish(run, outcomes, names, settings)
 
     run_cli(body)

@@ -9,17 +9,17 @@ import sys
 from typing import NoReturn
 
 from orchestration.search.executors import start_fork_server
+from steps import MODULES, step
 
 if __name__ == "__main__":  # first: the local workers' imports run beside this command's own
-    start_fork_server(sys.argv)
+    start_fork_server(sys.argv, MODULES)
 
 import mlflow
 
 from orchestration.cli import parse_args, run_cli
 from orchestration.lifecycle.runs import active_run
-from orchestration.project.mlproject import entry_point_defaults
 from orchestration.project.naming import name_unless_named
-from orchestration.project.params import SEARCH_SETTINGS, parse_params
+from orchestration.project.params import SEARCH_SETTINGS, entry_point_defaults, parse_params
 from orchestration.record.names import TAG_PRUNER, TAG_STUDY
 from orchestration.search.driver import executor, search
 from orchestration.search.report import finish
@@ -40,9 +40,8 @@ def main(argv: list[str] | None = None) -> NoReturn:
             name_unless_named(run, f"tune {settings['study']}: {settings['trials']} trials")
             mlflow.set_tags({TAG_STUDY: f"{settings['study']} in {url}", TAG_PRUNER: pruner})
             points = Study(study, url, settings["trials"], base, pruner)
-            outcomes = search(
-                run, points, executor(settings["cluster"], settings["jobs"], settings["trials"])
-            )
+            where = executor(settings["cluster"], settings["jobs"], settings["trials"], MODULES)
+            outcomes = search(run, points, where, step)
             finish(
                 run,
                 outcomes,

@@ -24,29 +24,12 @@ import pandas as pd
 from mlflow.entities import Experiment, Run
 from mlflow.tracking import MlflowClient
 
+from orchestration.project.params import entry_point_defaults
+
 PROJECT = Path(__file__).resolve().parent.parent
 EXPERIMENT = "titanic-test"
-# What `mlflow run .` runs with when given no -P: the defaults MLproject declares for main.
-MAIN_DEFAULTS = {
-    "data": "data/titanic/train.csv",
-    "test_size": "0.25",
-    "seed": "123",
-    "model": "logreg",
-    "features": "engineered",
-    "C": "1.5",
-    "max_iter": "1000",
-    "solver": "newton-cholesky",
-    "learning_rate": "0.03",
-    "max_depth": "3",
-    "n_trees": "200",
-    "min_samples_leaf": "2",
-    "cv_folds": "5",
-    "cv_repeats": "3",
-    "explain": "false",
-    "force": "none",
-    "promote": "false",
-    "registered_model": "titanic",
-}
+# What `mlflow run .` runs with when given no -P: the defaults declared for main.
+MAIN_DEFAULTS = entry_point_defaults("main")
 # One pass of cross-validation, for tests of the machinery rather than of the model.
 QUICK = ("-P", "cv_repeats=1")
 # The interpreter running the tests is the one `mlflow run --env-manager local` must find.
@@ -101,7 +84,8 @@ def run_here(*args: str) -> subprocess.CompletedProcess[str]:
             argv += [f"--{name}", given]
         else:
             raise ValueError(f"run_here takes -e and -P, not {flag}")
-    command = getattr(importlib.import_module(f"steps.{entry}"), "main", partial(step_main, entry))
+    module = importlib.import_module(f"steps.{entry}")
+    command = module.main if hasattr(module, "main") else partial(step_main, entry, module.run)
     handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
     out, err = io.StringIO(), io.StringIO()
     try:
@@ -162,7 +146,6 @@ Launch = Callable[..., subprocess.CompletedProcess[str]]
 
 def default_training_rows() -> pd.DataFrame:
     """The training split `prepare` makes of MLproject's default data at its defaults."""
-    from orchestration.project.mlproject import entry_point_defaults
     from steps.prepare import prepare
     from titanic.passengers import read_passengers
 

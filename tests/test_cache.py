@@ -1,4 +1,5 @@
-"""How the step cache decides (orchestration/cache/): keys and code digests."""
+"""How the step cache decides (orchestration/cache/): keys, code digests, what a reused step
+carries."""
 
 from __future__ import annotations
 
@@ -8,8 +9,20 @@ from pathlib import Path
 import pytest
 
 from orchestration.cache import keys as cache
+from orchestration.cache.reuse import carried
 from orchestration.record import inputs
-from tests.support import passengers, write
+from orchestration.record.names import (
+    METRICS,
+    MISSING_PREFIX,
+    OUTPUT_TAG,
+    PIPELINE_METRICS,
+    PROCESS_TAGS,
+    TAG_APPLIED,
+    TAG_FOLD_ACCURACY,
+    TAG_FOLDS,
+    TAG_REUSED_FROM,
+)
+from tests.support import QUICK, children, parents, passengers, run_here, write
 
 
 def test_cache_key_follows_params_data_and_code(
@@ -71,3 +84,33 @@ def test_code_digests_cover_the_model_code_and_its_records_not_the_machinery(
     after = {step: cache.code_digest(step) for step in before}
     # evaluate runs the transformers inside the model it is given, an input counted by content.
     assert after == {**before, "train": after["train"]} and after["train"] != before["train"]
+
+
+def test_each_step_logs_what_is_declared_and_a_reused_step_carries_all_of_it(store: str) -> None:
+    """No silent list: each step logs exactly the metrics `record.names.METRICS` declares, the
+    parent run shows every one of train's and evaluate's, and a run that stands for a step
+    carries every metric and tag the step recorded but those of its own process."""
+    assert run_here(*QUICK).returncode == 0
+    first = children(parents()[-1])
+    for step, run in first.items():
+        logged = {k for k in run.data.metrics if not k.startswith(MISSING_PREFIX)}
+        assert logged == set(METRICS[step]), f"{step} logs {sorted(logged ^ set(METRICS[step]))}"
+    assert set(parents()[-1].data.metrics) == set(PIPELINE_METRICS)
+
+    assert run_here(*QUICK).returncode == 0
+    again = children(parents()[-1])
+    for step, run in again.items():
+        source = first[step]
+        assert run.data.tags[TAG_REUSED_FROM] == source.info.run_id
+        assert run.data.metrics == source.data.metrics, step
+        dropped = {
+            k for k in carried(source.data.tags) if run.data.tags.get(k) != source.data.tags[k]
+        }
+        assert not dropped, f"{step}: not carried {sorted(dropped)}"
+        assert not set(carried(source.data.tags)) & set(PROCESS_TAGS)  # its own process's
+    assert carried(first["train"].data.tags).keys() >= {
+        TAG_APPLIED,
+        TAG_FOLDS,
+        TAG_FOLD_ACCURACY,
+        f"{OUTPUT_TAG}model_uri",
+    }

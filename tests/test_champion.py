@@ -9,7 +9,7 @@ import pytest
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from orchestration.record.folds import Folds, fold_tags
+from orchestration.record.folds import FoldScores, fold_tags
 from orchestration.registry.champion import set_alias
 from orchestration.registry.selection import (
     BEST_MEAN,
@@ -32,7 +32,7 @@ LOW = np.array([0.78, 0.79, 0.77, 0.80, 0.78])
 
 
 def scored(family: str, accuracy: np.ndarray, which: str | None = FOLDS) -> Entry:
-    folds = None if which is None else Folds(which, 5, accuracy)
+    folds = None if which is None else FoldScores(which, 5, accuracy)
     return Entry(float(accuracy.mean()), family, folds)
 
 
@@ -101,7 +101,7 @@ def test_leaderboard_and_promote_agree_on_the_choice_among_tied_runs(store: str)
         client.log_metric(run.info.run_id, "cv_accuracy", float(accuracy.mean()))
         client.set_terminated(run.info.run_id, "FINISHED")
         made.append(run.info.run_id)
-    runs, _ = leaderboard.fetch(client, EXPERIMENT, "", "titanic")
+    runs, _ = leaderboard.read_board(client, EXPERIMENT, "", "titanic")
     assert [r.info.run_id for r in runs] == [made[1], made[2], made[3], made[4], made[0]]
     board = [
         (run.info.run_id, mark, count) for run, mark, count in leaderboard.shown(runs, 10, False)

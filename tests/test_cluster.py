@@ -33,6 +33,7 @@ from distributed import Client
 from mlflow.entities import Run
 from mlflow.tracking import MlflowClient
 
+from steps import MODULES
 from tests.pages import block, commands, ran, started
 from tests.servers import (
     POSTGRES,
@@ -565,7 +566,7 @@ def test_a_scheduler_with_no_worker_is_one_line(
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:9")  # never reached here
     with scheduler("127.0.0.1") as address:
         with pytest.raises(InputError) as refusal:
-            dask_cluster.DaskCluster(address, None)
+            dask_cluster.DaskCluster(address, None, MODULES)
     assert str(refusal.value) == (
         f"no worker joined the Dask scheduler at {address} within 1 s: start one in a checkout "
         f"of the project with `PYTHONPATH=. dask worker {address} --nthreads 1` "
@@ -637,7 +638,7 @@ def test_a_result_the_scheduler_died_holding_ends_the_wait(
     started: list[subprocess.Popen[str]] = []
     with scheduler("127.0.0.1", started=started) as address, worker(address, tmp_path / "worker"):
         wait_for_workers(address, 1)
-        with DaskCluster(address, None) as pool:
+        with DaskCluster(address, None, MODULES) as pool:
             future = pool.submit(operator.mul, b"x", 10**8)  # 100 MB to fetch: time to die
             while not any(state.status == "finished" for state in pool._client.futures.values()):
                 time.sleep(0.001)

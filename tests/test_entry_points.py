@@ -122,7 +122,8 @@ def test_train_validates_values_mlflow_does_not(store: str) -> None:
     )
     assert result.returncode != 0
     assert error_lines(result) == [
-        "titanic: error: max_iter must be a whole number > 0, got 'ten': pass e.g. -P max_iter=1000"
+        "titanic: error: max_iter must be a whole number >= 1, got 'ten': pass e.g. "
+        "-P max_iter=1000"
     ]
     (run,) = all_runs()
     assert run.info.status == "FAILED"
@@ -194,7 +195,7 @@ def test_mlflow_run_records_a_refused_value_on_the_failed_run(store: str) -> Non
     "param, says",
     [
         ("C=0", "C must be a number > 0, got '0'"),
-        ("max_iter=0", "max_iter must be a whole number > 0, got '0'"),
+        ("max_iter=0", "max_iter must be a whole number >= 1, got '0'"),
         ("test_size=1.5", "test_size must be a number between 0 and 1 (exclusive), got '1.5'"),
         (
             "solver=adam",

@@ -11,7 +11,7 @@ from mlflow.tracking import MlflowClient
 
 from steps.evaluate import mlflow_evaluation
 from tests.support import PROJECT
-from titanic.models import build_pipeline
+from titanic.models import ModelSpec
 from titanic.passengers import FEATURES, TARGET, read_passengers
 
 pytestmark = pytest.mark.slow  # MLflow's evaluator: seconds of figures and SHAP
@@ -46,7 +46,7 @@ def test_every_family_gets_the_figures_and_shap_plots(
     store: str, tmp_path: Path, model: str, features: str
 ) -> None:
     fit, valid = ROWS.iloc[:500], ROWS.iloc[500:700]
-    pipeline = build_pipeline(model, features, SMALL, seed=0).fit(fit[list(FEATURES)], fit[TARGET])
+    pipeline = ModelSpec(model, features, SMALL, 0).pipeline().fit(fit[list(FEATURES)], fit[TARGET])
     valid.to_csv(tmp_path / "valid.csv", index=False)  # the prepared folder it came from
     with mlflow.start_run() as run:
         mlflow_evaluation(pipeline, valid, str(tmp_path), None)

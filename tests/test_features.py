@@ -7,25 +7,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.compose import ColumnTransformer
-from sklearn.impute import SimpleImputer
-from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.pipeline import Pipeline
 
-from orchestration.project.mlproject import entry_point_defaults
-from orchestration.project.params import parse_params
+from orchestration.project.params import entry_point_defaults, parse_params
 from steps.train import cv_scores, train
 from tests.support import DATA, default_training_rows
-from titanic.encoding import Encode
+from titanic.encoding import Ordinal
 from titanic.errors import InputError
-from titanic.families import FAMILY_PARAMS
 from titanic.features import AgeByTitle, Cabin, Family, GroupSurvival, TicketGroup, Title, title_of
-from titanic.models import (
-    ENGINEERED_CATEGORICAL,
-    ENGINEERED_NUMERIC,
-    build_pipeline,
-    engineered_features,
-)
+from titanic.models import ModelSpec, engineered_features
 from titanic.passengers import FEATURES, TARGET, read_passengers
 
 HP = {
@@ -196,12 +186,14 @@ def test_validation_labels_change_no_training_side_value() -> None:
     """Leakage: flip every validation label; the fitted model's features for any row, and
     its predictions, are unchanged, because only training rows' labels are ever read."""
     training, valid = real_split()
-    pipeline = build_pipeline("logreg", "engineered", HP, seed=0)
+    pipeline = ModelSpec("logreg", "engineered", HP, 0).pipeline()
     fitted = pipeline.fit(training[list(FEATURES)], training["Survived"])
     before = fitted[:-1].transform(pd.concat([training, valid])[list(FEATURES)])
     flipped = pd.concat([training, valid.assign(Survived=1 - valid["Survived"])])
-    refit = build_pipeline("logreg", "engineered", HP, seed=0).fit(
-        flipped.iloc[:600][list(FEATURES)], flipped.iloc[:600]["Survived"]
+    refit = (
+        ModelSpec("logreg", "engineered", HP, 0)
+        .pipeline()
+        .fit(flipped.iloc[:600][list(FEATURES)], flipped.iloc[:600]["Survived"])
     )
     after = refit[:-1].transform(flipped[list(FEATURES)])
     np.testing.assert_array_equal(before, after)
@@ -231,7 +223,7 @@ def test_a_rows_group_feature_never_uses_its_own_label() -> None:
 @pytest.mark.parametrize("features", ["tutorial", "engineered"])
 def test_every_family_and_feature_set_fits_raw_rows(model: str, features: str) -> None:
     training, valid = real_split()
-    fitted = train(training, model, features, HP, seed=0)
+    fitted = train(training, ModelSpec(model, features, HP, 0))
     test = pd.read_csv(DATA / "test.csv")  # missing Age, Fare, Cabin; unseen tickets
     predicted = fitted.predict(test)
     assert len(predicted) == 418 and set(predicted) == {0, 1}
@@ -241,13 +233,13 @@ def test_every_family_and_feature_set_fits_raw_rows(model: str, features: str) -
 def test_engineered_features_handle_empty_and_odd_columns() -> None:
     training, _ = real_split()
     odd = training.assign(Cabin=None, Embarked=None)
-    fitted = train(odd, "logreg", "engineered", HP, seed=0)
+    fitted = train(odd, ModelSpec("logreg", "engineered", HP, 0))
     assert len(fitted.predict(odd[list(FEATURES)])) == 600
 
 
 def test_cv_scores_are_per_fold_and_refuse_too_many_folds() -> None:
     training, _ = real_split()
-    scores = cv_scores(training, "logreg", "tutorial", HP, seed=0, folds=3, repeats=2)
+    scores = cv_scores(training, ModelSpec("logreg", "tutorial", HP, 0), 3, 2)
     assert len(scores) == 6 and 0.6 < scores.mean() < 0.95
     few = training.iloc[:40]
     smaller = int(few["Survived"].value_counts().min())
@@ -256,7 +248,7 @@ def test_cv_scores_are_per_fold_and_refuse_too_many_folds() -> None:
         match=f"cv_folds={smaller + 1} is more than the {smaller} "
         "training rows of the smaller class",
     ):
-        cv_scores(few, "logreg", "tutorial", HP, seed=0, folds=smaller + 1, repeats=1)
+        cv_scores(few, ModelSpec("logreg", "tutorial", HP, 0), smaller + 1, 1)
 
 
 def test_a_new_passenger_reusing_a_training_id_is_not_taken_for_it() -> None:
@@ -273,7 +265,7 @@ def test_a_new_passenger_reusing_a_training_id_is_not_taken_for_it() -> None:
     assert np.isfinite(tickets["FarePerPerson"]).all()
     group = GroupSurvival().fit(training, pd.Series([1, 0, 1, 0, 1])).transform(stranger)
     assert group["GroupSurvival"].tolist() == pytest.approx([1.0, 0.6])  # Miss Jones lived
-    pipeline = train(pd.read_csv(DATA / "train.csv"), "logreg", "engineered", HP, seed=0)
+    pipeline = train(pd.read_csv(DATA / "train.csv"), ModelSpec("logreg", "engineered", HP, 0))
     single = rows({"Age": None, "Ticket": "x", "Fare": 7.0})  # PassengerId 1, a training id
     assert pipeline.predict(single).tolist() == [0]
 
@@ -311,79 +303,42 @@ def test_engineered_features_keep_their_pinned_values_on_kaggles_files() -> None
 
 def test_cv_accuracy_at_the_defaults_is_pinned() -> None:
     """`main` at MLproject's defaults: the split `prepare` makes, then train's cross-validation."""
-    defaults = entry_point_defaults("main")
-    training = default_training_rows()
-    hp = parse_params({name: defaults[name] for name in FAMILY_PARAMS[defaults["model"]]})
+    defaults = parse_params(entry_point_defaults("main"))
     scores = cv_scores(
-        training,
-        defaults["model"],
-        defaults["features"],
-        hp,
-        int(defaults["seed"]),
-        int(defaults["cv_folds"]),
-        int(defaults["cv_repeats"]),
+        default_training_rows(),
+        ModelSpec.of(defaults),
+        defaults["cv_folds"],
+        defaults["cv_repeats"],
     )
     assert round(float(scores.mean()), 4) == 0.8353
 
 
-def sklearn_encoding() -> ColumnTransformer:
-    """What the engineered columns were encoded with before `Encode`: the reference."""
-    return ColumnTransformer(
-        [
-            (
-                "categories",
-                make_pipeline(
-                    SimpleImputer(strategy="most_frequent", keep_empty_features=True),
-                    OneHotEncoder(handle_unknown="ignore", sparse_output=False),
-                ),
-                list(ENGINEERED_CATEGORICAL),
-            ),
-            (
-                "numbers",
-                make_pipeline(
-                    SimpleImputer(strategy="median", keep_empty_features=True), StandardScaler()
-                ),
-                list(ENGINEERED_NUMERIC),
-            ),
-        ]
-    )
-
-
 ODD_TRAINING = {
     "kaggle": lambda train: train,
-    "missing, tied and constant": lambda train: train.assign(
+    "missing and unseen": lambda train: train.assign(
         Sex=[None] * 40 + list(train["Sex"].iloc[40:]),
-        Fare=[None] * 40 + list(train["Fare"].iloc[40:]),
         Embarked=["Q", "C"] * (len(train) // 2),
-        Parch=2,
-    ),  # Q and C tie: C is the mode
-    "nothing known": lambda train: train.assign(Embarked=None, Cabin=None, Age=None, SibSp=None),
+    ),
+    "nothing known": lambda train: train.assign(Embarked=None),
 }
 
 
 @pytest.mark.parametrize("training", ODD_TRAINING)
-def test_encoding_matches_scikit_learns_imputers_encoder_and_scaler(training: str) -> None:
-    """`Encode` is a faster ColumnTransformer of SimpleImputer, OneHotEncoder and
-    StandardScaler: the same matrix to 1e-9 on Kaggle's files, on odd training columns, and
-    on rows with values training never saw or with nothing known."""
+def test_ordinal_codes_are_category_encoders(training: str) -> None:
+    """The tutorial's `Ordinal` gives category_encoders' OrdinalEncoder's codes (its defaults)
+    on Kaggle's files, on odd training columns, and on rows with values training never saw
+    or with nothing known; it keeps them as arrays skops stores."""
+    from category_encoders import OrdinalEncoder
+
+    columns = ["Sex", "Embarked"]
     train = read_passengers(DATA / "train.csv", with_target=True, source="train.csv")
     train = ODD_TRAINING[training](train.iloc[:700])
-    steps = Pipeline(engineered_features()[:-1]).fit(train[list(FEATURES)], train[TARGET])
-    fitted = steps.transform(train[list(FEATURES)])
-    # sklearn's imputer wants missing categories as NaN, not pandas' "str" missing value.
-    as_objects = {c: lambda f, c=c: f[c].astype(object) for c in ENGINEERED_CATEGORICAL}
-    reference = sklearn_encoding().fit(fitted.assign(**as_objects))
-    ours = Encode(ENGINEERED_CATEGORICAL, ENGINEERED_NUMERIC).fit(fitted)
+    ours = Ordinal(tuple(columns)).fit(train)
+    theirs = OrdinalEncoder(cols=columns).fit(train[columns].astype(object))
     test = read_passengers(DATA / "test.csv", with_target=False, source="test.csv")
-    strange = rows(
-        {"Sex": "other", "Embarked": "X", "Age": None, "Fare": None, "SibSp": None},
-        {"Sex": None, "Embarked": None, "Pclass": 2, "Cabin": "B5"},
-    )
+    strange = rows({"Sex": "other", "Embarked": "X"}, {"Sex": None, "Embarked": None})
     for frame in (train, test, strange):
-        features = steps.transform(frame[list(FEATURES)])
-        np.testing.assert_allclose(
-            ours.transform(features),
-            reference.transform(features.assign(**as_objects)),
-            rtol=0,
-            atol=1e-9,
+        expected = theirs.transform(frame[columns].astype(object))
+        pd.testing.assert_frame_equal(
+            ours.transform(frame)[columns], expected.astype("int64"), check_names=False
         )

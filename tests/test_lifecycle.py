@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from orchestration.lifecycle.hosts import is_loopback
 from orchestration.lifecycle.runs import Interrupted
+from orchestration.team.hosts import is_loopback
 
 
 @pytest.mark.parametrize(
@@ -96,7 +96,7 @@ def test_why_dead_by_process_here_and_by_heartbeat_elsewhere() -> None:
     from orchestration.lifecycle import liveness
 
     now = time.time()
-    alive_here = liveness.identity()
+    alive_here = liveness.process_tags()
     assert liveness.why_dead(alive_here, now, now) is None
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()

@@ -36,8 +36,8 @@ def test_parse_params_types_values() -> None:
         ("C", "0", "C must be a number > 0"),
         ("C", "-1", "C must be a number > 0"),
         ("C", "nan", "C must be a number > 0"),
-        ("max_iter", "0", "max_iter must be a whole number > 0"),
-        ("max_iter", "10.5", "max_iter must be a whole number > 0"),
+        ("max_iter", "0", "max_iter must be a whole number >= 1"),
+        ("max_iter", "10.5", "max_iter must be a whole number >= 1"),
         ("test_size", "1.5", "test_size must be a number between 0 and 1"),
         ("test_size", "0", "test_size must be a number between 0 and 1"),
         ("seed", "-3", "seed must be a whole number from 0"),
@@ -61,7 +61,7 @@ def test_parse_params_rejects(name: str, raw: str, says: str) -> None:
     ],
 )
 def test_run_names_say_what_ran(given: dict[str, str], name: str) -> None:
-    from orchestration.project.mlproject import entry_point_defaults
+    from orchestration.project.params import entry_point_defaults
 
     assert describe({**entry_point_defaults("main"), **given}) == name
 

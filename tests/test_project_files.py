@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import re
+
 import yaml
 
 from orchestration.cli import parse_args
 from orchestration.pipeline import forced, step_params
-from orchestration.project.mlproject import command_arguments, entry_point_defaults
-from orchestration.project.params import PARSERS
+from orchestration.project import mlproject
+from orchestration.project.params import (
+    ENTRY_POINTS,
+    PARAMETERS,
+    entry_point_defaults,
+    entry_point_parameters,
+)
 from orchestration.record.names import STEPS
-from tests.support import MAIN_DEFAULTS, PROJECT
+from tests.support import PROJECT
+from titanic.families import HYPERPARAMETERS
 
 
 def test_conda_and_python_env_install_the_same_things() -> None:
@@ -31,30 +39,41 @@ def test_conda_and_python_env_install_the_same_things() -> None:
     assert {"mlflow", "scikit-learn", "pandas", "numpy", "skops", "shap", "pyyaml"} <= names
 
 
-def test_every_parameter_has_a_check_and_main_uses_step_defaults() -> None:
-    spec = yaml.safe_load((PROJECT / "MLproject").read_text())["entry_points"]
-    assert set(spec) == {"main", *STEPS, "promote", "sweep", "tune"}
-    for entry_point in spec:
-        assert set(spec[entry_point]["parameters"]) <= set(PARSERS)
-    main = entry_point_defaults("main")
-    for step in (*STEPS, "promote", "sweep", "tune"):
-        for name, default in entry_point_defaults(step).items():
-            if name in main:
-                assert main[name] == default, name
+def test_mlproject_and_the_parameters_page_are_what_the_table_writes() -> None:
+    """Both are written from the parameter table: an edit to either alone, or to the table
+    without writing them again (`python -m orchestration.project.mlproject`), fails here."""
+    assert (PROJECT / "MLproject").read_text() == mlproject.mlproject_text()
+    page = (PROJECT / "docs" / "parameters.md").read_text()
+    assert mlproject.TABLE_START in page and page == mlproject.parameters_page(page)
 
 
-def test_every_declared_parameter_is_passed_by_its_command() -> None:
-    """MLflow fills only the placeholders a command names: a declared parameter missing from
-    its command would silently run with its default."""
+def test_mlflow_reads_from_mlproject_what_the_table_declares() -> None:
+    """What MLflow reads of MLproject: each entry point's parameters, types and defaults as
+    declared, and a command that passes every one of them (MLflow fills only the placeholders
+    a command names: a parameter missing there would silently run with its default)."""
     spec = yaml.safe_load((PROJECT / "MLproject").read_text())["entry_points"]
+    assert list(spec) == list(ENTRY_POINTS)
+    types = {p.name: p.type for p in PARAMETERS}
     for entry_point, declared in spec.items():
-        passed = command_arguments(entry_point)
-        assert passed == {name: name for name in declared["parameters"]}, entry_point
+        read = {
+            name: (p["type"], None if "default" not in p else str(p["default"]))
+            for name, p in declared["parameters"].items()
+        }
+        assert read == {
+            name: (types[name], default)
+            for name, default in entry_point_parameters(entry_point).items()
+        }, entry_point
+        assert mlproject.command_arguments(entry_point) == {n: n for n in read}, entry_point
         assert declared["command"].startswith(f"python -m steps.{entry_point} "), entry_point
 
 
-def test_cli_defaults_come_from_mlproject() -> None:
-    assert parse_args("main", []) == MAIN_DEFAULTS
+def test_a_parameter_means_the_same_in_every_entry_point() -> None:
+    main = entry_point_defaults("main")
+    for entry_point in ENTRY_POINTS:
+        for name, default in entry_point_defaults(entry_point).items():
+            if name in main:
+                assert main[name] == default, name
+    assert parse_args("main", []) == main
 
 
 def test_step_params_chain_outputs() -> None:
@@ -86,3 +105,21 @@ def test_force_names_the_first_step_to_recompute() -> None:
     assert [s for s in STEPS if forced(s, "train")] == ["train", "evaluate"]
     assert [s for s in STEPS if forced(s, "all")] == list(STEPS)
     assert [s for s in STEPS if forced(s, "none")] == []
+
+
+def test_a_hyperparameter_is_named_by_its_estimator_and_its_row_alone() -> None:
+    """Adding a hyperparameter to a family touches its estimator (`titanic/families.py`) and
+    its row in the parameter table; every other use is derived (MLproject and the parameters
+    page are written from the table)."""
+    code = [
+        path
+        for package in ("orchestration", "steps", "titanic")
+        for path in (PROJECT / package).rglob("*.py")
+    ]
+    for name in HYPERPARAMETERS:
+        naming = sorted(
+            str(path.relative_to(PROJECT))
+            for path in code
+            if re.search(rf"\b{name}\b", path.read_text())
+        )
+        assert naming == ["orchestration/project/params.py", "titanic/families.py"], name

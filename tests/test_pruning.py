@@ -18,14 +18,14 @@ from orchestration.lifecycle.runs import Pruned
 from orchestration.project.params import parse_params
 from orchestration.search.driver import failed_line
 from orchestration.search.points import Outcome
-from orchestration.search.pruning import FoldReporter, Trial, make_pruner
+from orchestration.search.pruning import FoldReporter, TrialRef, make_pruner
 from orchestration.search.study import Study, open_study
 from orchestration.search.wilcoxon import p_worse
 from orchestration.search.worker import hooks
 from tests.support import DATA, LOGREG
 from titanic import models
 from titanic.errors import InputError
-from titanic.models import build_pipeline, cross_validate
+from titanic.models import Hooks, ModelSpec, fold_accuracies
 from titanic.passengers import FEATURES, TARGET, read_passengers
 
 
@@ -50,25 +50,24 @@ def reporter(
     storage: str, study: optuna.Study, pruner: str = "median", warmup: int = 3
 ) -> tuple[FoldReporter, optuna.Trial]:
     trial = study.ask()
-    return FoldReporter(Trial(storage, "s", trial._trial_id, pruner, warmup)), trial
+    return FoldReporter(TrialRef(storage, "s", trial._trial_id, pruner, warmup)), trial
 
 
-def test_cross_validate_reports_each_fold_and_scores_as_sklearn_does() -> None:
+def test_fold_accuracies_reports_each_fold_and_scores_as_sklearn_does() -> None:
     passengers = read_passengers(DATA / "train.csv", with_target=True, source="train.csv")
     heard: list[tuple[list[float], int]] = []
-    scores = cross_validate(
-        build_pipeline("logreg", "tutorial", LOGREG, 0),
+    scores = fold_accuracies(
+        ModelSpec("logreg", "tutorial", LOGREG, 0),
         passengers,
         3,
         2,
-        seed=0,
-        after_fold=lambda s, total: heard.append((list(s), total)),
+        Hooks(after_fold=lambda s, total: heard.append((list(s), total))),
     )
     assert [len(s) for s, _ in heard] == [1, 2, 3, 4, 5, 6] and {t for _, t in heard} == {6}
     assert heard[-1][0] == scores.tolist()
     splits = RepeatedStratifiedKFold(n_splits=3, n_repeats=2, random_state=0)
     expected = cross_val_score(
-        build_pipeline("logreg", "tutorial", LOGREG, 0),
+        ModelSpec("logreg", "tutorial", LOGREG, 0).pipeline(),
         passengers[list(FEATURES)],
         passengers[TARGET],
         cv=splits,
@@ -86,13 +85,12 @@ def test_a_raising_fold_callback_stops_cross_validation() -> None:
             raise Pruned("enough")
 
     with pytest.raises(Pruned, match="enough"):
-        cross_validate(
-            build_pipeline("logreg", "tutorial", LOGREG, 0),
+        fold_accuracies(
+            ModelSpec("logreg", "tutorial", LOGREG, 0),
             passengers,
             3,
             2,
-            seed=0,
-            after_fold=stop_at_two,
+            Hooks(after_fold=stop_at_two),
         )
     assert seen == [1, 2]
 
@@ -114,13 +112,12 @@ def test_kept_folds_fit_features_once_and_score_the_same(
         return fit(*args)
 
     monkeypatch.setattr(models, "fold_features", counted)
-    kept: dict[int, models.FoldMatrices] = {}
+    kept: dict[int, models.FoldFeatures] = {}
+    keeping = Hooks(kept_folds=lambda *_: kept)
     for C, max_depth in ((1.0, 3), (0.1, 5)):
-        other = {**hp, "C": C, "max_depth": max_depth}
-        alone = cross_validate(build_pipeline(model, features, other, 0), passengers, 3, 2, 0)
-        remembered = cross_validate(
-            build_pipeline(model, features, other, 0), passengers, 3, 2, 0, kept=kept
-        )
+        spec = ModelSpec(model, features, {**hp, "C": C, "max_depth": max_depth}, 0)
+        alone = fold_accuracies(spec, passengers, 3, 2)
+        remembered = fold_accuracies(spec, passengers, 3, 2, keeping)
         np.testing.assert_array_equal(remembered, alone)
     assert len(fitted) == 2 * 6 + 6  # each alone, and the first with `kept` only
     assert sorted(kept) == list(range(6))
@@ -282,7 +279,7 @@ def test_a_study_keeps_to_the_kind_of_fold_report_its_pruner_reads(tmp_path: Pat
 
 
 def test_a_worker_that_cannot_open_the_study_says_how_to_fix_it(tmp_path: Path) -> None:
-    missing = Trial(f"sqlite:///{tmp_path / 'elsewhere.db'}", "s", 1, "median", 3)
+    missing = TrialRef(f"sqlite:///{tmp_path / 'elsewhere.db'}", "s", 1, "median", 3)
     with pytest.raises(
         InputError,
         match=r"cannot open the Optuna study 's' .* pass -P storage= "
@@ -294,7 +291,7 @@ def test_a_worker_that_cannot_open_the_study_says_how_to_fix_it(tmp_path: Path) 
 def test_reporting_is_per_configuration_and_off_without_a_trial(tmp_path: Path) -> None:
     storage, study = study_with_finished_trials(tmp_path, [])
     assert hooks(None).after_fold is None
-    trial = Trial(storage, "s", study.ask()._trial_id, "median", 3)
+    trial = TrialRef(storage, "s", study.ask()._trial_id, "median", 3)
     assert isinstance(hooks(trial).after_fold, FoldReporter)
     assert hooks(trial).after_fold is not hooks(trial).after_fold  # one per configuration
 
@@ -304,7 +301,7 @@ def test_a_pruned_trial_is_told_pruned_never_best_and_no_failure(tmp_path: Path)
     points = Study(study, storage, 3, {"cv_folds": "5"}, "median")
     first, second, third = points.ask(), points.ask(), points.ask()
     assert first and second and third and points.ask() is None
-    assert first.report_to == Trial(storage, "s", first.handle._trial_id, "median", 5)
+    assert first.report_to == TrialRef(storage, "s", first.handle._trial_id, "median", 5)
     first.handle.report(0.9, 5)
     pruned = Outcome(
         first.label,

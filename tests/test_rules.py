@@ -10,7 +10,7 @@ import pytest
 from steps.train import cv_scores
 from tests.support import default_training_rows
 from tests.test_features import rows
-from titanic.models import build_pipeline
+from titanic.models import ModelSpec
 from titanic.rules import INPUTS, RuleInputs
 
 # The Smiths travel together (family and ticket S1); Mrs Brown and her boy on ticket B1; a
@@ -27,7 +27,9 @@ SURVIVED = pd.Series([1, 1, 0, 0, 0, 0])
 
 
 def predicted(model: str, training: pd.DataFrame, labels: pd.Series, new: pd.DataFrame) -> list:
-    return build_pipeline(model, "engineered", {}, 0).fit(training, labels).predict(new).tolist()
+    return (
+        ModelSpec(model, "engineered", {}, 0).pipeline().fit(training, labels).predict(new).tolist()
+    )
 
 
 def test_gender_says_women_survive() -> None:
@@ -64,14 +66,14 @@ def test_a_passenger_never_counts_towards_its_own_group() -> None:
 
 def test_rules_take_bare_arrays_as_shap_hands_them_in() -> None:
     people = rows(*PEOPLE)
-    pipeline = build_pipeline("wcg", "engineered", {}, 0).fit(people, SURVIVED)
+    pipeline = ModelSpec("wcg", "engineered", {}, 0).pipeline().fit(people, SURVIVED)
     matrix = pipeline[:-1].transform(people).to_numpy()
     assert pipeline[-1].predict_proba(matrix)[:, 1].tolist() == [1, 1, 1, 0, 0, 0]
 
 
 @pytest.mark.parametrize("model", ["gender", "wcg"])
 def test_rules_cross_validate_like_the_families(model: str) -> None:
-    scores = cv_scores(default_training_rows(), model, "engineered", {}, 123, 5, 1)
+    scores = cv_scores(default_training_rows(), ModelSpec(model, "engineered", {}, 123), 5, 1)
     assert len(scores) == 5 and 0.7 < float(np.mean(scores)) < 0.85
 
 

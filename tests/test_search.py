@@ -33,6 +33,7 @@ from tests.support import (
     run_here,
     started_mlflow_run,
 )
+from titanic.models import ModelSpec
 
 pytestmark = pytest.mark.slow  # sweeps and tuning through `mlflow run`
 
@@ -126,15 +127,7 @@ def test_a_workers_later_configuration_scores_as_its_whole_pipeline_refitted(sto
     assert sorted(kids) == ["C=0.1", "C=1"]
     for kid in kids.values():
         chosen = parse_params(kid.data.params)
-        alone = cv_scores(
-            training,
-            chosen["model"],
-            chosen["features"],
-            chosen,
-            chosen["seed"],
-            chosen["cv_folds"],
-            chosen["cv_repeats"],
-        )
+        alone = cv_scores(training, ModelSpec.of(chosen), chosen["cv_folds"], chosen["cv_repeats"])
         assert kid.data.metrics["cv_accuracy"] == float(alone.mean()), kid.info.run_name
 
 

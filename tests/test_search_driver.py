@@ -22,6 +22,7 @@ from orchestration.record.names import RANKING_METRIC, TAG_ERROR
 from orchestration.search.driver import TRIES, failed_line, search
 from orchestration.search.executors import Executor, WorkerLost
 from orchestration.search.points import Grid, Outcome, Point
+from steps import step
 from tests.support import experiment_id
 
 # What a fake worker does with one attempt at a configuration.
@@ -32,7 +33,7 @@ def dead_process_tags() -> dict[str, str]:
     """The identity tags of a process of this machine that has exited."""
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()
-    return {**liveness.identity(), "titanic.pid": str(gone.pid)}
+    return {**liveness.process_tags(), "titanic.pid": str(gone.pid)}
 
 
 class FakeExecutor(Executor):
@@ -46,7 +47,7 @@ class FakeExecutor(Executor):
         self._submitted: list[Future[Any]] = []
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
-        _parent_id, config, label, _report_to = args
+        _parent_id, config, label, _steps, _report_to = args
         what = self.plan[label].pop(0)
         self.attempts.append(label)
         client = MlflowClient()
@@ -116,7 +117,7 @@ def children(parent: Run) -> list[Run]:
 
 def test_a_configuration_whose_worker_died_is_tried_once_more(parent: Run) -> None:
     pool = FakeExecutor(parent, {"a": [DIE, FINISH], "b": [DIE] * TRIES, "c": [FINISH]})
-    outcomes = search(parent, grid("a", "b", "c"), pool)
+    outcomes = search(parent, grid("a", "b", "c"), pool, step)
     assert sorted(pool.attempts) == ["a", "a", "b", "b", "c"]
     by_label = {o.label: o for o in outcomes}
     assert by_label["a"].status == by_label["c"].status == "FINISHED"
@@ -140,7 +141,7 @@ def test_an_interrupt_ends_the_running_children_killed_and_gives_back_their_poin
     pool = FakeExecutor(parent, {"a": [FINISH], "b": [INTERRUPT], "c": [FINISH]})
     points = grid("a", "b", "c")
     with pytest.raises(Interrupted):
-        search(parent, points, pool)
+        search(parent, points, pool, step)
     assert pool.closed is True
     assert sorted(points.abandoned) == ["a", "b"]  # submitted together, neither told
     assert pool.attempts == ["a", "b"]  # nothing started after the interrupt
@@ -150,7 +151,7 @@ def test_an_interrupt_ends_the_running_children_killed_and_gives_back_their_poin
 
 def test_children_a_worker_left_running_end_failed_with_the_search(parent: Run) -> None:
     pool = FakeExecutor(parent, {"a": [LEAVE_RUNNING], "b": [FINISH]})
-    outcomes = search(parent, grid("a", "b"), pool)
+    outcomes = search(parent, grid("a", "b"), pool, step)
     assert {o.label for o in outcomes} == {"a", "b"}
     (left,) = [r for r in children(parent) if r.info.run_name == "a"]
     assert left.info.status == "FAILED"

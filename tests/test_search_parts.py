@@ -32,17 +32,17 @@ def test_fold_memo_tells_rows_and_feature_sets_apart_and_keeps_within_its_bytes(
     passengers = pd.read_csv(DATA / "train.csv").iloc[:50]
     matrices = (np.zeros((40, 10)), np.zeros((10, 10)))  # 4,000 bytes
     kept = FoldMemo(max_bytes=10_000)
-    kept.folds("engineered", passengers, 5, 1, 0)[0] = matrices
-    assert kept.folds("engineered", passengers.copy(), 5, 1, 0).get(0) is matrices
+    kept.kept_folds("engineered", passengers, 5, 1, 0)[0] = matrices
+    assert kept.kept_folds("engineered", passengers.copy(), 5, 1, 0).get(0) is matrices
     relabelled = passengers.assign(Survived=1 - passengers["Survived"])
     others = [
-        kept.folds("tutorial", passengers, 5, 1, 0),
-        kept.folds("engineered", relabelled, 5, 1, 0),
-        kept.folds("engineered", passengers, 5, 2, 0),
-        kept.folds("engineered", passengers, 5, 1, 1),
+        kept.kept_folds("tutorial", passengers, 5, 1, 0),
+        kept.kept_folds("engineered", relabelled, 5, 1, 0),
+        kept.kept_folds("engineered", passengers, 5, 2, 0),
+        kept.kept_folds("engineered", passengers, 5, 1, 1),
     ]
     assert all(other.get(0) is None for other in others)
-    folds = kept.folds("engineered", passengers, 5, 1, 0)
+    folds = kept.kept_folds("engineered", passengers, 5, 1, 0)
     folds[1] = matrices
     folds.get(0)  # fold 0 used last: fold 1 goes first
     folds[2] = matrices
@@ -77,11 +77,12 @@ def test_what_a_worker_raises_reaches_the_search_as_it_was(raised: BaseException
 def test_a_local_worker_starts_with_what_mlflow_would_load_in_its_first_run(uri: str) -> None:
     """The fork server skips a preload module that fails to import, without a word: each must
     import and load the store of a database URI, and git, which MLflow's first run loads."""
-    from orchestration.search.executors import LOCAL_PRELOAD
+    from orchestration.search.executors import WORKER_MODULES
+    from steps import MODULES
 
     code = (
         "import importlib, sys\n"
-        f"for module in {LOCAL_PRELOAD!r}: importlib.import_module(module)\n"
+        f"for module in {[*WORKER_MODULES, *MODULES]!r}: importlib.import_module(module)\n"
         "from orchestration.search.worker import start_worker\n"
         "start_worker()\n"
         "print('mlflow.store.tracking.sqlalchemy_store' in sys.modules, 'git' in sys.modules)"
@@ -113,11 +114,11 @@ def test_a_closing_cluster_worker_waits_for_the_configurations_it_runs() -> None
     task, worker = -1, types.SimpleNamespace(status=Status.running)
     cluster._running.add(task)
     try:
-        asyncio.run(cluster.ProjectWorker().teardown(worker))
+        asyncio.run(cluster.ProjectWorker(()).teardown(worker))
         assert task in cluster._running  # returned at once: the configuration still runs
         worker.status = Status.closing
         threading.Timer(1.0, cluster._running.discard, (task,)).start()
-        asyncio.run(cluster.ProjectWorker().teardown(worker))
+        asyncio.run(cluster.ProjectWorker(()).teardown(worker))
         assert task not in cluster._running  # returned only once it had ended
     finally:
         cluster._running.discard(task)

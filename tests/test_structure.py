@@ -1,4 +1,5 @@
-"""The code's structure: what a step may import, and no import circle among the modules."""
+"""The code's structure: imports go one way (steps -> orchestration -> titanic), a step imports
+little of the machinery, and no import circle among the modules."""
 
 from __future__ import annotations
 
@@ -31,6 +32,31 @@ def top_level_imports(path: Path) -> set[str]:
         elif isinstance(node, ast.Import):
             found |= {a.name for a in node.names}
     return {name for name in found if name.split(".")[0] in PACKAGES}
+
+
+def every_import(path: Path) -> set[str]:
+    """Every project module `path` names in an import statement, wherever it stands (inside
+    functions too), or as a string given to importlib."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            found |= {node.module, *(f"{node.module}.{a.name}" for a in node.names)}
+        elif isinstance(node, ast.Import):
+            found |= {a.name for a in node.names}
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            found |= {node.value} if node.value.startswith(("steps.", "orchestration.")) else set()
+    return {name for name in found if name.split(".")[0] in PACKAGES}
+
+
+def test_imports_go_one_way_between_the_packages() -> None:
+    """steps -> orchestration -> titanic: the machinery reaches the entry points only through
+    what they hand it, and the model package (which every logged model carries) imports
+    nothing of either."""
+    below = {"titanic": ("orchestration", "steps"), "orchestration": ("steps",)}
+    for name, path in modules().items():
+        package = name.split(".")[0]
+        stray = {m for m in every_import(path) if m.split(".")[0] in below.get(package, ())}
+        assert not stray, f"{name} imports {sorted(stray)}"
 
 
 def modules() -> dict[str, Path]:

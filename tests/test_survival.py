@@ -24,7 +24,7 @@ from tests.support import LOGREG, PROJECT, passengers
 from titanic import survival
 from titanic.errors import InputError
 from titanic.families import FAMILIES, FEATURE_SETS
-from titanic.models import build_pipeline
+from titanic.models import ModelSpec
 from titanic.passengers import FEATURES, TARGET, read_passengers
 from titanic.survival import Survival, label, survival_score
 
@@ -43,7 +43,7 @@ SMALL = {
 
 
 def fitted(model: str, features: str) -> Pipeline:
-    return build_pipeline(model, features, SMALL, seed=0).fit(ROWS[list(FEATURES)], ROWS[TARGET])
+    return ModelSpec(model, features, SMALL, 0).pipeline().fit(ROWS[list(FEATURES)], ROWS[TARGET])
 
 
 def saved(folder: Path, pipeline: Pipeline) -> Path:
@@ -98,7 +98,7 @@ def test_the_encoded_features_are_named_numbers() -> None:
         assert all(pd.api.types.is_float_dtype(t) for t in frame.dtypes), features
         assert frame.columns.is_unique
     names = survival.encoded(fitted("logreg", "engineered"), ROWS[list(FEATURES)]).columns
-    assert {"Sex=female", "Sex=male", "Title=Master", "Age", "GroupSurvival"} <= set(names)
+    assert {"Sex_female", "Sex_male", "Title_Master", "Age", "GroupSurvival"} <= set(names)
 
 
 def craft(path: Path, *, hold: bool, name: str) -> None:
@@ -144,7 +144,7 @@ def test_a_pickled_model_is_refused_whole(tmp_path: Path) -> None:
 
 def test_label_agrees_with_model_predict() -> None:
     rows = passengers(40)
-    model = train(rows, "logreg", "tutorial", {**LOGREG, "C": 0.01}, seed=0)
+    model = train(rows, ModelSpec("logreg", "tutorial", {**LOGREG, "C": 0.01}, 0))
     np.testing.assert_array_equal(
         label(survival_score(model, rows)), model.predict(rows[list(FEATURES)])
     )
@@ -152,7 +152,7 @@ def test_label_agrees_with_model_predict() -> None:
 
 def test_shipped_model_answers_id_label_and_probability() -> None:
     rows = passengers(40).drop(columns="Survived")
-    pipeline = train(passengers(40), "logreg", "tutorial", LOGREG, seed=0)
+    pipeline = train(passengers(40), ModelSpec("logreg", "tutorial", LOGREG, 0))
     result = Survival(pipeline).predict(rows)
     assert list(result.columns) == ["PassengerId", "Survived", "probability"]
     assert result["PassengerId"].tolist() == list(range(1, 41))
@@ -163,6 +163,6 @@ def test_shipped_model_answers_id_label_and_probability() -> None:
 
 
 def test_shipped_model_names_missing_columns() -> None:
-    pipeline = train(passengers(40), "logreg", "tutorial", LOGREG, seed=0)
+    pipeline = train(passengers(40), ModelSpec("logreg", "tutorial", LOGREG, 0))
     with pytest.raises(MlflowException, match=r"lack the column.*Sex, Age"):
         Survival(pipeline).predict(passengers(5).drop(columns=["Sex", "Age"]))

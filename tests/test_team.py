@@ -95,7 +95,7 @@ def test_pipeline_registry_and_leaderboard_through_the_server(
     assert computed.info.artifact_uri.startswith("mlflow-artifacts:")
     assert not (tmp_path / "mlruns").exists() and not (tmp_path / "mlflow.db").exists()
     champion = MlflowClient().get_model_version_by_alias("titanic", "champion")
-    assert champion.tags["source_run"] == computed.info.run_id
+    assert champion.run_id == children(computed)["train"].info.run_id
     board = subprocess.run(
         [f"{BIN}/titanic-leaderboard", "--format", "csv"],
         cwd=PROJECT,

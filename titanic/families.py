@@ -1,26 +1,97 @@
-"""The model's vocabulary: feature sets, model families and the hyperparameters each family
-uses. Declared once, here, and kept free of heavy imports: the command line checks parameters
-against it before anything is fitted."""
+"""The model's vocabulary: feature sets, model families and the estimator of each family.
+
+A family's hyperparameters are the keyword parameters of its estimator below (besides `seed`):
+declared there once, and read from there by everything else. Light to import (scikit-learn
+loads inside the estimators): the command line checks parameters against it before anything
+is fitted.
+"""
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable
+from typing import Any
+
 FEATURE_SETS = ("tutorial", "engineered")
-LEARNED = ("logreg", "hgb", "rf", "vote")
 # Baselines: rules with no hyperparameters, reading no feature set (`titanic.rules`).
 RULES = ("gender", "wcg")
-FAMILIES = (*LEARNED, *RULES)
 # The selection rule's order of simplicity, simplest first: among runs that cannot be told
 # apart, the simplest family wins (docs/selection.md). A rule before a fitted model; one linear
 # model before trees; a forest of independent trees before boosted ones; the vote of all three
 # last.
 SIMPLEST_FIRST = ("gender", "wcg", "logreg", "rf", "hgb", "vote")
-SOLVERS = ("lbfgs", "liblinear", "newton-cg", "newton-cholesky", "sag", "saga")
+
+
+def logreg(C: float, max_iter: int, solver: str, seed: int) -> Any:
+    from sklearn.linear_model import LogisticRegression
+
+    return LogisticRegression(C=C, max_iter=max_iter, solver=solver, random_state=seed)
+
+
+def not_converged(hyperparameters: dict[str, Any]) -> str:
+    """What to say when the logistic regression (alone or in the vote) stopped before it
+    converged."""
+    return (
+        f"the {hyperparameters['solver']} solver did not converge within "
+        f"max_iter={hyperparameters['max_iter']} iterations: raise max_iter or pick another solver"
+    )
+
+
+def hgb(
+    learning_rate: float, max_depth: int, n_trees: int, min_samples_leaf: int, seed: int
+) -> Any:
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    return HistGradientBoostingClassifier(
+        learning_rate=learning_rate,
+        max_depth=max_depth,
+        max_iter=n_trees,
+        min_samples_leaf=min_samples_leaf,
+        random_state=seed,
+    )
+
+
+def rf(max_depth: int, n_trees: int, min_samples_leaf: int, seed: int) -> Any:
+    from sklearn.ensemble import RandomForestClassifier
+
+    return RandomForestClassifier(
+        n_estimators=n_trees,
+        max_depth=max_depth,
+        min_samples_leaf=min_samples_leaf,
+        random_state=seed,
+        n_jobs=1,
+    )
+
+
+VOTERS: dict[str, Callable[..., Any]] = {"logreg": logreg, "hgb": hgb, "rf": rf}
+
+
+def _parameters(estimator: Callable[..., Any]) -> tuple[str, ...]:
+    return tuple(p for p in inspect.signature(estimator).parameters if p != "seed")
+
+
 # The hyperparameters each family uses; `vote` soft-votes the other three, each with its own.
-FAMILY_PARAMS: dict[str, tuple[str, ...]] = {
-    "logreg": ("C", "max_iter", "solver"),
-    "hgb": ("learning_rate", "max_depth", "n_trees", "min_samples_leaf"),
-    "rf": ("max_depth", "n_trees", "min_samples_leaf"),
-}
+FAMILY_PARAMS: dict[str, tuple[str, ...]] = {name: _parameters(e) for name, e in VOTERS.items()}
 FAMILY_PARAMS["vote"] = tuple(dict.fromkeys(p for ps in FAMILY_PARAMS.values() for p in ps))
-FAMILY_PARAMS |= {rule: () for rule in RULES}
 HYPERPARAMETERS = FAMILY_PARAMS["vote"]
+LEARNED = tuple(FAMILY_PARAMS)
+FAMILY_PARAMS |= {rule: () for rule in RULES}
+FAMILIES = (*LEARNED, *RULES)
+
+
+def vote(seed: int, **hyperparameters: Any) -> Any:
+    from sklearn.ensemble import VotingClassifier
+
+    members = [
+        (name, estimator(seed=seed, **{p: hyperparameters[p] for p in FAMILY_PARAMS[name]}))
+        for name, estimator in VOTERS.items()
+    ]
+    return VotingClassifier(members, voting="soft")
+
+
+def classifier(family: str, hyperparameters: dict[str, Any], seed: int) -> Any:
+    """The estimator of a learned family, from the hyperparameters it uses."""
+    estimator = VOTERS.get(family) or (vote if family == "vote" else None)
+    if estimator is None:
+        raise ValueError(f"unknown model family {family!r}")
+    return estimator(seed=seed, **{p: hyperparameters[p] for p in FAMILY_PARAMS[family]})

@@ -1,30 +1,26 @@
-"""Model families and feature sets as one scikit-learn Pipeline on raw passenger rows,
-and cross-validation to compare them honestly.
+"""What `train` fits (`ModelSpec`: a family and its hyperparameters on a feature set, as one
+scikit-learn Pipeline on raw passenger rows) and how its accuracy is cross-validated honestly.
 
-Families and the hyperparameters each uses are named in `titanic.families`.
+Families and the hyperparameters each uses are declared in `titanic.families`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
 from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import (
-    HistGradientBoostingClassifier,
-    RandomForestClassifier,
-    VotingClassifier,
-)
 from sklearn.impute import SimpleImputer
-from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import RepeatedStratifiedKFold
-from sklearn.pipeline import Pipeline
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from titanic.encoding import Encode, Ordinal
-from titanic.families import RULES
+from titanic.encoding import Ordinal
+from titanic.families import FAMILY_PARAMS, RULES, classifier
 from titanic.features import AgeByTitle, Cabin, Family, GroupSurvival, TicketGroup, Title
 from titanic.passengers import FEATURES, TARGET
 from titanic.rules import Gender, RuleInputs, WomanChildGroup
@@ -70,9 +66,34 @@ def tutorial_features() -> list[tuple[str, Any]]:
     return [("impute", impute), ("encode", Ordinal(("Sex", "Embarked")))]
 
 
+def engineered_encoding() -> ColumnTransformer:
+    """Missing categories as the most frequent, then one-hot (unseen ones set no column);
+    missing numbers as the median, then standardised."""
+    return ColumnTransformer(
+        [
+            (
+                "categories",
+                make_pipeline(
+                    SimpleImputer(strategy="most_frequent", keep_empty_features=True),
+                    OneHotEncoder(handle_unknown="ignore", sparse_output=False),
+                ),
+                list(ENGINEERED_CATEGORICAL),
+            ),
+            (
+                "numbers",
+                make_pipeline(
+                    SimpleImputer(strategy="median", keep_empty_features=True), StandardScaler()
+                ),
+                list(ENGINEERED_NUMERIC),
+            ),
+        ],
+        verbose_feature_names_out=False,  # `Sex_female`, `Age`: what SHAP's plots name
+    )
+
+
 def engineered_features() -> list[tuple[str, Any]]:
-    """Title, family, ticket group, cabin deck, age by title and group survival, then
-    imputation, one-hot categories and scaled numbers."""
+    """Title, family, ticket group, cabin deck, age by title and group survival, then the
+    classifier's matrix (`engineered_encoding`)."""
     return [
         ("title", Title()),
         ("family", Family()),
@@ -80,92 +101,97 @@ def engineered_features() -> list[tuple[str, Any]]:
         ("cabin", Cabin()),
         ("age", AgeByTitle()),
         ("group", GroupSurvival()),
-        ("encode", Encode(ENGINEERED_CATEGORICAL, ENGINEERED_NUMERIC)),
+        ("encode", engineered_encoding()),
     ]
 
 
-def classifier(model: str, hp: dict[str, Any], seed: int) -> Any:
-    """The estimator of a family, from the hyperparameters it uses."""
-    if model == "logreg":
-        return LogisticRegression(
-            C=hp["C"], max_iter=hp["max_iter"], solver=hp["solver"], random_state=seed
-        )
-    if model == "hgb":
-        return HistGradientBoostingClassifier(
-            learning_rate=hp["learning_rate"],
-            max_depth=hp["max_depth"],
-            max_iter=hp["n_trees"],
-            min_samples_leaf=hp["min_samples_leaf"],
-            random_state=seed,
-        )
-    if model == "rf":
-        return RandomForestClassifier(
-            n_estimators=hp["n_trees"],
-            max_depth=hp["max_depth"],
-            min_samples_leaf=hp["min_samples_leaf"],
-            random_state=seed,
-            n_jobs=1,
-        )
-    if model == "vote":
-        return VotingClassifier(
-            [(name, classifier(name, hp, seed)) for name in ("logreg", "hgb", "rf")], voting="soft"
-        )
-    raise ValueError(f"unknown model family {model!r}")
+@dataclass(frozen=True)
+class ModelSpec:
+    """What `train` fits: a family (`model`), the feature set it reads, the hyperparameters
+    the family uses, and the seed of its randomness."""
 
+    model: str
+    features: str
+    hyperparameters: Mapping[str, Any]
+    seed: int
 
-def build_pipeline(model: str, features: str, hp: dict[str, Any], seed: int) -> Pipeline:
-    """Features and classifier as one pipeline, fitted on training rows only, so the model
-    takes raw passenger rows and nothing leaks from rows it is scored on. A rule (a baseline)
-    reads its own few inputs, whatever the feature set."""
-    if model in RULES:
-        rule = Gender() if model == "gender" else WomanChildGroup()
-        return Pipeline([("inputs", RuleInputs()), ("classify", rule)])
-    steps = tutorial_features() if features == "tutorial" else engineered_features()
-    return Pipeline([*steps, ("classify", classifier(model, hp, seed))])
+    @classmethod
+    def of(cls, params: Mapping[str, Any]) -> ModelSpec:
+        """The spec in a step's typed parameters: the family's own hyperparameters only."""
+        model = params["model"]
+        used = {name: params[name] for name in FAMILY_PARAMS[model]}
+        return cls(model, params["features"], used, params["seed"])
+
+    def pipeline(self) -> Pipeline:
+        """Features and classifier as one pipeline, fitted on training rows only, so the model
+        takes raw passenger rows and nothing leaks from rows it is scored on. A rule (a
+        baseline) reads its own few inputs, whatever the feature set."""
+        if self.model in RULES:
+            rule = Gender() if self.model == "gender" else WomanChildGroup()
+            return Pipeline([("inputs", RuleInputs()), ("classify", rule)])
+        steps = tutorial_features() if self.features == "tutorial" else engineered_features()
+        estimator = classifier(self.model, dict(self.hyperparameters), self.seed)
+        return Pipeline([*steps, ("classify", estimator)])
 
 
 # A fold's features, fitted on its fitting rows: those rows as the classifier takes them, and
 # its scored rows.
-FoldMatrices = tuple[Any, Any]
+FoldFeatures = tuple[Any, Any]
 
 
 class KeptFolds(Protocol):
-    """Each fold's feature matrices by fold index, kept from an earlier cross-validation of the
-    same rows, folds, repeats, seed and feature set (a dict will do)."""
+    """Each fold's features by fold index, kept from an earlier cross-validation of the same
+    rows, folds, repeats, seed and feature set (a dict will do)."""
 
-    def get(self, fold: int) -> FoldMatrices | None: ...
+    def get(self, fold: int) -> FoldFeatures | None: ...
 
-    def __setitem__(self, fold: int, matrices: FoldMatrices) -> None: ...
+    def __setitem__(self, fold: int, features: FoldFeatures) -> None: ...
 
 
-def cross_validate(
-    pipeline: Pipeline,
+@dataclass(frozen=True)
+class Hooks:
+    """What a pipeline or a search hands cross-validation besides the rows: they may stop it
+    or spare it recomputing features, never change a score. Nothing, for a step run alone."""
+
+    # Hears of each fold as it ends: (scores so far, folds in all). A tuning trial's pruner,
+    # which may stop the work by raising.
+    after_fold: Callable[[list[float], int], None] | None = None
+    # A search worker's fold features for (feature set, rows, folds, repeats, seed), kept from
+    # the configurations it ran before.
+    kept_folds: Callable[[str, pd.DataFrame, int, int, int], KeptFolds] | None = None
+
+
+def fold_accuracies(
+    spec: ModelSpec,
     passengers: pd.DataFrame,
     folds: int,
     repeats: int,
-    seed: int,
-    after_fold: Callable[[list[float], int], None] | None = None,
-    kept: KeptFolds | None = None,
+    hooks: Hooks | None = None,
 ) -> np.ndarray:
-    """Accuracy on each fold of stratified, repeated k-fold cross-validation; every fold
-    refits the whole pipeline, features included. `after_fold(scores so far, folds in all)`
-    is called as each fold ends, and may stop the rest by raising. Given `kept`, a fold whose
-    features it holds fits only the classifier, to the same score, and one it lacks is added
-    to it."""
+    """Accuracy on each fold of stratified, repeated k-fold cross-validation (seeded by the
+    spec); every fold refits the whole pipeline, features included. `hooks.after_fold` hears
+    of each fold as it ends; a fold whose features `hooks.kept_folds` holds fits only the
+    classifier, to the same score, and one it lacks is added to it (a rule reads its own
+    inputs, whatever the feature set: none are kept for it)."""
+    hooks = hooks or Hooks()
+    pipeline = spec.pipeline()
     rows, labels = passengers[list(FEATURES)], passengers[TARGET]
-    splits = RepeatedStratifiedKFold(n_splits=folds, n_repeats=repeats, random_state=seed)
+    kept = None
+    if hooks.kept_folds is not None and spec.model not in RULES:
+        kept = hooks.kept_folds(spec.features, passengers, folds, repeats, spec.seed)
+    splits = RepeatedStratifiedKFold(n_splits=folds, n_repeats=repeats, random_state=spec.seed)
     scores: list[float] = []
     for fold, (fit_on, score_on) in enumerate(splits.split(rows, labels)):
-        matrices = kept.get(fold) if kept is not None else None
-        if matrices is None:
-            matrices = fold_features(pipeline, rows, labels, fit_on, score_on)
+        features = kept.get(fold) if kept is not None else None
+        if features is None:
+            features = fold_features(pipeline, rows, labels, fit_on, score_on)
             if kept is not None:
-                kept[fold] = matrices
-        fitted, scored = matrices
+                kept[fold] = features
+        fitted, scored = features
         classifier = clone(pipeline[-1]).fit(fitted, labels.iloc[fit_on])
         scores.append(float(classifier.score(scored, labels.iloc[score_on])))
-        if after_fold is not None:
-            after_fold(scores, folds * repeats)
+        if hooks.after_fold is not None:
+            hooks.after_fold(scores, folds * repeats)
     return np.array(scores)
 
 
@@ -175,16 +201,16 @@ def fold_features(
     labels: pd.Series,
     fit_on: np.ndarray,
     score_on: np.ndarray,
-) -> FoldMatrices:
+) -> FoldFeatures:
     """What the pipeline's steps before its classifier make of a fold's rows, fitted on its
     fitting rows only, as the whole pipeline's fit and score would; read-only, as they may be
     kept for other classifiers."""
-    features = clone(pipeline[:-1])
-    matrices = (
-        features.fit_transform(rows.iloc[fit_on], labels.iloc[fit_on]),
-        features.transform(rows.iloc[score_on]),
+    steps = clone(pipeline[:-1])
+    features = (
+        steps.fit_transform(rows.iloc[fit_on], labels.iloc[fit_on]),
+        steps.transform(rows.iloc[score_on]),
     )
-    for matrix in matrices:
+    for matrix in features:
         if isinstance(matrix, np.ndarray):
             matrix.setflags(write=False)
-    return matrices
+    return features

@@ -40,7 +40,6 @@ TRUSTED_TYPES = frozenset(
         "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
         "sklearn.tree._tree.Tree",
         "sklearn.utils._bunch.Bunch",
-        "titanic.encoding.Encode",
         "titanic.encoding.Ordinal",
         "titanic.features.AgeByTitle",
         "titanic.features.Cabin",

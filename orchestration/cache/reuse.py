@@ -8,13 +8,13 @@ each other.
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
 import logging
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import mlflow
 from filelock import FileLock
@@ -27,18 +27,23 @@ from orchestration.cache.keys import cache_key, code_digest
 from orchestration.lifecycle.runs import raise_if_interrupted
 from orchestration.project.params import parse_params
 from orchestration.record.names import (
-    FOLD_TAGS,
     NOTE_TAG,
     OUTPUT_TAG,
-    TAG_APPLIED,
+    PROCESS_TAGS,
     TAG_CACHE_KEY,
     TAG_CODE_DIGEST,
     TAG_REUSED_FROM,
     TAG_STEP,
-    TAG_WARNING,
 )
 from orchestration.record.store import current_run, log_batch, outputs_of
-from steps import Hooks
+
+if TYPE_CHECKING:
+    from titanic.models import Hooks
+
+# A step's `run(params, hooks)`, and the one of each step by its name, imported when first
+# computed: what the entry points hand the machinery (`steps.step`).
+StepRun = Callable[[dict[str, Any], "Hooks | None"], dict[str, str]]
+Steps = Callable[[str], StepRun]
 
 log = logging.getLogger("titanic")
 
@@ -78,18 +83,25 @@ def step_lock(key: str) -> Iterator[None]:
         yield
 
 
+def carried(tags: dict[str, str]) -> dict[str, str]:
+    """What a run that stands for `tags`' run copies of them: everything its step recorded,
+    not the process that ran it, MLflow's own tags or the cache's (written anew)."""
+    own = (*PROCESS_TAGS, NOTE_TAG, TAG_STEP, TAG_CACHE_KEY, TAG_CODE_DIGEST, TAG_REUSED_FROM)
+    return {k: v for k, v in tags.items() if not k.startswith("mlflow.") and k not in own}
+
+
 def execute_step(
-    step: str, params: dict[str, str], *, cache: ExitStack | None, hooks: Hooks
+    step: str, steps: Steps, params: dict[str, str], *, cache: ExitStack | None, hooks: Hooks | None
 ) -> dict[str, str]:
-    """Run a step in the active run or, given a `cache` stack, adopt the outputs of a finished
-    run with the same key. The step's lock goes on that stack: the caller releases it after
+    """Run a step in the active run or, given a `cache` stack, adopt what a finished run with
+    the same key recorded. The step's lock goes on that stack: the caller releases it after
     ending the run, so a parallel run waiting for the key finds this one FINISHED. `hooks` go
-    to the step's `run`, which computes the same outputs with or without them."""
+    to the step's `run` (`steps(step)`), which computes the same outputs with or without them."""
     run = current_run()
     typed = parse_params(params)  # values first: a bad one fails before any input is read
     code = code_digest(step)
     key = cache_key(step, params, code)
-    identity = {TAG_STEP: step, TAG_CACHE_KEY: key, TAG_CODE_DIGEST: code}
+    keyed = {TAG_STEP: step, TAG_CACHE_KEY: key, TAG_CODE_DIGEST: code}
     source = None
     if cache is not None:
         cache.enter_context(step_lock(key))  # this machine
@@ -98,31 +110,20 @@ def execute_step(
             source = claim(run, key, lambda k: find_reusable(run.info.experiment_id, k))
     raise_if_interrupted()
     if source is None:
-        mlflow.set_tags(identity)
-        return _compute(step, typed, hooks)
+        mlflow.set_tags(keyed)
+        log.info("%s: computing", step)
+        outputs = steps(step)(typed, hooks)
+        mlflow.set_tags({OUTPUT_TAG + k: v for k, v in outputs.items()})
+        return outputs
     origin = source.data.tags.get(TAG_REUSED_FROM, source.info.run_id)
     outputs = outputs_of(source)
-    # What the source computed and what was odd about it; not its process (host, pid, …).
-    described = {
-        k: v
-        for k, v in source.data.tags.items()
-        if k.startswith(OUTPUT_TAG) or k in (TAG_APPLIED, TAG_WARNING, *FOLD_TAGS)
-    }
     tags = {
-        **described,
-        **identity,
+        **carried(source.data.tags),
+        **keyed,
         TAG_REUSED_FROM: origin,
         NOTE_TAG: f"Reused: inputs identical to run `{origin}`, whose outputs this run "
         f"stands for: {json.dumps(outputs)}",
     }
     log_batch(run.info.run_id, source.data.metrics, tags)
     log.info("%s: inputs unchanged, reusing run %s", step, origin)
-    return outputs
-
-
-def _compute(step: str, typed: dict[str, object], hooks: Hooks) -> dict[str, str]:
-    log.info("%s: computing", step)
-    module = importlib.import_module(f"steps.{step}")
-    outputs: dict[str, str] = module.run(**typed, hooks=hooks)
-    mlflow.set_tags({OUTPUT_TAG + k: v for k, v in outputs.items()})
     return outputs

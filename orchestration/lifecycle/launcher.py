@@ -34,7 +34,7 @@ def keep_killed_after_launcher(launched_as: str | None) -> None:
     runs = [r for r in [launched_as, *unended()] if r]
     if not runs:
         return
-    me = processes.identity()
+    me = processes.this_process()
     launcher = processes.mlflow_run_above() if launched_as else None
     subprocess.Popen(
         [

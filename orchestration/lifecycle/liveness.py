@@ -43,9 +43,9 @@ _open_runs: set[str] = set()
 _lock = threading.Lock()
 
 
-def identity() -> dict[str, str]:
+def process_tags() -> dict[str, str]:
     """The tags that record this process on a run: a run starts with them."""
-    found = processes.identity()
+    found = processes.this_process()
     return {
         TAG_HOST: found["host"],
         TAG_BOOT: found["boot"],
@@ -56,7 +56,7 @@ def identity() -> dict[str, str]:
 
 
 def watch(run_id: str) -> None:
-    """Keep the heartbeat of a run started with this process's `identity()`, while it is
+    """Keep the heartbeat of a run started with this process's `process_tags()`, while it is
     open."""
     with _lock:
         _open_runs.add(run_id)

@@ -21,7 +21,7 @@ def boot_time() -> str:
     return _stamp(psutil.boot_time())
 
 
-def identity() -> dict[str, str]:
+def this_process() -> dict[str, str]:
     """Where this process runs and which one it is: host, boot time, pid and start time."""
     process = psutil.Process(os.getpid())
     return {

@@ -16,13 +16,13 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from orchestration.lifecycle import liveness
-from orchestration.lifecycle.access import refusal
 from orchestration.record.names import (
     EXPERIMENT_KIND,
     EXPERIMENT_KIND_TAG,
     failure_tags,
     pruned_tags,
 )
+from orchestration.team.access import refusal
 from titanic.errors import InputError
 
 # Tags `mlflow run` puts on a project run; a step run inside `main` takes them from the parent.
@@ -120,7 +120,7 @@ def active_run(
         parent_run_id=parent_run_id,
         experiment_id=experiment_id,
         run_name=run_name,
-        tags={**(tags or {}), **liveness.identity()},
+        tags={**(tags or {}), **liveness.process_tags()},
     )
     _unended.append(run.info.run_id)
     status = "FAILED"

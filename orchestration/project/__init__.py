@@ -1,3 +1,3 @@
-"""The project's declarations: `mlproject` reads entry points and defaults from MLproject (the one
-source of them), `params` checks each parameter by name, `naming` names runs after what they
-computed."""
+"""The project's declarations: `params` (every parameter of every entry point, declared once,
+with its check), `mlproject` (MLproject and the parameters page, written from it), `naming` (run
+names that say what a run computed)."""

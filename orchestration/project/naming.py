@@ -8,16 +8,17 @@ from mlflow.tracking import MlflowClient
 # Private, with no public equivalent: the word lists MLflow draws generated run names from.
 from mlflow.utils.name_utils import _GENERATOR_NOUNS, _GENERATOR_PREDICATES
 
-from orchestration.project.mlproject import entry_point_defaults
-from orchestration.project.params import PIPELINE_ONLY, applicable
-
-# The parameter each family is best known by, named in a run's name even at its default.
-HEADLINE = {"logreg": ("C",), "hgb": ("learning_rate",), "rf": ("n_trees",), "vote": ()}
+from orchestration.project.params import (
+    HEADLINE,
+    PIPELINE_ONLY,
+    applicable,
+    entry_point_defaults,
+)
 
 
 def describe(params: dict[str, str]) -> str:
     """A run name that says what a pipeline computed: the family, its headline parameter and
-    every other computed-on value that is not the default, e.g. `hgb learning_rate=0.1`."""
+    every other computed-on value that is not the default, e.g. `vote features=tutorial`."""
     defaults = entry_point_defaults("main")
     model = params.get("model") or defaults["model"]
     shown = [

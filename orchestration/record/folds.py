@@ -17,7 +17,7 @@ _WHICH = re.compile(r"^(\d+)-fold")
 
 
 @dataclass(frozen=True)
-class Folds:
+class FoldScores:
     """A run's fold scores: `which` names the folds (their number, repeats, seed and the rows'
     digest), so that two runs are paired only when it is the same."""
 
@@ -44,10 +44,12 @@ def folds_of(tags: dict[str, str]) -> dict[str, str]:
     return {k: v for k, v in tags.items() if k in FOLD_TAGS}
 
 
-def read_folds(tags: dict[str, str]) -> Folds | None:
+def read_folds(tags: dict[str, str]) -> FoldScores | None:
     """The fold scores a run (or a model version) recorded, None if it has none."""
     which, scores = tags.get(TAG_FOLDS), tags.get(TAG_FOLD_ACCURACY)
     found = _WHICH.match(which or "")
     if not (found and scores):
         return None
-    return Folds(which or "", int(found.group(1)), np.array([float(v) for v in scores.split(",")]))
+    return FoldScores(
+        which or "", int(found.group(1)), np.array([float(v) for v in scores.split(",")])
+    )

@@ -7,11 +7,17 @@ import hashlib
 import re
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import mlflow
 from mlflow.exceptions import MlflowException
 
+from orchestration.record.names import TRAIN_FILE, VALID_FILE
 from titanic.errors import InputError
+from titanic.passengers import read_passengers
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 _URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:")
 _fetched: dict[str, Path] = {}
@@ -70,3 +76,11 @@ def sha256_files(root: Path) -> str:
         digest.update(str(path.relative_to(root)).encode() if path != root else b"")
         digest.update(hashlib.sha256(path.read_bytes()).digest())
     return digest.hexdigest()
+
+
+def prepared_split(prepared: str, name: str) -> pd.DataFrame:
+    """A split `prepare` made (`TRAIN_FILE` or `VALID_FILE`), read and checked."""
+    split = {TRAIN_FILE: "train", VALID_FILE: "valid"}[name]
+    return read_passengers(
+        fetch(prepared, "prepared") / name, with_target=True, source=f"prepared {split} split"
+    )

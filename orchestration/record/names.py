@@ -9,8 +9,6 @@ VALID_FILE = "valid.csv"
 PROFILE_FILE = "profile.json"
 MODEL_NAME = "model"
 CV_FILE = "cv_scores.json"
-CONFUSION_PNG = "confusion_matrix.png"
-ROC_PNG = "roc_curve.png"
 SUBMISSION_FILE = "submission.csv"
 PIPELINE_FILE = "pipeline.json"
 RESULTS_FILE = "results.csv"  # on a sweep or tuning run: every configuration, ranked
@@ -49,6 +47,9 @@ TAG_PID = "titanic.pid"
 TAG_PID_START = "titanic.pid_start"
 TAG_HEARTBEAT = "titanic.heartbeat"  # seconds since the epoch, refreshed while running
 TAG_CLAIMED_AT = "titanic.claimed_at"  # on a claim: seconds since the epoch, on its machine
+# Tags about the process that ran a run, not what it computed: a run that stands for it has its
+# own.
+PROCESS_TAGS = (TAG_HOST, TAG_BOOT, TAG_PID, TAG_PID_START, TAG_HEARTBEAT, TAG_CLAIMED_AT)
 # On train and pipeline runs: which folds cross-validation scored, and each fold's accuracy
 # (comma-separated): what pairs two runs' scores (orchestration.registry.selection).
 TAG_FOLDS = "titanic.folds"
@@ -57,44 +58,44 @@ FOLD_TAGS = (TAG_FOLDS, TAG_FOLD_ACCURACY)
 # MLflow's own tags that the project reads.
 PROJECT_ENV_TAG = "mlflow.project.env"
 PROJECT_ENTRY_TAG = "mlflow.project.entryPoint"
-# On a model version: where it came from, its metrics as `metric.<name>` and parameters as
-# `param.<name>`.
-VERSION_SOURCE_RUN = "source_run"
-VERSION_DATA_DIGEST = "data_digest"
-VERSION_CODE_DIGEST = "code_digest"
-VERSION_GIT_COMMIT = "git_commit"
-VERSION_FOLDS = "folds"
-VERSION_FOLD_ACCURACY = "fold_accuracy"
-METRIC_PREFIX = "metric."
-PARAM_PREFIX = "param."
 # On a sweep or tuning run: its best configuration's parameters, as `best.<name>`.
 BEST_PARAM_PREFIX = "best."
 
-# Metrics: cross-validation on the training split (train), the validation split (evaluate).
+# Metrics, as each step logs them: cross-validation on the training split (train), the
+# validation split and the rows scored (evaluate). A reused step carries every one, and the
+# pipeline's parent run shows train's then evaluate's, in this order (a test checks that a step
+# logs exactly what is declared here).
 CV_ACCURACY = "cv_accuracy"
 CV_ACCURACY_STD = "cv_accuracy_std"
 CV_ACCURACY_SE = "cv_accuracy_se"  # its standard error, corrected for the folds' overlap
+FIT_SECONDS = "fit_seconds"
 VAL_ACCURACY = "val_accuracy"
 VAL_PRECISION = "val_precision"
 VAL_RECALL = "val_recall"
 VAL_F1 = "val_f1"
 VAL_ROC_AUC = "val_roc_auc"
 VAL_LOG_LOSS = "val_log_loss"
-FIT_SECONDS = "fit_seconds"
-
-# The metric runs are ranked by, and the order a summary lists metrics in.
+# Categories no training row has, counted in each split evaluate scores.
+UNSEEN_VALUES = {"valid": "unseen_values_valid", "test": "unseen_values_test"}
+METRICS = {
+    "prepare": ("rows", "train_rows", "valid_rows", "survival_rate"),
+    "train": (CV_ACCURACY, CV_ACCURACY_STD, CV_ACCURACY_SE, FIT_SECONDS),
+    "evaluate": (
+        VAL_ACCURACY,
+        VAL_PRECISION,
+        VAL_RECALL,
+        VAL_F1,
+        VAL_ROC_AUC,
+        VAL_LOG_LOSS,
+        *UNSEEN_VALUES.values(),
+    ),
+}
+# prepare also counts each column's missing cells, as `missing_<column>`, where there are any.
+MISSING_PREFIX = "missing_"
+# What a pipeline's parent run shows, in this order: the model's metrics.
+PIPELINE_METRICS = (*METRICS["train"], *METRICS["evaluate"])
+# The metric runs are ranked by.
 RANKING_METRIC = CV_ACCURACY
-METRIC_ORDER = (
-    CV_ACCURACY,
-    CV_ACCURACY_STD,
-    CV_ACCURACY_SE,
-    VAL_ACCURACY,
-    VAL_PRECISION,
-    VAL_RECALL,
-    VAL_F1,
-    VAL_ROC_AUC,
-    VAL_LOG_LOSS,
-)
 
 
 def failure_tags(reason: str) -> dict[str, str]:

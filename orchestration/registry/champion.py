@@ -3,6 +3,8 @@ came from, and the `champion` alias that moves only to a model the selection rul
 
 from __future__ import annotations
 
+import contextlib
+import io
 from dataclasses import dataclass
 
 import mlflow
@@ -11,38 +13,17 @@ from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from orchestration.lifecycle.access import GRANT_COMMAND, PERMISSION_DENIED, refused, user
-from orchestration.project.params import PIPELINE_ONLY
 from orchestration.record.names import (
-    METRIC_ORDER,
-    METRIC_PREFIX,
     OUT_MODEL,
     OUTPUT_TAG,
-    PARAM_PREFIX,
     RANKING_METRIC,
     TAG_BEST_RUN,
-    TAG_CODE_DIGEST,
-    TAG_FOLD_ACCURACY,
-    TAG_FOLDS,
     TAG_MODEL_URI,
     TAG_PROMOTED,
-    VERSION_CODE_DIGEST,
-    VERSION_DATA_DIGEST,
-    VERSION_FOLD_ACCURACY,
-    VERSION_FOLDS,
-    VERSION_GIT_COMMIT,
-    VERSION_SOURCE_RUN,
 )
 from orchestration.record.store import again_if_raced, current_run
-from orchestration.registry.selection import (
-    POOL,
-    Entry,
-    Ranking,
-    entry,
-    prefers,
-    rank,
-    version_entry,
-)
+from orchestration.registry.selection import POOL, Entry, Ranking, entry, prefers, rank
+from orchestration.team.access import GRANT_COMMAND, PERMISSION_DENIED, refused, user
 from titanic.errors import InputError
 
 CHAMPION = "champion"
@@ -157,43 +138,18 @@ def training_run(client: MlflowClient, run: Run) -> Run:
     return trained_by
 
 
-def version_tags(run: Run, trained_by: Run) -> dict[str, str]:
-    """What a version records: the run's metrics and parameters, the digests of the data the
-    model learned from and of the code that trained it, the git commit and the source run."""
-    digests = [
-        d.dataset.digest
-        for d in (trained_by.inputs.dataset_inputs if trained_by.inputs else [])
-        if d.dataset.name == "train"
-    ]
-    tags = {
-        f"{METRIC_PREFIX}{k}": f"{v:.6g}" for k, v in run.data.metrics.items() if k in METRIC_ORDER
-    }
-    tags |= {f"{PARAM_PREFIX}{k}": v for k, v in run.data.params.items() if k not in PIPELINE_ONLY}
-    tags |= {
-        VERSION_SOURCE_RUN: run.info.run_id,
-        VERSION_DATA_DIGEST: digests[0] if digests else "",
-        VERSION_CODE_DIGEST: trained_by.data.tags.get(TAG_CODE_DIGEST, ""),
-        VERSION_GIT_COMMIT: run.data.tags.get("mlflow.source.git.commit", ""),
-    }
-    if TAG_FOLDS in run.data.tags and TAG_FOLD_ACCURACY in run.data.tags:
-        tags |= {
-            VERSION_FOLDS: run.data.tags[TAG_FOLDS],
-            VERSION_FOLD_ACCURACY: run.data.tags[TAG_FOLD_ACCURACY],
-        }
-    return tags
-
-
-def current_champion(client: MlflowClient, name: str) -> ModelVersion | None:
+def current_champion(client: MlflowClient, name: str) -> tuple[ModelVersion | None, Entry | None]:
+    """The champion version, if any, and how the rule sees it: from the train run that logged
+    its model (its mean, folds and family); None for one registered by hand or whose run is
+    gone."""
     try:
-        return client.get_model_version_by_alias(name, CHAMPION)
+        version = client.get_model_version_by_alias(name, CHAMPION)
     except MlflowException:  # no such model, or no champion yet
-        return None
-
-
-def score_of(version: ModelVersion | None) -> float | None:
-    """A version's ranking metric; None for no version, or one registered by hand without it."""
-    value = None if version is None else version.tags.get(METRIC_PREFIX + RANKING_METRIC)
-    return None if value is None else float(value)
+        return None, None
+    try:
+        return version, run_entry(client.get_run(version.run_id or ""))
+    except MlflowException:
+        return version, None
 
 
 @dataclass(frozen=True)
@@ -203,6 +159,7 @@ class Promotion:
     alias: str
     score: float
     champion: ModelVersion | None  # the champion before this promotion
+    champion_score: float | None  # its ranking metric; None if unscored
     created: bool  # False: the run's model already was this version
     evaluation: str | None  # the run holding MLflow's evaluation of the model (figures, SHAP)
     why: str = ""  # how the selection rule compared it with the champion
@@ -218,7 +175,7 @@ class Promotion:
             + f"{'Registered' if self.created else 'Already registered:'} {self.name} "
             f"version {self.version} ({RANKING_METRIC} {self.score:.4f})"
         )
-        champion_score = score_of(was)
+        champion_score = self.champion_score
         if self.alias == CHALLENGER and was is not None and champion_score is not None:
             return (
                 f"{head}; alias '{CHALLENGER}': the champion, version {was.version} "
@@ -243,7 +200,7 @@ def ship(run: Run, name: str, even_if_worse: bool = False) -> Promotion:
     MLflow's whole evaluation of the run's model on the active run (which refuses a model
     holding a type the project does not trust), promote the model, and record on the active
     run the version it became and its alias."""
-    from steps.evaluate import explain  # scikit-learn and matplotlib: only when shipping
+    from orchestration.record.evaluation import explain  # scikit-learn, MLflow's evaluator
 
     client = MlflowClient()
     explain(model_uri_of(run) or "", training_run(client, run).data.params["prepared"])
@@ -272,17 +229,13 @@ def promote(
     version) and give it `champion` if the selection rule prefers it to the current one, else
     `challenger`."""
     model_uri = model_uri_of(run) or ""
-    model_id = model_uri.removeprefix("models:/")
-    tags = version_tags(run, training_run(client, run))
+    training_run(client, run)  # the model is still there
     score = run.data.metrics[RANKING_METRIC]
-    champion = current_champion(client, name)
+    champion, champion_entry = current_champion(client, name)
     existing = [v for v in client.search_model_versions(f"name='{name}'") if v.source == model_uri]
-    version = existing[0] if existing else _register(client, name, model_uri, model_id, tags)
+    version = existing[0] if existing else _register(client, name, model_uri)
     same = champion is not None and champion.version == version.version
-    preferred, why = prefers(
-        run_entry(run) or Entry(score, "", None),
-        None if champion is None else version_entry(champion.tags),
-    )
+    preferred, why = prefers(run_entry(run) or Entry(score, "", None), champion_entry)
     alias = CHAMPION if same or even_if_worse or preferred else CHALLENGER
     set_alias(client, name, alias, str(version.version))
     return Promotion(
@@ -291,6 +244,7 @@ def promote(
         alias,
         score,
         champion,
+        champion_entry.mean if champion_entry else None,
         created=not existing,
         evaluation=evaluation,
         why=why,
@@ -303,12 +257,12 @@ def set_alias(client: MlflowClient, name: str, alias: str, version: str) -> None
     again_if_raced(lambda: client.set_registered_model_alias(name, alias, version))
 
 
-def _register(
-    client: MlflowClient, name: str, model_uri: str, model_id: str, tags: dict[str, str]
-) -> ModelVersion:
-    """A new version; a registered model created for it is removed again if the version
-    cannot be made, so a failure leaves nothing half-registered. Promotions of the same model
-    racing from several machines end with one version: the lowest-numbered one stays."""
+def _register(client: MlflowClient, name: str, model_uri: str) -> ModelVersion:
+    """A new version, linked to its logged model as `mlflow.register_model` links it (the
+    model's page lists its versions; the version's reaches the model's metrics, parameters,
+    datasets and evaluation); a registered model created for it is removed again if the
+    version cannot be made, so a failure leaves nothing half-registered. Promotions of the same
+    model racing from several machines end with one version: the lowest-numbered one stays."""
     created = False
     try:
         client.get_registered_model(name)
@@ -322,9 +276,8 @@ def _register(
             if err.error_code != "RESOURCE_ALREADY_EXISTS":  # else: another machine made it
                 raise
     try:
-        version = client.create_model_version(
-            name, source=model_uri, tags=tags, run_id=tags[VERSION_SOURCE_RUN], model_id=model_id
-        )
+        with contextlib.redirect_stderr(io.StringIO()):  # its notes of what it did
+            version = mlflow.register_model(model_uri, name)
     except BaseException:
         if created:
             client.delete_registered_model(name)

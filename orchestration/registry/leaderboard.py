@@ -25,9 +25,7 @@ from mlflow.entities import Run
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from orchestration.lifecycle.access import refusal
-from orchestration.project.mlproject import entry_point_defaults
-from orchestration.project.params import PARSERS, PIPELINE_ONLY, applicable
+from orchestration.project.params import PARSERS, PIPELINE_ONLY, applicable, entry_point_defaults
 from orchestration.record.names import (
     CV_ACCURACY_SE,
     RANKING_METRIC,
@@ -37,12 +35,13 @@ from orchestration.record.names import (
 )
 from orchestration.registry.champion import best_runs, choose, model_uri_of, run_entry
 from orchestration.registry.selection import MARKS_NOTE, POOL
+from orchestration.team.access import refusal
 from titanic.errors import InputError
 
 FORMATS = ("table", "markdown", "csv", "json")
 
 
-def fetch(
+def read_board(
     client: MlflowClient, experiment: str, filter_string: str, registered_model: str
 ) -> tuple[list[Run], dict[str, tuple[str, list[str]]]]:
     """The best POOL runs by mean and, by model URI, the registered versions of their models."""
@@ -169,7 +168,9 @@ def main(argv: list[str] | None = None) -> None:
     try:
         if not 1 <= args.limit <= 50000:
             raise InputError(f"--limit must be from 1 to 50000, got {args.limit}")
-        runs, versions = fetch(MlflowClient(), args.experiment, args.filter, args.registered_model)
+        runs, versions = read_board(
+            MlflowClient(), args.experiment, args.filter, args.registered_model
+        )
     except InputError as err:
         sys.exit(f"titanic: error: {err}")
     except MlflowException as err:

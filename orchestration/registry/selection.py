@@ -9,17 +9,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from orchestration.record.folds import Folds, read_folds
-from orchestration.record.names import (
-    CV_ACCURACY_SE,
-    METRIC_PREFIX,
-    PARAM_PREFIX,
-    RANKING_METRIC,
-    TAG_FOLD_ACCURACY,
-    TAG_FOLDS,
-    VERSION_FOLD_ACCURACY,
-    VERSION_FOLDS,
-)
+from orchestration.record.folds import FoldScores, read_folds
+from orchestration.record.names import CV_ACCURACY_SE, RANKING_METRIC
 from titanic.compare import ALPHA, p_value, standard_error
 from titanic.families import SIMPLEST_FIRST
 
@@ -45,7 +36,7 @@ class Entry:
 
     mean: float
     family: str
-    folds: Folds | None
+    folds: FoldScores | None
 
     @property
     def standard_error(self) -> float | None:
@@ -60,18 +51,6 @@ def entry(metrics: dict[str, float], params: dict[str, str], tags: dict[str, str
     if RANKING_METRIC not in metrics:
         return None
     return Entry(metrics[RANKING_METRIC], params.get("model", ""), read_folds(tags))
-
-
-def version_entry(tags: dict[str, str]) -> Entry | None:
-    """A registered version's entry, from the tags its promotion wrote."""
-    score = tags.get(METRIC_PREFIX + RANKING_METRIC)
-    if score is None:
-        return None
-    folds = {
-        TAG_FOLDS: tags.get(VERSION_FOLDS, ""),
-        TAG_FOLD_ACCURACY: tags.get(VERSION_FOLD_ACCURACY, ""),
-    }
-    return Entry(float(score), tags.get(PARAM_PREFIX + "model", ""), read_folds(folds))
 
 
 def paired_p(a: Entry, b: Entry) -> float | None:

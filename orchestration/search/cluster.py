@@ -27,7 +27,7 @@ import sys
 import threading
 import time
 import warnings
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import FIRST_COMPLETED, CancelledError, Future, wait
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -40,10 +40,9 @@ from threadpoolctl import threadpool_limits
 
 from orchestration.cache.keys import package_versions
 from orchestration.lifecycle import runs
-from orchestration.lifecycle.hosts import is_loopback
 from orchestration.project.mlproject import PROJECT_DIR
-from orchestration.record.names import STEPS
 from orchestration.search.executors import STOP_GRACE_SECONDS, Executor, WorkerLost
+from orchestration.team.hosts import is_loopback
 from titanic.errors import InputError
 
 T = TypeVar("T")
@@ -103,7 +102,7 @@ def where_am_i() -> dict[str, str]:
     return {"digest": project_digest(), "host": socket.gethostname(), "folder": str(PROJECT_DIR)}
 
 
-def refusal(worker: dict[str, str], ours: str) -> str:
+def mismatch(worker: dict[str, str], ours: str) -> str:
     return (
         f"the Dask worker on {worker['host']} ({worker['folder']}) runs other project "
         f"code (digest {worker['digest'][:12]}) than this checkout ({ours[:12]} in "
@@ -149,11 +148,14 @@ class ProjectWorker(WorkerPlugin):
 
     name = "titanic-project"
 
+    def __init__(self, preload: Sequence[str]) -> None:
+        self.preload = tuple(preload)
+
     def setup(self, worker: Any) -> None:
         from orchestration.search.worker import prepare_worker
 
-        for step in STEPS:  # the code this worker runs, loaded with its digest
-            importlib.import_module(f"steps.{step}")
+        for module in self.preload:  # the code this worker runs, loaded with its digest
+            importlib.import_module(module)
         project_digest()
         prepare_worker()
         # The worker samples its task threads' stacks every 10 ms for the dashboard's
@@ -186,7 +188,7 @@ def on_worker(tracking_uri: str, digest: str, stop: str, fn: Callable[..., T], *
     client's tracking URI; the client setting the event `stop` interrupts it."""
     mine = where_am_i()
     if mine["digest"] != digest:
-        raise CodeMismatch(refusal(mine, digest))
+        raise CodeMismatch(mismatch(mine, digest))
     mlflow.set_tracking_uri(tracking_uri)
     event, done = Event(stop, client=get_client()), threading.Event()
 
@@ -221,7 +223,7 @@ class DaskCluster(Executor):
     """The workers of the Dask scheduler at `address`: at most `jobs` configurations at once
     (None: one per worker thread)."""
 
-    def __init__(self, address: str, jobs: int | None) -> None:
+    def __init__(self, address: str, jobs: int | None, preload: Sequence[str]) -> None:
         self._address = check_address(address)
         self._uri = mlflow.get_tracking_uri()
         check_tracking_uri(self._uri, address)
@@ -229,7 +231,7 @@ class DaskCluster(Executor):
         try:
             self._digest = project_digest()
             self._check_workers()
-            self._client.register_plugin(ProjectWorker())
+            self._client.register_plugin(ProjectWorker(preload))
             threads = sum(
                 w["nthreads"] for w in self._client.scheduler_info(n_workers=-1)["workers"].values()
             )
@@ -298,7 +300,7 @@ class DaskCluster(Executor):
             ) from None
         for found in workers.values():
             if found["digest"] != self._digest:
-                raise CodeMismatch(refusal(found, self._digest))
+                raise CodeMismatch(mismatch(found, self._digest))
 
     def submit(self, fn: Callable[..., T], *args: Any) -> Future[T]:
         call = pickle.dumps(_Call(on_worker, self._uri, self._digest, self._stop.name, fn, *args))

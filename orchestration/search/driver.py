@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
 from contextlib import contextmanager
 
@@ -23,6 +23,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 
+from orchestration.cache.reuse import Steps
 from orchestration.lifecycle import liveness
 from orchestration.lifecycle.runs import Interrupted
 from orchestration.search.executors import Executor, LocalPool, WorkerLost
@@ -37,27 +38,35 @@ TRIES = 2
 log = logging.getLogger("titanic")
 
 
-def executor(cluster: str, jobs: int | None, configurations: int) -> Executor:
+def executor(
+    cluster: str, jobs: int | None, configurations: int, preload: Sequence[str]
+) -> Executor:
     """Where a search of `configurations` runs: this machine's processes (`local`), or the
-    workers of a Dask scheduler; `jobs` at a time (None: one per core or cluster thread)."""
+    workers of a Dask scheduler; `jobs` at a time (None: one per core or cluster thread). Its
+    workers import `preload` (the steps) before their first configuration."""
     if cluster == "local":
         slots = min(jobs or os.cpu_count() or 1, configurations)
-        return LocalPool(slots, start_worker)
+        return LocalPool(slots, start_worker, preload)
     from orchestration.search.cluster import DaskCluster  # Dask loads only for a cluster
 
-    return DaskCluster(cluster, min(jobs, configurations) if jobs else None)
+    return DaskCluster(cluster, min(jobs, configurations) if jobs else None, preload)
 
 
-def search(parent: Run, points: Points, executor: Executor) -> list[Outcome]:
-    """Every configuration `points` gives, as children of `parent`, `executor.slots` at a time;
-    outcomes in the order they ended."""
+def search(parent: Run, points: Points, executor: Executor, steps: Steps) -> list[Outcome]:
+    """Every configuration `points` gives, as children of `parent` running `steps`,
+    `executor.slots` at a time; outcomes in the order they ended."""
     outcomes: list[Outcome] = []
     running: dict[Future[Outcome], tuple[Point, int]] = {}
     progress = Progress(points.total)
 
     def start(point: Point, attempt: int) -> None:
         future = executor.submit(
-            run_configuration, parent.info.run_id, point.config, point.label, point.report_to
+            run_configuration,
+            parent.info.run_id,
+            point.config,
+            point.label,
+            steps,
+            point.report_to,
         )
         running[future] = (point, attempt)
 

@@ -14,7 +14,7 @@ import multiprocessing.forkserver
 import os
 import signal
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from types import TracebackType
 from typing import Any, Self, TypeVar
@@ -22,17 +22,11 @@ from typing import Any, Self, TypeVar
 import psutil
 from pebble import ProcessExpired, ProcessPool
 
-from orchestration.record.names import STEPS
-
 T = TypeVar("T")
-# What a local worker imports once, before its first call: the search's worker side, every
-# step it runs and what MLflow would load during its first run. (The fork server skips a
-# module that fails to import: tests/test_search_parts.py imports each.)
-LOCAL_PRELOAD = [
-    "orchestration.search.worker",
-    *(f"steps.{step}" for step in STEPS),
-    "orchestration.search.preload",
-]
+# What a local worker imports once, before its first call: the search's worker side, the
+# modules a search names (the steps it runs) and what MLflow would load during its first run.
+# (The fork server skips a module that fails to import: tests/test_search_parts.py imports each.)
+WORKER_MODULES = ("orchestration.search.worker", "orchestration.search.preload")
 # Seconds that interrupted workers get to end their runs KILLED before they are killed.
 STOP_GRACE_SECONDS = 60.0
 
@@ -78,34 +72,35 @@ class Executor(ABC):
         self.close(interrupted=error is not None)
 
 
-def start_fork_server(argv: list[str]) -> None:
+def start_fork_server(argv: list[str], preload: Sequence[str]) -> None:
     """Start the fork server that a LocalPool forks its workers from, now: a search command
-    calls this before its own imports, so that the server imports LOCAL_PRELOAD (about as
+    calls this before its own imports, so that the server imports the modules (about as
     long as the command's own imports) on another core beside them rather than after them.
     The pool uses the server already running. Not for a search on a cluster (`--cluster`
     other than `local`), whose configurations run elsewhere."""
     if "--cluster" in argv[:-1] and argv[argv.index("--cluster") + 1] != "local":
         return
-    _fork_server()
+    _fork_server(preload)
 
 
-def _fork_server() -> multiprocessing.context.ForkServerContext:
-    """The fork server's context, the server running and importing LOCAL_PRELOAD (started
-    now unless it already runs)."""
+def _fork_server(preload: Sequence[str]) -> multiprocessing.context.ForkServerContext:
+    """The fork server's context, the server running and importing WORKER_MODULES and
+    `preload` (started now unless it already runs)."""
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(LOCAL_PRELOAD)
+    context.set_forkserver_preload([WORKER_MODULES[0], *preload, *WORKER_MODULES[1:]])
     multiprocessing.forkserver.ensure_running()
     return context
 
 
 class LocalPool(Executor):
     """`slots` worker processes on this machine, forked from a server that imported
-    LOCAL_PRELOAD once, so a call costs its work and not an interpreter start. Each worker is
-    set up by `initializer`; a dead worker is replaced by a fresh one."""
+    `preload` once, so a call costs its work and not an interpreter start. Each worker is set
+    up by `initializer`; a dead worker is replaced by a fresh one."""
 
-    def __init__(self, slots: int, initializer: Callable[[], None]) -> None:
+    def __init__(self, slots: int, initializer: Callable[[], None], preload: Sequence[str]) -> None:
         self.slots = slots
-        self._pool = ProcessPool(max_workers=slots, initializer=initializer, context=_fork_server())
+        context = _fork_server(preload)
+        self._pool = ProcessPool(max_workers=slots, initializer=initializer, context=context)
         self._futures: list[Future[Any]] = []
 
     def submit(self, fn: Callable[..., T], *args: Any) -> Future[T]:

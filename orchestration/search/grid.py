@@ -29,7 +29,7 @@ def values_of(name: str, raw: str) -> list[str]:
 
 def expand(chosen: dict[str, str], max_configs: int) -> list[dict[str, str]]:
     """Every combination of the lists, as `main` parameters; combinations that compute the same
-    thing (a tree family under several `C`) are one configuration."""
+    thing (a tree family under several logistic-regression values) are one configuration."""
     lists = {name: values_of(name, raw) for name, raw in chosen.items()}
     count = 1
     for values in lists.values():

@@ -20,53 +20,53 @@ from cachetools import LRUCache
 from orchestration.record.datasets import content_digest
 
 if TYPE_CHECKING:  # scikit-learn loads with the model; a search's own process never needs it
-    from titanic.models import FoldMatrices
+    from titanic.models import FoldFeatures
 
 # Kaggle's 15 folds of the engineered features take 2.4 MB; a million rows' folds (240 MB
 # each) are not kept.
 MEMO_BYTES = 64 * 2**20
 
 
-def nbytes(matrices: FoldMatrices) -> int:
+def nbytes(features: FoldFeatures) -> int:
     return sum(
         m.nbytes if isinstance(m, np.ndarray) else int(m.memory_usage(deep=True).sum())
-        for m in matrices
+        for m in features
     )
 
 
 class FoldMemo:
-    """Fold feature matrices by cross-validation (feature set, content of the rows and labels,
+    """Fold features by cross-validation (feature set, content of the rows and labels,
     folds, repeats, seed) and fold index."""
 
     def __init__(self, max_bytes: int = MEMO_BYTES) -> None:
-        self._kept: LRUCache[tuple[Any, ...], FoldMatrices] = LRUCache(max_bytes, getsizeof=nbytes)
+        self._kept: LRUCache[tuple[Any, ...], FoldFeatures] = LRUCache(max_bytes, getsizeof=nbytes)
         self._lock = threading.Lock()  # a cluster worker runs configurations in threads
 
-    def folds(
+    def kept_folds(
         self, features: str, passengers: pd.DataFrame, folds: int, repeats: int, seed: int
-    ) -> Folds:
-        """The kept folds of one cross-validation, as `titanic.models.cross_validate` takes
+    ) -> MemoFolds:
+        """The kept folds of one cross-validation, as `titanic.models.Hooks.kept_folds` gives
         them."""
-        return Folds(self, (features, content_digest(passengers), folds, repeats, seed))
+        return MemoFolds(self, (features, content_digest(passengers), folds, repeats, seed))
 
-    def get(self, key: tuple[Any, ...]) -> FoldMatrices | None:
+    def get(self, key: tuple[Any, ...]) -> FoldFeatures | None:
         with self._lock:
             return self._kept.get(key)
 
-    def keep(self, key: tuple[Any, ...], matrices: FoldMatrices) -> None:
-        if nbytes(matrices) <= self._kept.maxsize:
+    def keep(self, key: tuple[Any, ...], features: FoldFeatures) -> None:
+        if nbytes(features) <= self._kept.maxsize:
             with self._lock:
-                self._kept[key] = matrices
+                self._kept[key] = features
 
 
-class Folds:
-    """One cross-validation's view of the memo: fold index to matrices."""
+class MemoFolds:
+    """One cross-validation's view of the memo: fold index to its features."""
 
     def __init__(self, memo: FoldMemo, key: tuple[Any, ...]) -> None:
         self._memo, self._key = memo, key
 
-    def get(self, fold: int) -> FoldMatrices | None:
+    def get(self, fold: int) -> FoldFeatures | None:
         return self._memo.get((*self._key, fold))
 
-    def __setitem__(self, fold: int, matrices: FoldMatrices) -> None:
-        self._memo.keep((*self._key, fold), matrices)
+    def __setitem__(self, fold: int, features: FoldFeatures) -> None:
+        self._memo.keep((*self._key, fold), features)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from orchestration.record.names import RANKING_METRIC
-from orchestration.search.pruning import Trial
+from orchestration.search.pruning import TrialRef
 
 # An outcome's status when its pruner stopped it (its runs are KILLED, tagged with why).
 PRUNED = "PRUNED"
@@ -22,7 +22,7 @@ class Point:
     config: dict[str, str]
     label: str
     handle: Any = None
-    report_to: Trial | None = None
+    report_to: TrialRef | None = None
 
 
 @dataclass

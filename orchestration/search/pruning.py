@@ -4,7 +4,7 @@ against the best trial) stops a trial that cannot win, so that its time goes to 
 
 The report happens where the work runs (a worker process, or a cluster worker's thread), so
 that worker opens the study in its storage itself; the search driver only says which trial it
-is (`Trial`). Optuna loads only where a trial is pruned: a plain `train` or sweep does not
+is (`TrialRef`). Optuna loads only where a trial is pruned: a plain `train` or sweep does not
 pay for it.
 """
 
@@ -40,7 +40,7 @@ PER_FOLD = ("wilcoxon",)
 
 
 @dataclass(frozen=True)
-class Trial:
+class TrialRef:
     """Which trial a configuration is, and how it may be stopped: sent to its worker."""
 
     storage: str
@@ -102,7 +102,7 @@ class FoldReporter:
     pruner it reports every fold's own accuracy at the fold's index, which the test pairs with
     the best trial's accuracy on the same fold."""
 
-    def __init__(self, trial: Trial) -> None:
+    def __init__(self, trial: TrialRef) -> None:
         import optuna
 
         self._trial = optuna.trial.Trial(

@@ -20,7 +20,6 @@ from orchestration.record.links import load_line, ui_line
 from orchestration.record.names import (
     BEST_PARAM_PREFIX,
     CV_ACCURACY_SE,
-    METRIC_ORDER,
     NOTE_TAG,
     RANKING_METRIC,
     RESULTS_FILE,
@@ -132,7 +131,7 @@ def record(
     metrics: dict[str, float] = {}
     if best is not None and best.run_id and best.model_uri:
         tags |= {TAG_BEST_RUN: best.run_id, TAG_BEST_MODEL_URI: best.model_uri}
-        metrics = {k: best.metrics[k] for k in METRIC_ORDER if k in best.metrics}
+        metrics = best.metrics  # every metric of its pipeline run, as `main`'s parent shows them
         mlflow.log_params({BEST_PARAM_PREFIX + k: v for k, v in best.config.items()})
     log_batch(run_id, metrics, tags)
     return table, best

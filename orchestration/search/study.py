@@ -6,7 +6,6 @@ study name share one study."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import mlflow
 import optuna
@@ -16,13 +15,14 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from orchestration.cache.reuse import step_lock
 from orchestration.project.naming import describe
+from orchestration.project.params import TUNED
 from orchestration.search.points import PRUNED, Outcome, Point
-from orchestration.search.pruning import PER_FOLD, Trial
+from orchestration.search.pruning import PER_FOLD, TrialRef
 from titanic.errors import InputError
 from titanic.families import FAMILY_PARAMS, FEATURE_SETS, LEARNED
 
 # The search space: a family, a feature set, and the hyperparameters the family uses.
-SPACE = ("model", "features", *FAMILY_PARAMS["vote"])
+SPACE = ("model", "features", *TUNED)
 RUN_ID_ATTR = "mlflow_run_id"  # on each Optuna trial: the child run it was
 # On the study: what its trials report at each step. Pruners that read one kind cannot judge
 # trials that reported the other, so a study keeps to the kind of its first pruned command.
@@ -33,22 +33,12 @@ NEW_STUDY_PRUNER = "wilcoxon"
 
 
 def suggest(trial: optuna.Trial) -> dict[str, str]:
-    """One point of the space, as `main` parameter strings."""
+    """One point of the space, as `main` parameter strings: a family, a feature set, and each
+    hyperparameter the family uses that `tune` searches, in its declared range."""
     model = trial.suggest_categorical("model", LEARNED)
-    chosen: dict[str, Any] = {
-        "model": model,
-        "features": trial.suggest_categorical("features", FEATURE_SETS),
-    }
-    used = FAMILY_PARAMS[model]
-    if "C" in used:
-        chosen["C"] = f"{trial.suggest_float('C', 0.01, 10.0, log=True):.3g}"
-    if "learning_rate" in used:
-        chosen["learning_rate"] = f"{trial.suggest_float('learning_rate', 0.01, 0.3, log=True):.3g}"
-    if "max_depth" in used:
-        chosen["max_depth"] = str(trial.suggest_int("max_depth", 2, 6))
-        chosen["n_trees"] = str(trial.suggest_int("n_trees", 50, 300, log=True))
-        chosen["min_samples_leaf"] = str(trial.suggest_int("min_samples_leaf", 1, 20, log=True))
-    return chosen
+    chosen = {"model": model, "features": trial.suggest_categorical("features", FEATURE_SETS)}
+    tuned = [name for name in FAMILY_PARAMS[model] if name in TUNED]
+    return chosen | {name: TUNED[name].suggest(trial, name) for name in tuned}
 
 
 def storage_url(raw: str) -> str:
@@ -140,7 +130,7 @@ class Study:
         report_to = (
             None
             if self._pruner == "none"
-            else Trial(
+            else TrialRef(
                 self._storage,
                 self._study.study_name,
                 trial._trial_id,

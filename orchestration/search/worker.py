@@ -6,11 +6,13 @@ from __future__ import annotations
 import logging
 import os
 import signal
+from typing import TYPE_CHECKING
 
 from mlflow.tracking import MlflowClient
 from mlflow.utils.mlflow_tags import MLFLOW_PROJECT_ENTRY_POINT
 from threadpoolctl import threadpool_limits
 
+from orchestration.cache.reuse import Steps
 from orchestration.cli import quiet_process
 from orchestration.lifecycle.runs import (
     PROJECT_TAGS,
@@ -29,9 +31,11 @@ from orchestration.record.names import (
 )
 from orchestration.search.memo import FoldMemo
 from orchestration.search.points import PRUNED, Outcome
-from orchestration.search.pruning import FoldReporter, Trial
-from steps import Hooks
+from orchestration.search.pruning import FoldReporter, TrialRef
 from titanic.errors import InputError
+
+if TYPE_CHECKING:
+    from titanic.models import Hooks
 
 log = logging.getLogger("titanic")
 
@@ -55,12 +59,14 @@ def _idle() -> None:
 _memo: FoldMemo | None = None
 
 
-def hooks(report_to: Trial | None) -> Hooks:
+def hooks(report_to: TrialRef | None) -> Hooks:
     """What a configuration's steps are handed: the reporter to its trial (None: a sweep's
     configuration, or a study without a pruner), and this worker's kept fold features."""
+    from titanic.models import Hooks  # scikit-learn: in the worker, not the search's process
+
     return Hooks(
         after_fold=FoldReporter(report_to) if report_to is not None else None,
-        kept_folds=_memo.folds if _memo is not None else None,
+        kept_folds=_memo.kept_folds if _memo is not None else None,
     )
 
 
@@ -86,7 +92,11 @@ def start_worker() -> None:
 
 
 def run_configuration(
-    parent_id: str, config: dict[str, str], label: str, report_to: Trial | None = None
+    parent_id: str,
+    config: dict[str, str],
+    label: str,
+    steps: Steps,
+    report_to: TrialRef | None = None,
 ) -> Outcome:
     """In a worker: one configuration as a child run of `parent_id`, ended FINISHED, FAILED or
     KILLED (interrupted or pruned); never raises for a configuration's own failure.
@@ -106,7 +116,7 @@ def run_configuration(
             tags={**tags, MLFLOW_PROJECT_ENTRY_POINT: "main"},
         ) as run:
             outcome.run_id = run.info.run_id
-            run_pipeline(config, hooks(report_to))
+            run_pipeline(config, steps, hooks(report_to))
     except Interrupted as stop:  # the runs are KILLED; the search stops its other workers
         if _exit_on_interrupt:
             logging.shutdown()

@@ -31,7 +31,7 @@ import psutil
 import psycopg
 from psycopg import sql
 
-from orchestration.lifecycle.hosts import addresses, is_loopback
+from orchestration.team.hosts import addresses, is_loopback
 
 DEFAULT_DATABASE = "postgresql://postgres@127.0.0.1:5432/titanic_mlflow"
 ADMIN = "admin"

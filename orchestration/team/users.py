@@ -32,7 +32,7 @@ with warnings.catch_warnings():  # the server's web stack, imported along: not o
     warnings.filterwarnings("ignore", message="starlette.middleware.wsgi is deprecated")
     from mlflow.server.auth.client import AuthServiceClient
 
-from orchestration.lifecycle.access import refusal
+from orchestration.team.access import refusal
 from orchestration.team.server import MIN_PASSWORD
 from titanic.errors import InputError
 
