@@ -14,9 +14,9 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from orchestration.cache.reuse import StepRun, execute_step
-from orchestration.lifecycle.launcher import keep_killed_after_launcher, stop_when_launcher_exits
-from orchestration.lifecycle.runs import Interrupted, active_run, catch_interrupts
+from orchestration.lifecycle.runs import Interrupted, active_run, catch_interrupts, follow_launcher
 from orchestration.project.params import entry_point_parameters
+from orchestration.stores import StoreUnreachable
 from orchestration.team.access import refusal
 from titanic.errors import InputError
 
@@ -81,12 +81,11 @@ def quiet_process() -> None:
 def _run_body(body: Callable[[], None]) -> int:
     quiet_process()
     catch_interrupts()
-    launched_as = os.environ.get("MLFLOW_RUN_ID")  # set by `mlflow run` for the run it made
     try:
-        if launched_as:
-            stop_when_launcher_exits()
+        if os.environ.get("MLFLOW_RUN_ID"):  # set by `mlflow run` for the run it made
+            follow_launcher()
         body()
-    except InputError as err:
+    except (InputError, StoreUnreachable) as err:
         print(f"titanic: error: {err}", file=sys.stderr)
         return 2
     except MlflowException as err:
@@ -96,8 +95,7 @@ def _run_body(body: Callable[[], None]) -> int:
         print(f"titanic: error: {known}", file=sys.stderr)
         return 2
     except Interrupted as stop:
-        print(f"titanic: stopped by {stop}; the run is marked KILLED", file=sys.stderr)
-        keep_killed_after_launcher(launched_as)
+        print(f"titanic: stopped by {stop}; its runs are ended KILLED", file=sys.stderr)
         exit_now(128 + stop.signum)
     return 0
 
@@ -107,7 +105,7 @@ def exit_now(code: int) -> NoReturn:
     thread pool (MLflow's artifact uploads) starts a worker, after the thread started and
     before the pool recorded it: that worker never hears the interpreter is exiting, and a
     normal exit waits for it for ever (seen: a stopped `main` idle in `threading._shutdown`
-    for hours). Its runs are ended, or left to the helper; logs and output are flushed."""
+    for hours). Its runs are ended, or left to the next command; logs and output are flushed."""
     logging.shutdown()
     sys.stdout.flush()
     sys.stderr.flush()

@@ -18,7 +18,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from sqlalchemy.exc import SQLAlchemyError
 
-from orchestration.lifecycle.runs import open_on_training_runs
+from orchestration.record.names import EXPERIMENT_KIND, EXPERIMENT_KIND_TAG
 from orchestration.team.access import refusal
 
 log = logging.getLogger("titanic")
@@ -35,6 +35,20 @@ def init_store(experiment_name: str | None) -> str:
     )
     open_on_training_runs(experiment_id)
     return experiment_id
+
+
+def open_on_training_runs(experiment_id: str) -> None:
+    """Record the experiment's kind, unless someone did already: without it the MLflow 3 UI
+    opens an experiment on its GenAI views rather than on its runs."""
+    client = MlflowClient()
+    if EXPERIMENT_KIND_TAG not in client.get_experiment(experiment_id).tags:
+        try:
+            client.set_experiment_tag(experiment_id, EXPERIMENT_KIND_TAG, EXPERIMENT_KIND)
+        except MlflowException:
+            # Another command set it at the same moment (a server on PostgreSQL refuses the
+            # second insert); anything else is a real failure.
+            if EXPERIMENT_KIND_TAG not in client.get_experiment(experiment_id).tags:
+                raise
 
 
 def main() -> None:

@@ -17,7 +17,7 @@ from mlflow.tracking import MlflowClient
 from mlflow.utils.mlflow_tags import MLFLOW_PROJECT_ENTRY_POINT
 
 from orchestration.cache.reuse import Steps, execute_step
-from orchestration.lifecycle.runs import PROJECT_TAGS, active_run, raise_if_interrupted
+from orchestration.lifecycle.runs import active_run, raise_if_interrupted
 from orchestration.project.params import (
     entry_point_defaults,
     entry_point_parameters,
@@ -30,6 +30,7 @@ from orchestration.record.names import (
     OUT_MODEL,
     PIPELINE_FILE,
     PIPELINE_METRICS,
+    PROJECT_TAGS,
     STEPS,
     TAG_MODEL_URI,
     TAG_REUSED_FROM,

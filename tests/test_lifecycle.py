@@ -34,10 +34,10 @@ def test_only_addresses_of_this_machine_alone_count_as_loopback(host: str, loopb
 def test_a_signal_inside_a_store_read_still_ends_the_run_killed_here(store: str) -> None:
     """The signal lands in a sqlite read, its statement begun and not finished (the listener
     raises as the signal handler would there): the run must still end KILLED in this process,
-    not wait out the lock that read holds and leave the run to the helper after exit."""
+    not wait out the lock that read holds and leave the run unended."""
     from sqlalchemy import event
 
-    from orchestration.lifecycle.runs import active_run, unended
+    from orchestration.lifecycle.runs import active_run
 
     engine = MlflowClient()._tracking_client.store.engine
 
@@ -49,8 +49,8 @@ def test_a_signal_inside_a_store_read_still_ends_the_run_killed_here(store: str)
     with pytest.raises(Interrupted), active_run(run_name="cut short") as run:
         event.listen(engine, "after_cursor_execute", signal_lands)
         MlflowClient().search_runs([run.info.experiment_id])
-    assert MlflowClient().get_run(run.info.run_id).info.status == "KILLED"
-    assert run.info.run_id not in unended()
+    ended = MlflowClient().get_run(run.info.run_id)
+    assert ended.info.status == "KILLED" and ended.data.tags["titanic.error"] == "stopped by SIGINT"
 
 
 def test_a_signal_handled_only_once_a_store_call_failed_ends_the_run_killed(store: str) -> None:
@@ -69,7 +69,9 @@ def test_a_signal_handled_only_once_a_store_call_failed_ends_the_run_killed(stor
     assert stopped.value.signum == signal.SIGTERM
     assert isinstance(stopped.value.__cause__, MlflowException)
     ended = MlflowClient().get_run(run.info.run_id)
-    assert ended.info.status == "KILLED" and "titanic.error" not in ended.data.tags
+    assert (
+        ended.info.status == "KILLED" and ended.data.tags["titanic.error"] == "stopped by SIGTERM"
+    )
 
 
 def test_an_interrupted_command_exits_though_a_thread_was_left_waiting(tmp_path: Path) -> None:
@@ -89,7 +91,7 @@ def test_an_interrupted_command_exits_though_a_thread_was_left_waiting(tmp_path:
         [sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 128 + signal.SIGTERM, done.stderr[-2000:]
-    assert "titanic: stopped by SIGTERM; the run is marked KILLED" in done.stderr
+    assert "titanic: stopped by SIGTERM; its runs are ended KILLED" in done.stderr
 
 
 def test_why_dead_by_process_here_and_by_heartbeat_elsewhere() -> None:

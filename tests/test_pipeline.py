@@ -315,13 +315,13 @@ def test_interrupt_marks_parent_and_running_step_killed(store: str, signum: int)
     _, stderr = finished(proc, timeout=120)
     assert proc.returncode != 0
 
-    # `mlflow run` itself marks its run FAILED as it exits on Ctrl-C; the pipeline puts
-    # KILLED back once it has gone, so allow a few seconds for the last word.
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and parents()[0].info.status != "KILLED":
-        time.sleep(0.2)
+    # A SIGTERM ends `mlflow run` at once, and the pipeline's KILLED stands; after a Ctrl-C
+    # `mlflow run` marks its run FAILED on its way out, whatever the pipeline recorded. Either
+    # way the reason is on the run.
     (parent,) = parents()
-    assert parent.info.status == "KILLED", stderr[-2000:]
+    expected = "KILLED" if signum == signal.SIGTERM else "FAILED"
+    assert parent.info.status == expected, stderr[-2000:]
+    assert parent.data.tags["titanic.error"] == f"stopped by {signal.Signals(signum).name}"
     statuses = {r.info.run_id: r.info.status for r in all_runs()}
     assert "RUNNING" not in statuses.values()
     assert statuses[running.info.run_id] in ("KILLED", "FINISHED")  # it may just have ended

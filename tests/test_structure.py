@@ -4,6 +4,7 @@ little of the machinery, and no import circle among the modules."""
 from __future__ import annotations
 
 import ast
+import sys
 from pathlib import Path
 
 from orchestration.record.names import STEPS
@@ -120,3 +121,17 @@ def test_no_module_imports_itself_through_others() -> None:
         if name not in state:
             visit(name, [])
     assert len(state) > 40  # every module of the three packages was read
+
+
+def test_the_store_plugin_imports_nothing_when_mlflow_loads_it() -> None:
+    """MLflow loads `orchestration.stores` (its store entry points) in every process of this
+    environment as it is imported: before MLflow is importable, and before a logged model adds
+    its own copy of the model package to the path."""
+    tree = ast.parse((PROJECT / "orchestration" / "stores.py").read_text())
+    imported = set()
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom):
+            imported.add((node.module or "").split(".")[0])
+        elif isinstance(node, ast.Import):
+            imported |= {a.name.split(".")[0] for a in node.names}
+    assert imported and imported <= set(sys.stdlib_module_names) | {"__future__"}, imported

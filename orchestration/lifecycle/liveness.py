@@ -1,24 +1,28 @@
-"""Knowing whether a RUNNING run's process is still alive, on this machine or another.
+"""Whether a RUNNING run's process is still alive, on this machine or another: what lets the
+next command end a run whose own process could not.
 
 Every run this project starts records where its process runs (host, boot time, pid and the
-process's start time, from `processes`) and a heartbeat refreshed while it runs. A process
-killed with `kill -9`, or a machine that went away, cannot end its runs; the next command
-against the experiment finds them and marks them FAILED, saying why. On the same machine a
-run is dead as soon as its process is; elsewhere, when its heartbeat is older than
+process's start time, through psutil: a pid with its start time names one process, whatever
+reuses the pid later) and a heartbeat refreshed while it runs. A process killed with `kill -9`,
+a machine that went away, or a store that stayed unreachable past its bound leave their runs
+RUNNING; the next command against the experiment marks them FAILED, saying why. On the same
+machine a run is dead as soon as its process is; elsewhere, when its heartbeat is older than
 STALE_SECONDS.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 import time
 
+import psutil
 from mlflow.entities import RunTag
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from orchestration.lifecycle import processes
 from orchestration.record.names import (
     PROJECT_ENTRY_TAG,
     PROJECT_ENV_TAG,
@@ -43,21 +47,36 @@ _open_runs: set[str] = set()
 _lock = threading.Lock()
 
 
+def _stamp(seconds: float) -> str:
+    """Start and boot times as tags hold them: to the millisecond, so a round trip compares."""
+    return f"{seconds:.3f}"
+
+
 def process_tags() -> dict[str, str]:
     """The tags that record this process on a run: a run starts with them."""
-    found = processes.this_process()
+    process = psutil.Process(os.getpid())
     return {
-        TAG_HOST: found["host"],
-        TAG_BOOT: found["boot"],
-        TAG_PID: found["pid"],
-        TAG_PID_START: found["started"],
+        TAG_HOST: socket.gethostname(),
+        TAG_BOOT: _stamp(psutil.boot_time()),
+        TAG_PID: str(process.pid),
+        TAG_PID_START: _stamp(process.create_time()),
         TAG_HEARTBEAT: f"{time.time():.0f}",
     }
 
 
+def alive(pid: int, started: str | None = None) -> bool:
+    """The process `pid` (started at `started`, if given) exists and has not exited."""
+    try:
+        process = psutil.Process(pid)
+        return process.status() != psutil.STATUS_ZOMBIE and (
+            started is None or _stamp(process.create_time()) == started
+        )
+    except psutil.Error:  # gone, or not ours to look at
+        return False
+
+
 def watch(run_id: str) -> None:
-    """Keep the heartbeat of a run started with this process's `process_tags()`, while it is
-    open."""
+    """Keep the heartbeat of a run started with this process's `process_tags()` while open."""
     with _lock:
         _open_runs.add(run_id)
         if not any(t.name == "titanic-heartbeat" for t in threading.enumerate()):
@@ -96,11 +115,14 @@ def why_dead(tags: dict[str, str], started: float, now: float) -> str | None:
                 f"ago and was stopped before starting it"
             )
         return None
-    if processes.on_this_machine(tags.get(TAG_HOST, ""), tags.get(TAG_BOOT, "")):
+    here = tags.get(TAG_HOST) == socket.gethostname()
+    if here and tags.get(TAG_BOOT) == _stamp(psutil.boot_time()):  # its pid means it here
         pid = int(tags[TAG_PID])
-        if not processes.alive(pid, tags.get(TAG_PID_START)):
-            return f"its process {pid} on {tags[TAG_HOST]} is gone"
-        return None
+        return (
+            None
+            if alive(pid, tags.get(TAG_PID_START))
+            else f"its process {pid} on {tags[TAG_HOST]} is gone"
+        )
     age = now - float(tags[TAG_HEARTBEAT])
     if age > STALE_SECONDS:
         return f"no heartbeat from its process on {tags.get(TAG_HOST)} for {age:.0f} s"

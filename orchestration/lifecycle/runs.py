@@ -1,42 +1,36 @@
-"""Run status: start and end runs FINISHED, FAILED or KILLED, signals, and what a run records
-of itself in one call to the store."""
+"""A run's end: every run this project starts is ended by its own process, FINISHED, FAILED or
+KILLED, saying why; what its process cannot end is ended by the next command (`liveness`).
+
+A signal (SIGINT, SIGTERM) becomes `Interrupted`, raised where the work is, so that every open
+run ends KILLED on the way out with the reason recorded. `mlflow run` itself marks the run it
+made FAILED after a Ctrl-C, whatever the entry point recorded; the reason stays on the run. The
+store calls that end a run ride through a store's brief outages (`orchestration.stores`); a run
+still unended when its process exits is a dead process's run for the next command.
+"""
 
 from __future__ import annotations
 
 import gc
 import logging
+import os
 import signal
+import threading
+import time
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import mlflow
+import psutil
 from mlflow.entities import Run
 from mlflow.exceptions import MlflowException
-from mlflow.tracking import MlflowClient
 
+from orchestration.init_store import open_on_training_runs
 from orchestration.lifecycle import liveness
-from orchestration.record.names import (
-    EXPERIMENT_KIND,
-    EXPERIMENT_KIND_TAG,
-    failure_tags,
-    pruned_tags,
-)
+from orchestration.record.names import failure_tags, pruned_tags
+from orchestration.stores import StoreUnreachable
 from orchestration.team.access import refusal
 from titanic.errors import InputError
-
-# Tags `mlflow run` puts on a project run; a step run inside `main` takes them from the parent.
-PROJECT_TAGS = (
-    "mlflow.user",
-    "mlflow.source.name",
-    "mlflow.source.type",
-    "mlflow.source.git.commit",
-    "mlflow.source.git.branch",
-    "mlflow.source.git.repoURL",
-    "mlflow.gitRepoURL",
-    "mlflow.project.env",
-    "mlflow.project.backend",
-)
 
 log = logging.getLogger("titanic")
 
@@ -64,9 +58,6 @@ class Pruned(Exception):
 
 
 _received: list[int] = []
-# Runs this process started and has not ended yet: after an interrupt, whatever is left here
-# is ended KILLED by a helper once this process has exited (see `orchestration.lifecycle.launcher`).
-_unended: list[str] = []
 
 
 def _interrupt(signum: int, _frame: object) -> None:
@@ -92,15 +83,32 @@ def clear_interrupts() -> None:
     _received.clear()
 
 
-def unended() -> list[str]:
-    return list(_unended)
-
-
 def raise_if_interrupted() -> None:
     """Raise a signal's Interrupted again where it is safe: raised inside a weakref callback
     or __del__ (as during garbage collection), Python prints it and drops it."""
     if _received:
         raise Interrupted(_received[0])
+
+
+def follow_launcher() -> None:
+    """SIGTERM to `mlflow run` alone (a scheduler, `timeout`) kills it without passing the
+    signal on: interrupt this process as if it had been, once `mlflow run` has gone."""
+    try:
+        above = psutil.Process().parents()[:3]  # mlflow run -> [bash ->] python
+        launcher = next(
+            p.pid
+            for p in above
+            if "run" in (argv := p.cmdline()) and any(a.endswith("mlflow") for a in argv)
+        )
+    except (psutil.Error, StopIteration):
+        raise Interrupted(signal.SIGTERM) from None  # gone before this process got this far
+
+    def poll() -> None:
+        while liveness.alive(launcher):
+            time.sleep(0.5)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=poll, name="titanic-launcher-watch", daemon=True).start()
 
 
 @contextmanager
@@ -112,9 +120,10 @@ def active_run(
     run_name: str | None = None,
     tags: dict[str, str] | None = None,
 ) -> Iterator[Run]:
-    """Start (or resume) a run and end it FINISHED, FAILED, or KILLED (on SIGINT/SIGTERM, or
-    pruned, saying why). The run records its process while open; a command's top-level run
-    first marks FAILED the experiment's runs whose process died without ending them."""
+    """Start (or resume) a run and end it FINISHED, FAILED (saying why), or KILLED (on
+    SIGINT/SIGTERM, or pruned, saying why). The run records its process while open; a command's
+    top-level run first marks FAILED the experiment's runs whose process died without ending
+    them."""
     run = mlflow.start_run(
         nested=nested,
         parent_run_id=parent_run_id,
@@ -122,7 +131,6 @@ def active_run(
         run_name=run_name,
         tags={**(tags or {}), **liveness.process_tags()},
     )
-    _unended.append(run.info.run_id)
     status = "FAILED"
     try:
         liveness.watch(run.info.run_id)
@@ -132,49 +140,41 @@ def active_run(
         yield run
         raise_if_interrupted()
         status = "FINISHED"
-    except Interrupted as stop:
+    except Pruned as pruned:
         status = "KILLED"
-        release_store(stop)
+        mlflow.set_tags(pruned_tags(pruned.reason))
         raise
-    except Pruned as stop:
-        status = "KILLED"
-        mlflow.set_tags(pruned_tags(stop.reason))
-        raise
-    except Exception as err:
+    except BaseException as err:
         # A signal that lands while a store call waits (sqlite's busy wait) is handled only
         # once the call has failed: the run was stopped, and ends KILLED, not FAILED.
-        try:
-            if _received:
-                raise Interrupted(_received[0]) from err
-            record_failure(err)
-        except Interrupted as stop:
+        stop = err if isinstance(err, Interrupted) else None
+        if stop is None and _received and isinstance(err, Exception):
+            stop = Interrupted(_received[0])
+        if stop is not None:
             status = "KILLED"
             release_store(stop)
-            raise
+            record(f"stopped by {stop}")
+            if stop is not err:
+                raise stop from err
+        elif isinstance(err, Exception) and not isinstance(err, StoreUnreachable):
+            err = refusal(err) or err
+            reason = str(err) if isinstance(err, InputError) else f"{type(err).__name__}: {err}"
+            record(reason.splitlines()[0] if reason.strip() else type(err).__name__)
         raise
     finally:
         liveness.unwatch(run.info.run_id)
         try:
             mlflow.end_run(status)
-        except Exception as err:
-            if status != "KILLED":
+        except (MlflowException, StoreUnreachable) as err:
+            if status != "KILLED" and not isinstance(err, StoreUnreachable):
                 raise
-            # The signal can land inside a store call and leave that connection holding the
-            # store (a sqlite write lock) until this process exits: the helper ends it then.
-            log.warning(
-                "run %s not ended here (%s); it is marked KILLED once this process has exited",
-                run.info.run_id,
-                err,
-            )
-        else:
-            _unended.remove(run.info.run_id)
+            log.warning("run %s not ended (%s): the next command ends it", run.info.run_id, err)
 
 
 def release_store(stop: Interrupted) -> None:
-    """Let go of the store call a signal cut short, before ending runs KILLED: its cursor,
-    still referenced by the frames the signal unwound, keeps the lock its unfinished statement
-    took on a sqlite store, and ending the run would wait out MLflow's 20 s busy timeout,
-    fail, and leave the run to the helper that marks it after this process exits."""
+    """Let go of the store call a signal cut short: its cursor, still referenced by the frames
+    the signal unwound, keeps the lock its unfinished statement took on a sqlite store until it
+    is collected, and until then this process could not write the store at all."""
     seen: set[int] = set()
     cut: BaseException | None = stop
     while cut is not None and id(cut) not in seen:  # and the store error it interrupted, if any
@@ -184,26 +184,9 @@ def release_store(stop: Interrupted) -> None:
     gc.collect()
 
 
-def open_on_training_runs(experiment_id: str) -> None:
-    """Record the experiment's kind, unless someone did already: without it the MLflow 3 UI
-    opens an experiment on its GenAI views rather than on its runs."""
-    client = MlflowClient()
-    if EXPERIMENT_KIND_TAG not in client.get_experiment(experiment_id).tags:
-        try:
-            client.set_experiment_tag(experiment_id, EXPERIMENT_KIND_TAG, EXPERIMENT_KIND)
-        except MlflowException:
-            # Another command set it at the same moment (a server on PostgreSQL refuses the
-            # second insert); anything else is a real failure.
-            if EXPERIMENT_KIND_TAG not in client.get_experiment(experiment_id).tags:
-                raise
-
-
-def record_failure(err: Exception) -> None:
-    """Why a run failed, on the run itself (a tag, and its description in the UI)."""
-    err = refusal(err) or err
-    reason = str(err) if isinstance(err, InputError) else f"{type(err).__name__}: {err}"
-    reason = reason.splitlines()[0] if reason.strip() else type(err).__name__
+def record(reason: str) -> None:
+    """Why a run ended other than FINISHED, on the run (a tag, and its description in the UI)."""
     try:
         mlflow.set_tags(failure_tags(reason))
-    except MlflowException as store_error:  # the store itself may be what failed
-        log.warning("could not record the failure on the run: %s", store_error)
+    except (MlflowException, StoreUnreachable) as err:  # the store may be what failed
+        log.warning("could not record on the run why it ended (%s): %s", reason, err)

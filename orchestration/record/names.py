@@ -55,6 +55,18 @@ PROCESS_TAGS = (TAG_HOST, TAG_BOOT, TAG_PID, TAG_PID_START, TAG_HEARTBEAT, TAG_C
 TAG_FOLDS = "titanic.folds"
 TAG_FOLD_ACCURACY = "titanic.fold_accuracy"
 FOLD_TAGS = (TAG_FOLDS, TAG_FOLD_ACCURACY)
+# Tags `mlflow run` puts on a project run; a step run inside `main` takes them from the parent.
+PROJECT_TAGS = (
+    "mlflow.user",
+    "mlflow.source.name",
+    "mlflow.source.type",
+    "mlflow.source.git.commit",
+    "mlflow.source.git.branch",
+    "mlflow.source.git.repoURL",
+    "mlflow.gitRepoURL",
+    "mlflow.project.env",
+    "mlflow.project.backend",
+)
 # MLflow's own tags that the project reads.
 PROJECT_ENV_TAG = "mlflow.project.env"
 PROJECT_ENTRY_TAG = "mlflow.project.entryPoint"

@@ -13,9 +13,8 @@ from mlflow.utils.mlflow_tags import MLFLOW_PROJECT_ENTRY_POINT
 from threadpoolctl import threadpool_limits
 
 from orchestration.cache.reuse import Steps
-from orchestration.cli import quiet_process
+from orchestration.cli import exit_now, quiet_process
 from orchestration.lifecycle.runs import (
-    PROJECT_TAGS,
     Interrupted,
     Pruned,
     active_run,
@@ -24,6 +23,7 @@ from orchestration.lifecycle.runs import (
 from orchestration.pipeline import run_pipeline
 from orchestration.record.folds import folds_of
 from orchestration.record.names import (
+    PROJECT_TAGS,
     TAG_ERROR,
     TAG_MODEL_URI,
     TAG_PRUNED,
@@ -45,7 +45,7 @@ _exit_on_interrupt = False
 
 
 def _exit_when_idle(signum: int, _frame: object) -> None:
-    os._exit(128 + signum)  # nothing of ours is open between configurations
+    exit_now(128 + signum)  # nothing of ours is open between configurations
 
 
 def _idle() -> None:
@@ -119,8 +119,7 @@ def run_configuration(
             run_pipeline(config, steps, hooks(report_to))
     except Interrupted as stop:  # the runs are KILLED; the search stops its other workers
         if _exit_on_interrupt:
-            logging.shutdown()
-            os._exit(128 + stop.signum)
+            exit_now(128 + stop.signum)
         outcome.status = "KILLED"
         return outcome
     # Recorded on the child run by active_run; the other configurations go on.
