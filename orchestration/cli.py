@@ -10,12 +10,14 @@ import warnings
 from collections.abc import Callable
 from typing import NoReturn
 
+import mlflow
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from orchestration.cache.reuse import StepRun, execute_step
 from orchestration.lifecycle.runs import Interrupted, active_run, catch_interrupts, follow_launcher
-from orchestration.project.params import entry_point_parameters
+from orchestration.project.params import entry_point_parameters, recorded
+from orchestration.record.store import current_run
 from orchestration.stores import StoreUnreachable
 from orchestration.team.access import refusal
 from titanic.errors import InputError
@@ -41,6 +43,15 @@ def parse_args(entry_point: str, argv: list[str] | None) -> dict[str, str]:
             f"{entry_point}: it takes {', '.join(declared)}"
         )
     return vars(known)
+
+
+def recorded_args(entry_point: str, argv: list[str] | None) -> dict[str, str]:
+    """`parse_args`, and the parameters recorded on the active run as `mlflow run` records
+    them: a command started otherwise (`python -m steps.<entry point>`) has none yet."""
+    chosen = parse_args(entry_point, argv)
+    logged = current_run().data.params
+    mlflow.log_params({k: v for k, v in recorded(chosen).items() if k not in logged})
+    return chosen
 
 
 def run_cli(body: Callable[[], None]) -> NoReturn:
@@ -118,7 +129,7 @@ def step_main(step: str, run_step: StepRun, argv: list[str] | None = None) -> No
 
     def body() -> None:
         with active_run() as run:
-            params = parse_args(step, argv)
+            params = recorded_args(step, argv)
             outputs = execute_step(step, lambda _: run_step, params, cache=None, hooks=None)
         for name, uri in outputs.items():
             print(f"{name}: {uri}")

@@ -85,7 +85,10 @@ def run_step(
     with (
         ExitStack() as cache,
         active_run(
-            nested=True, run_name=step, tags={**inherited, MLFLOW_PROJECT_ENTRY_POINT: step}
+            nested=True,
+            experiment_id=current_run().info.experiment_id,  # the parent's, whatever the env says
+            run_name=step,
+            tags={**inherited, MLFLOW_PROJECT_ENTRY_POINT: step},
         ) as child,
     ):
         mlflow.log_params(recorded(params))
@@ -118,9 +121,6 @@ def run_pipeline(
     reporter, its worker's kept folds); returns what each child did."""
     force = parse_params(chosen)["force"]  # every value checked before any step starts
     parent = current_run()
-    given = recorded(chosen)
-    # `mlflow run` has logged them already; a direct `python -m steps.main` has not.
-    mlflow.log_params({k: v for k, v in given.items() if k not in parent.data.params})
     client = MlflowClient()
     outputs: dict[str, str] = {}
     record: list[StepRecord] = []

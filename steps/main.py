@@ -8,7 +8,7 @@ from typing import NoReturn
 from mlflow.entities import Run
 from mlflow.tracking import MlflowClient
 
-from orchestration.cli import parse_args, run_cli
+from orchestration.cli import recorded_args, run_cli
 from orchestration.lifecycle.runs import active_run
 from orchestration.pipeline import StepRecord, pipeline_metrics, run_pipeline
 from orchestration.project.naming import describe, name_unless_named
@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> NoReturn:
     def body() -> None:
         promotion = None
         with active_run() as parent:
-            chosen = parse_args("main", argv)
+            chosen = recorded_args("main", argv)
             name_unless_named(parent, describe(chosen))
             record = run_pipeline(chosen, step)
             if chosen["promote"] == "true":

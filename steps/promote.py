@@ -8,7 +8,7 @@ from typing import NoReturn
 
 from mlflow.tracking import MlflowClient
 
-from orchestration.cli import parse_args, run_cli
+from orchestration.cli import recorded_args, run_cli
 from orchestration.lifecycle.runs import active_run
 from orchestration.project.params import parse_params
 from orchestration.registry.champion import candidate, ship
@@ -17,7 +17,7 @@ from orchestration.registry.champion import candidate, ship
 def main(argv: list[str] | None = None) -> NoReturn:
     def body() -> None:
         with active_run() as run:
-            chosen = parse_params(parse_args("promote", argv))
+            chosen = parse_params(recorded_args("promote", argv))
             source = candidate(MlflowClient(), chosen["run"], run.info.experiment_id)
             print(f"Promoting run {source.info.run_id} ({source.info.run_name})")
             promotion = ship(

@@ -13,7 +13,7 @@ from steps import MODULES, step
 if __name__ == "__main__":  # first: the local workers' imports run beside this command's own
     start_fork_server(sys.argv, MODULES)
 
-from orchestration.cli import parse_args, run_cli
+from orchestration.cli import recorded_args, run_cli
 from orchestration.lifecycle.runs import active_run
 from orchestration.project.naming import name_unless_named
 from orchestration.project.params import SEARCH_SETTINGS, parse_params
@@ -26,7 +26,7 @@ from orchestration.search.report import finish
 def main(argv: list[str] | None = None) -> NoReturn:
     def body() -> None:
         with active_run() as run:
-            chosen = parse_args("sweep", argv)
+            chosen = recorded_args("sweep", argv)
             settings = parse_params({k: v for k, v in chosen.items() if k in SEARCH_SETTINGS})
             grid = {k: v for k, v in chosen.items() if k not in SEARCH_SETTINGS}
             configs = expand(grid, settings["max_configs"])

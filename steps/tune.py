@@ -16,7 +16,7 @@ if __name__ == "__main__":  # first: the local workers' imports run beside this 
 
 import mlflow
 
-from orchestration.cli import parse_args, run_cli
+from orchestration.cli import recorded_args, run_cli
 from orchestration.lifecycle.runs import active_run
 from orchestration.project.naming import name_unless_named
 from orchestration.project.params import SEARCH_SETTINGS, entry_point_defaults, parse_params
@@ -29,7 +29,7 @@ from orchestration.search.study import SPACE, Study, open_study, storage_url
 def main(argv: list[str] | None = None) -> NoReturn:
     def body() -> None:
         with active_run() as run:
-            chosen = parse_args("tune", argv)
+            chosen = recorded_args("tune", argv)
             settings = parse_params(chosen)
             base = {
                 **entry_point_defaults("main"),

@@ -12,7 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import chdir, redirect_stderr, redirect_stdout
 from functools import partial
 from pathlib import Path
@@ -67,11 +67,13 @@ def mlflow_run(
     )
 
 
-def run_here(*args: str) -> subprocess.CompletedProcess[str]:
-    """`mlflow_run(*args)` (`-e` and `-P` only) without MLflow's launcher: the entry point's
-    own code in this process, with its checks, runs, error line and exit code. For the many
+def run_here(*args: str, project: Path = PROJECT) -> subprocess.CompletedProcess[str]:
+    """`mlflow_run(*args, project=project)` (`-e` and `-P` only) without MLflow's launcher:
+    the entry point's own code in this process, with its checks, runs, error line and exit
+    code, in `project`'s folder (its data; its code as the cache keys read it). For the many
     inputs that take one path, whose launcher part is checked through `mlflow run` once: a
     `mlflow run` costs seconds of start-up before the entry point's first line."""
+    from orchestration.cache import keys
     from orchestration.cli import step_main
 
     entry, argv = "main", []
@@ -91,9 +93,10 @@ def run_here(*args: str) -> subprocess.CompletedProcess[str]:
     try:
         # The command exits (sys.exit), as in the process `mlflow run` started for it.
         with (
-            chdir(PROJECT),
+            chdir(project),
             redirect_stdout(out),
             redirect_stderr(err),
+            patched(keys, "PROJECT_DIR", project),
         ):
             command(argv)
         raise AssertionError(f"{entry} returned instead of exiting")
@@ -103,6 +106,16 @@ def run_here(*args: str) -> subprocess.CompletedProcess[str]:
         for signum, handler in handlers.items():
             signal.signal(signum, handler)
     return subprocess.CompletedProcess(["run_here", *args], code, out.getvalue(), err.getvalue())
+
+
+@contextlib.contextmanager
+def patched(owner: object, name: str, value: object) -> Iterator[None]:
+    before = getattr(owner, name)
+    setattr(owner, name, value)
+    try:
+        yield
+    finally:
+        setattr(owner, name, before)
 
 
 def started_mlflow_run(

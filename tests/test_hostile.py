@@ -269,7 +269,7 @@ def test_kill_9_of_a_step_is_marked_failed_by_the_next_command(store: str) -> No
     finished(proc, timeout=120)
     assert statuses()["train"] == "RUNNING"  # nobody was left to end it
 
-    later = mlflow_run("-e", "prepare")
+    later = run_here("-e", "prepare")  # the next command, whatever launched it
     assert later.returncode == 0, later.stderr[-3000:]
     dead = next(r for r in all_runs() if r.info.run_id == train.info.run_id)
     assert dead.info.status == "FAILED"
@@ -301,7 +301,7 @@ def test_mlflow_run_terminated_alone_ends_the_runs_killed(store: str, how: str) 
         locked.execute("BEGIN IMMEDIATE")
     os.kill(proc.pid, signal.SIGTERM)  # `timeout` passes its TERM on to `mlflow run` only
     if locked is not None:
-        time.sleep(25)  # past MLflow's 20 s busy wait in ending train: the helper ends it
+        time.sleep(22)  # past MLflow's 20 s busy wait in ending train: a retry ends it
         locked.execute("COMMIT")
         locked.close()
     _, err = finished(proc, timeout=240)
@@ -329,7 +329,7 @@ def test_timeout_during_start_up_leaves_nothing_finished(store: str) -> None:
     # Three minutes later (the store's clock moved back rather than waiting for it).
     with sqlite3.connect(store.removeprefix("sqlite:///")) as db:
         db.execute("UPDATE runs SET start_time = start_time - 180000 WHERE status = 'RUNNING'")
-    later = mlflow_run("-e", "prepare", "-P", "test_size=0.3")
+    later = run_here("-e", "prepare", "-P", "test_size=0.3")  # the next command
     assert later.returncode == 0, later.stderr[-3000:]
     for run in never_started:
         reaped = MlflowClient().get_run(run.info.run_id)

@@ -155,7 +155,7 @@ def test_cache_reuses_unchanged_steps_and_recomputes_from_the_change(store: str)
     first = parents()[-1]
     first_ids = {name: run.info.run_id for name, run in children(first).items()}
 
-    ok(mlflow_run(*QUICK))  # nothing changed: every step reused, its outputs and metrics carried
+    ok(run_here(*QUICK))  # nothing changed: every step reused, its outputs and metrics carried
     again = parents()[-1]
     assert reused(again) == first_ids
     assert again.data.metrics == first.data.metrics
@@ -189,17 +189,19 @@ def test_cache_reuses_unchanged_steps_and_recomputes_from_the_change(store: str)
 
 
 def test_cache_sees_edited_code_and_changed_data(store: str, project_copy: Path) -> None:
-    ok(mlflow_run(*QUICK, project=project_copy))
+    """A project's code as it is on disk and its data (in-process: what `mlflow run` reads of
+    a project folder is its MLproject, checked on its own)."""
+    ok(run_here(*QUICK, project=project_copy))
     first = {name: run.info.run_id for name, run in children(parents()[-1]).items()}
 
     with open(project_copy / "steps" / "train.py", "a") as handle:
         handle.write("# an edit, not committed anywhere\n")
-    ok(mlflow_run(*QUICK, project=project_copy))
+    ok(run_here(*QUICK, project=project_copy))
     assert reused(parents()[-1]) == {"prepare": first["prepare"], "train": None, "evaluate": None}
 
     data = project_copy / "data" / "titanic" / "train.csv"
     data.write_text("".join(data.read_text().splitlines(keepends=True)[:-1]))  # one row fewer
-    ok(mlflow_run(*QUICK, project=project_copy))
+    ok(run_here(*QUICK, project=project_copy))
     latest = parents()[-1]
     assert reused(latest) == {"prepare": None, "train": None, "evaluate": None}
     assert children(latest)["prepare"].data.metrics["rows"] == 890
@@ -214,7 +216,7 @@ def edit(path: Path, old: str, new: str) -> None:
 def test_machinery_edits_reuse_every_step_and_model_edits_recompute(
     store: str, project_copy: Path
 ) -> None:
-    ok(mlflow_run(*QUICK, project=project_copy))
+    ok(run_here(*QUICK, project=project_copy))
     first = {name: run.info.run_id for name, run in children(parents()[-1]).items()}
     edit(
         project_copy / "orchestration" / "lifecycle" / "liveness.py",
@@ -226,7 +228,7 @@ def test_machinery_edits_reuse_every_step_and_model_edits_recompute(
         "SETTLE_SECONDS = 1.0",
         "SETTLE_SECONDS = 1.5",
     )
-    ok(mlflow_run(*QUICK, project=project_copy))
+    ok(run_here(*QUICK, project=project_copy))
     assert reused(parents()[-1]) == first
 
     edit(
@@ -234,7 +236,7 @@ def test_machinery_edits_reuse_every_step_and_model_edits_recompute(
         '        return {"Title": ',
         '        # Edited: the same titles, another line of code.\n        return {"Title": ',
     )
-    ok(mlflow_run(*QUICK, project=project_copy))
+    ok(run_here(*QUICK, project=project_copy))
     assert reused(parents()[-1]) == {"prepare": first["prepare"], "train": None, "evaluate": None}
 
 
@@ -270,7 +272,7 @@ def test_resume_recomputes_only_what_failed(store: str, project_copy: Path) -> N
     good = test_csv.read_text()
     pd.read_csv(test_csv).drop(columns="Fare").to_csv(test_csv, index=False)
 
-    failed = mlflow_run(*QUICK, project=project_copy)
+    failed = run_here(*QUICK, project=project_copy)
     assert failed.returncode != 0
     (line,) = error_lines(failed)
     assert "step evaluate failed: test_data" in line and "Fare" in line
@@ -284,7 +286,7 @@ def test_resume_recomputes_only_what_failed(store: str, project_copy: Path) -> N
     }
 
     test_csv.write_text(good)
-    ok(mlflow_run(*QUICK, project=project_copy))
+    ok(run_here(*QUICK, project=project_copy))
     resumed = parents()[-1]
     assert resumed.info.status == "FINISHED"
     assert reused(resumed) == {

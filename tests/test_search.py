@@ -35,7 +35,9 @@ from tests.support import (
 )
 from titanic.models import ModelSpec
 
-pytestmark = pytest.mark.slow  # sweeps and tuning through `mlflow run`
+# Sweeps and tuning, through `mlflow run` where the launcher is part of what is tested (its
+# signals, its parameters), in this process otherwise: the workers are processes either way.
+pytestmark = pytest.mark.slow
 
 
 def ok(result: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
@@ -70,7 +72,7 @@ def test_sweep_on_a_new_store_runs_every_configuration(
     monkeypatch.delenv("MLFLOW_EXPERIMENT_NAME", raising=False)
     mlflow.set_tracking_uri(uri)
     result = ok(
-        mlflow_run(
+        run_here(
             "-e",
             "sweep",
             "-P",
@@ -80,7 +82,6 @@ def test_sweep_on_a_new_store_runs_every_configuration(
             "-P",
             "jobs=4",
             *QUICK,
-            cwd=tmp_path,
         )
     )
     (sweep,) = searches()
@@ -121,7 +122,7 @@ def test_a_workers_later_configuration_scores_as_its_whole_pipeline_refitted(sto
     """One worker runs both: the second configuration fits only its classifier on the folds
     whose features the first one fitted, and scores what refitting its whole pipeline on
     every fold scores."""
-    ok(mlflow_run("-e", "sweep", "-P", "C=0.1,1", "-P", "jobs=1", *QUICK))
+    ok(run_here("-e", "sweep", "-P", "C=0.1,1", "-P", "jobs=1", *QUICK))
     kids = configurations(searches()[0])
     training = default_training_rows()
     assert sorted(kids) == ["C=0.1", "C=1"]
@@ -134,7 +135,7 @@ def test_a_workers_later_configuration_scores_as_its_whole_pipeline_refitted(sto
 def test_a_failing_configuration_fails_the_sweep_and_a_rerun_does_only_it(store: str) -> None:
     # cv_folds=1000 is a valid number but more than the smaller class has rows.
     args = ("-e", "sweep", "-P", "cv_folds=2,1000", "-P", "jobs=2", *QUICK)
-    first = mlflow_run(*args)
+    first = run_here(*args)
     assert first.returncode != 0
     (line,) = error_lines(first)
     assert (
@@ -148,7 +149,7 @@ def test_a_failing_configuration_fails_the_sweep_and_a_rerun_does_only_it(store:
     assert kids["cv_folds=1000"].info.status == "FAILED"
     assert "cv_folds=2" in first.stdout  # the table still printed
 
-    again = mlflow_run(*args)
+    again = run_here(*args)
     assert again.returncode != 0
     rerun = searches()[-1]
     steps = children(configurations(rerun)["cv_folds=2"])
@@ -329,7 +330,7 @@ def test_tune_prunes_trials_that_cannot_win_and_records_why(store: str, tmp_path
             )
         )
     result = ok(
-        mlflow_run(
+        run_here(
             "-e",
             "tune",
             "-P",

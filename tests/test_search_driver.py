@@ -47,7 +47,7 @@ class FakeExecutor(Executor):
         self._submitted: list[Future[Any]] = []
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
-        _parent_id, config, label, _steps, _report_to = args
+        _uri, _parent_id, config, label, _steps, _report_to = args
         what = self.plan[label].pop(0)
         self.attempts.append(label)
         client = MlflowClient()

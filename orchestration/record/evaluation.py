@@ -9,6 +9,7 @@ labelled as MLflow's own flavor would be (`as_sklearn_model`).
 
 from __future__ import annotations
 
+import os
 import warnings
 
 import mlflow
@@ -27,6 +28,10 @@ from orchestration.record.names import VALID_FILE
 from titanic.passengers import FEATURES, TARGET
 from titanic.survival import encoded
 
+# SHAP's maskers compile their loops with numba in every process that explains a model, rf's,
+# vote's or a rule's (permutation SHAP): 4 to 5 s, more than running them uncompiled on 50 rows
+# costs (bench/TRICKS.md). Read by numba when it is first imported; a user's setting stands.
+os.environ.setdefault("NUMBA_DISABLE_JIT", "1")
 # Validation rows SHAP explains (of 223 by default): a permutation explainer's cost grows with
 # their square; on 50 it took 8 s (rf) and 12.5 s (vote) here, on 100 17 and 28 s.
 SHAP_ROWS = 50

@@ -31,21 +31,20 @@ def _downloads() -> tempfile.TemporaryDirectory[str]:
 
 def fetch(value: str, param: str) -> Path:
     """A local copy of an input: a file path as it is, a URI downloaded once per process."""
+    if not _URI.match(value) or Path(value).exists():
+        return local_file(value, param)
     if value not in _fetched:
-        if _URI.match(value) and not Path(value).exists():
-            try:
-                _fetched[value] = Path(
-                    mlflow.artifacts.download_artifacts(
-                        artifact_uri=value, dst_path=tempfile.mkdtemp(dir=_downloads().name)
-                    )
+        try:
+            _fetched[value] = Path(
+                mlflow.artifacts.download_artifacts(
+                    artifact_uri=value, dst_path=tempfile.mkdtemp(dir=_downloads().name)
                 )
-            except (MlflowException, OSError) as err:
-                raise InputError(
-                    f"{param} {value!r} cannot be read ({str(err).splitlines()[0]}): "
-                    f"pass the URI that the previous step printed"
-                ) from None
-        else:
-            _fetched[value] = local_file(value, param)
+            )
+        except (MlflowException, OSError) as err:
+            raise InputError(
+                f"{param} {value!r} cannot be read ({str(err).splitlines()[0]}): "
+                f"pass the URI that the previous step printed"
+            ) from None
     return _fetched[value]
 
 

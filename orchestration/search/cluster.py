@@ -183,13 +183,12 @@ class ProjectWorker(WorkerPlugin):
             await asyncio.sleep(0.5)
 
 
-def on_worker(tracking_uri: str, digest: str, stop: str, fn: Callable[..., T], *args: Any) -> T:
-    """A task: `fn(*args)` on this worker, if its code is the client's, logging to the
-    client's tracking URI; the client setting the event `stop` interrupts it."""
+def on_worker(digest: str, stop: str, fn: Callable[..., T], *args: Any) -> T:
+    """A task: `fn(*args)` on this worker, if its code is the client's; the client setting the
+    event `stop` interrupts it."""
     mine = where_am_i()
     if mine["digest"] != digest:
         raise CodeMismatch(mismatch(mine, digest))
-    mlflow.set_tracking_uri(tracking_uri)
     event, done = Event(stop, client=get_client()), threading.Event()
 
     def watch() -> None:
@@ -303,7 +302,7 @@ class DaskCluster(Executor):
                 raise CodeMismatch(mismatch(found, self._digest))
 
     def submit(self, fn: Callable[..., T], *args: Any) -> Future[T]:
-        call = pickle.dumps(_Call(on_worker, self._uri, self._digest, self._stop.name, fn, *args))
+        call = pickle.dumps(_Call(on_worker, self._digest, self._stop.name, fn, *args))
         future = self._executor.submit(pickle.loads, call)
         self._futures.append(future)
         return future

@@ -18,6 +18,7 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
 from contextlib import contextmanager
 
+import mlflow
 from mlflow.entities import Run
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
@@ -62,6 +63,7 @@ def search(parent: Run, points: Points, executor: Executor, steps: Steps) -> lis
     def start(point: Point, attempt: int) -> None:
         future = executor.submit(
             run_configuration,
+            mlflow.get_tracking_uri(),
             parent.info.run_id,
             point.config,
             point.label,

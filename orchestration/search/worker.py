@@ -8,6 +8,7 @@ import os
 import signal
 from typing import TYPE_CHECKING
 
+import mlflow
 from mlflow.tracking import MlflowClient
 from mlflow.utils.mlflow_tags import MLFLOW_PROJECT_ENTRY_POINT
 from threadpoolctl import threadpool_limits
@@ -21,6 +22,7 @@ from orchestration.lifecycle.runs import (
     catch_interrupts,
 )
 from orchestration.pipeline import run_pipeline
+from orchestration.project.params import recorded
 from orchestration.record.folds import folds_of
 from orchestration.record.names import (
     PROJECT_TAGS,
@@ -92,18 +94,20 @@ def start_worker() -> None:
 
 
 def run_configuration(
+    tracking_uri: str,
     parent_id: str,
     config: dict[str, str],
     label: str,
     steps: Steps,
     report_to: TrialRef | None = None,
 ) -> Outcome:
-    """In a worker: one configuration as a child run of `parent_id`, ended FINISHED, FAILED or
-    KILLED (interrupted or pruned); never raises for a configuration's own failure.
-    Interrupted, a local worker ends its runs KILLED and exits; a cluster task ends them
-    KILLED and returns."""
+    """In a worker: one configuration as a child run of `parent_id` in the search's store,
+    ended FINISHED, FAILED or KILLED (interrupted or pruned); never raises for a
+    configuration's own failure. Interrupted, a local worker ends its runs KILLED and exits; a
+    cluster task ends them KILLED and returns."""
     if _exit_on_interrupt:
         catch_interrupts()
+    mlflow.set_tracking_uri(tracking_uri)  # the worker's own settings may name another store
     client = MlflowClient()
     parent = client.get_run(parent_id)
     tags = {k: v for k, v in parent.data.tags.items() if k in PROJECT_TAGS}
@@ -116,6 +120,7 @@ def run_configuration(
             tags={**tags, MLFLOW_PROJECT_ENTRY_POINT: "main"},
         ) as run:
             outcome.run_id = run.info.run_id
+            mlflow.log_params(recorded(config))
             run_pipeline(config, steps, hooks(report_to))
     except Interrupted as stop:  # the runs are KILLED; the search stops its other workers
         if _exit_on_interrupt:
