@@ -278,7 +278,7 @@ def test_a_family_ignores_and_the_cache_skips_hyperparameters_it_does_not_use(st
 
 
 def test_a_baseline_rule_runs_as_a_family_and_reads_no_feature_set(store: str) -> None:
-    first = mlflow_run("-P", "model=wcg", *QUICK)
+    first = run_here("-P", "model=wcg", *QUICK)
     assert first.returncode == 0, first.stderr[-3000:]
     again = run_here("-P", "model=wcg", "-P", "features=tutorial", "-P", "C=9", *QUICK)
     assert again.returncode == 0, again.stderr[-3000:]

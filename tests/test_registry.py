@@ -223,6 +223,15 @@ def test_promote_entry_point_picks_the_best_run(runs: dict[str, Run]) -> None:
         ("f1_score", promote_run.info.run_id),
     }
 
+    # The same model shipped again: its evaluation is the one made already, not made twice.
+    again = run_here("-e", "promote", "-P", "run=best", "-P", "registered_model=best-again")
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert f"(figures, SHAP): on run {promote_run.info.run_id}" in again.stdout
+    (second,) = client.search_runs(
+        [runs["better"].info.experiment_id], "tags.`titanic.promoted` LIKE 'best-again%'"
+    )
+    assert client.list_artifacts(second.info.run_id) == []
+
 
 def crafted_flavor(original: Path) -> SimpleNamespace:
     """What Model.log saves with: this project's model with its skops file replaced by a

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from mlflow.models import Model
 from mlflow.pyfunc import PyFuncModel
+from mlflow.tracking import MlflowClient
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
@@ -24,7 +25,8 @@ from sklearn.pipeline import Pipeline
 from orchestration.record.datasets import dataset, passenger_dataset, split_source
 from orchestration.record.inputs import prepared_split
 from orchestration.record.models import trusted_model
-from orchestration.record.names import VALID_FILE
+from orchestration.record.names import EVALUATED_METRIC, EXPLAINED_PLOT, VALID_FILE
+from orchestration.record.store import current_run
 from titanic.passengers import FEATURES, TARGET
 from titanic.survival import encoded
 
@@ -108,8 +110,33 @@ def mlflow_evaluation(
         )
 
 
-def explain(model_uri: str, prepared: str) -> None:
-    """MLflow's evaluation of a model, in the active run: what a run that ships the model
-    (promote, `main` or a search with promote=true) records of it."""
+def earlier_evaluation(model_id: str | None) -> str | None:
+    """A finished run that holds MLflow's whole evaluation of the model (metrics linked to it,
+    and SHAP's plots), if there is one: an earlier promotion's, or `-P explain=true`'s."""
+    if model_id is None:
+        return None
+    client = MlflowClient()
+    evaluated_by = {
+        m.run_id
+        for m in client.get_logged_model(model_id).metrics or []
+        if m.key == EVALUATED_METRIC
+    }
+    for run_id in sorted(r for r in evaluated_by if r):
+        if client.get_run(run_id).info.status == "FINISHED" and any(
+            a.path == EXPLAINED_PLOT for a in client.list_artifacts(run_id)
+        ):
+            return run_id
+    return None
+
+
+def explain(model_uri: str, prepared: str) -> str:
+    """The run holding MLflow's evaluation of a model, for a run that ships it (promote,
+    `main` or a search with promote=true): an earlier one of the same model, or one made now
+    in the active run. Either way the model is refused first if it holds a type the project
+    does not trust."""
     _, pipeline, model = trusted_model(model_uri)
+    earlier = earlier_evaluation(model.model_id)
+    if earlier is not None:
+        return earlier
     mlflow_evaluation(pipeline, prepared_split(prepared, VALID_FILE), prepared, model.model_id)
+    return current_run().info.run_id

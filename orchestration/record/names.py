@@ -11,6 +11,9 @@ MODEL_NAME = "model"
 CV_FILE = "cv_scores.json"
 SUBMISSION_FILE = "submission.csv"
 PIPELINE_FILE = "pipeline.json"
+# What MLflow's evaluation of a model leaves: a metric linked to the model, a SHAP plot.
+EVALUATED_METRIC = "roc_auc"
+EXPLAINED_PLOT = "shap_beeswarm_plot.png"
 RESULTS_FILE = "results.csv"  # on a sweep or tuning run: every configuration, ranked
 SEARCH_PLOT = "cv_accuracy_by_parameter.png"
 

@@ -21,7 +21,7 @@ from orchestration.record.names import (
     TAG_MODEL_URI,
     TAG_PROMOTED,
 )
-from orchestration.record.store import again_if_raced, current_run
+from orchestration.record.store import again_if_raced
 from orchestration.registry.selection import POOL, Entry, Ranking, entry, prefers, rank
 from orchestration.team.access import GRANT_COMMAND, PERMISSION_DENIED, refused, user
 from titanic.errors import InputError
@@ -196,15 +196,14 @@ class Promotion:
 
 
 def ship(run: Run, name: str, even_if_worse: bool = False) -> Promotion:
-    """What `promote`, `main -P promote=true` and a search's `-P promote=true` do: record
-    MLflow's whole evaluation of the run's model on the active run (which refuses a model
-    holding a type the project does not trust), promote the model, and record on the active
-    run the version it became and its alias."""
+    """What `promote`, `main -P promote=true` and a search's `-P promote=true` do: MLflow's
+    whole evaluation of the run's model (made on the active run unless a finished run holds
+    one; a model holding a type the project does not trust is refused), the model promoted,
+    and the version it became and its alias recorded on the active run."""
     from orchestration.record.evaluation import explain  # scikit-learn, MLflow's evaluator
 
     client = MlflowClient()
-    explain(model_uri_of(run) or "", training_run(client, run).data.params["prepared"])
-    evaluation = current_run().info.run_id
+    evaluation = explain(model_uri_of(run) or "", training_run(client, run).data.params["prepared"])
     try:
         promotion = promote(client, run, name, even_if_worse, evaluation)
     except MlflowException as err:
