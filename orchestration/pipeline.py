@@ -82,20 +82,20 @@ def run_step(
 ) -> StepRecord:
     """Run one step as a child run of the active run, standing in for a finished run with the
     same key if `reuse`; returns what the child did."""
-    with (
-        ExitStack() as cache,
-        active_run(
-            nested=True,
-            experiment_id=current_run().info.experiment_id,  # the parent's, whatever the env says
-            run_name=step,
-            tags={**inherited, MLFLOW_PROJECT_ENTRY_POINT: step},
-        ) as child,
-    ):
-        mlflow.log_params(recorded(params))
-        try:
+    try:
+        with (
+            ExitStack() as cache,
+            active_run(
+                nested=True,
+                experiment_id=current_run().info.experiment_id,  # the parent's, whatever
+                run_name=step,  # the environment says
+                tags={**inherited, MLFLOW_PROJECT_ENTRY_POINT: step},
+            ) as child,
+        ):
+            mlflow.log_params(recorded(params))
             execute_step(step, steps, params, cache=cache if reuse else None, hooks=hooks)
-        except InputError as err:
-            raise InputError(f"step {step} failed: {err}") from None
+    except InputError as err:  # the step's run says why; the pipeline's, which step failed
+        raise InputError(f"step {step} failed: {err}") from None
     done = MlflowClient().get_run(child.info.run_id)
     return {
         "step": step,

@@ -52,7 +52,7 @@ def unreachable(err: BaseException) -> str | None:
         first = next((line for line in str(seen).splitlines() if line.strip()), "")
         if type(seen).__name__ in ("OperationalError", "DisconnectionError", "InterfaceError"):
             if UNREACHABLE.search(str(seen)):
-                return first.strip()
+                return re.sub(r"^\([\w.]+\) ", "", first.strip())  # SQLAlchemy's (module.Error)
         seen = seen.__cause__ or seen.__context__
     return None
 

@@ -6,9 +6,12 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import os
+import shutil
 import signal
 import ssl
 import subprocess
+import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -202,3 +205,60 @@ def netns_or_skip() -> None:
         _NETNS.append("" if made.returncode == 0 else made.stderr.strip() or "ip failed")
     if _NETNS[0]:
         pytest.skip(f"network namespaces not allowed here: {_NETNS[0]}")
+
+
+POSTGRES_BIN = next(iter(sorted(Path("/usr/lib/postgresql").glob("*/bin"))), Path("/nonexistent"))
+
+
+def as_postgres(*command: str) -> subprocess.CompletedProcess[str]:
+    """A PostgreSQL tool run as the `postgres` user (they refuse to run as root)."""
+    return subprocess.run(
+        ["runuser", "-u", "postgres", "--", str(POSTGRES_BIN / command[0]), *command[1:]],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+class PrivatePostgres:
+    """A PostgreSQL instance of a test's own (see `private_postgres`)."""
+
+    def __init__(self, folder: Path, port: int) -> None:
+        self.folder, self.data = folder, folder / "data"
+        self.url = f"postgresql://postgres@127.0.0.1:{port}"
+        self.options = f"-p {port} -k {folder / 'sockets'} -c listen_addresses=127.0.0.1"
+
+    def pg_ctl(self, *args: str) -> None:
+        done = as_postgres("pg_ctl", "-D", str(self.data), "-w", *args)
+        assert done.returncode == 0, done.stderr
+
+    def start(self) -> None:
+        self.pg_ctl("-o", self.options, "-l", str(self.data / "log"), "start")
+
+    def restart(self, down_seconds: float) -> None:
+        """Stopped as `pg_ctl restart -m fast` stops it, and started again after a while."""
+        self.pg_ctl("-m", "fast", "stop")
+        time.sleep(down_seconds)
+        self.start()
+
+
+@contextmanager
+def private_postgres() -> Iterator[PrivatePostgres]:
+    """A PostgreSQL instance of the test's own on a free loopback port (trust, no password),
+    for the test to restart; stopped after the test. Skipped where this machine lacks
+    PostgreSQL's binaries or the `postgres` user."""
+    if not (POSTGRES_BIN / "initdb").exists():
+        pytest.skip(f"no PostgreSQL binaries in {POSTGRES_BIN.parent}")
+    folder = Path(tempfile.mkdtemp(prefix="titanic-postgres-"))  # a folder `postgres` can reach
+    (folder / "sockets").mkdir()
+    subprocess.run(["chown", "-R", "postgres", str(folder)], check=True)
+    made = as_postgres("initdb", "-D", str(folder / "data"), "-A", "trust", "-U", "postgres")
+    if made.returncode != 0:
+        pytest.skip(f"cannot make a PostgreSQL instance here: {made.stderr.strip()[-300:]}")
+    server = PrivatePostgres(folder, free_port())
+    server.start()
+    try:
+        yield server
+    finally:
+        as_postgres("pg_ctl", "-D", str(server.data), "-m", "immediate", "-w", "stop")
+        shutil.rmtree(folder, ignore_errors=True)

@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from mlflow.tracking import MlflowClient
 
 from orchestration.cache import keys as cache
 from orchestration.cache.reuse import carried
@@ -22,7 +23,7 @@ from orchestration.record.names import (
     TAG_FOLDS,
     TAG_REUSED_FROM,
 )
-from tests.support import QUICK, children, parents, passengers, run_here, write
+from tests.support import QUICK, children, error_lines, parents, passengers, run_here, write
 
 
 def test_cache_key_follows_params_data_and_code(
@@ -114,3 +115,44 @@ def test_each_step_logs_what_is_declared_and_a_reused_step_carries_all_of_it(sto
         TAG_FOLD_ACCURACY,
         f"{OUTPUT_TAG}model_uri",
     }
+
+
+def test_a_step_whose_artifacts_are_gone_is_computed_again_and_says_why(
+    store: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Artifacts removed from the store after a run (a clean-up, a lost disk): the cache never
+    hands out what it can no longer deliver. The step is computed again, saying why in one
+    line; what follows it, unchanged, is still reused; promote refuses a model gone."""
+    assert run_here(*QUICK).returncode == 0
+    first = children(parents()[-1])
+    client = MlflowClient()
+    prepared = Path(
+        client.get_run(first["prepare"].info.run_id).info.artifact_uri.removeprefix("file://")
+    )
+    shutil.rmtree(prepared / "prepared")
+
+    again = run_here(*QUICK)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert (
+        f"prepare: run {first['prepare'].info.run_id}'s prepared/train.csv is gone from the "
+        "artifact store: computing it again"
+    ) in caplog.text  # the command's log line (its stderr, run by `mlflow run`)
+    second = children(parents()[-1])
+    assert TAG_REUSED_FROM not in second["prepare"].data.tags  # computed again
+    for step in ("train", "evaluate"):  # the same prepared data: the same work, reused
+        assert second[step].data.tags[TAG_REUSED_FROM] == first[step].info.run_id
+
+    model_uri = first["train"].data.tags[f"{OUTPUT_TAG}model_uri"]
+    model = client.get_logged_model(model_uri.removeprefix("models:/"))
+    shutil.rmtree(model.artifact_location.removeprefix("file://"))
+    third = run_here(*QUICK)
+    assert third.returncode == 0, third.stderr[-3000:]
+    assert f"train: run {first['train'].info.run_id}'s model {model_uri} is gone" in caplog.text
+    assert TAG_REUSED_FROM not in children(parents()[-1])["train"].data.tags
+
+    refused = run_here("-e", "promote", "-P", f"run={parents()[0].info.run_id}")
+    assert refused.returncode != 0
+    assert error_lines(refused) == [
+        f"titanic: error: the model {model_uri} of run {parents()[0].info.run_id} is gone from "
+        "the artifact store: run the pipeline again with -P force=train and promote the new run"
+    ]

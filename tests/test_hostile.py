@@ -10,7 +10,7 @@ import signal
 import sqlite3
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import mlflow
@@ -364,3 +364,55 @@ def test_init_store_explains_a_corrupt_and_an_impossible_store(tmp_path: Path) -
         assert result.returncode != 0
         lines = [line for line in result.stderr.splitlines() if "INFO" not in line]
         assert len(lines) == 1 and re.search(says, lines[0]), result.stderr
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A real filesystem of 160 KB (tmpfs), unmounted after the test; skipped where this
+    machine does not let the test mount one."""
+    where = tmp_path / "small-disk"
+    where.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=160k", "tmpfs", str(where)], capture_output=True
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], check=False)
+
+
+def test_a_full_artifact_store_ends_in_one_line_and_nothing_of_it_is_reused(
+    store: str, small_disk: Path
+) -> None:
+    client = MlflowClient()
+    experiment = client.create_experiment("on-a-small-disk", artifact_location=small_disk.as_uri())
+    os.environ["MLFLOW_EXPERIMENT_NAME"] = "on-a-small-disk"  # restored by the store fixture
+    result = run_here(*QUICK)
+    assert result.returncode == 2
+    (line,) = error_lines(result)
+    assert re.fullmatch(
+        rf"titanic: error: step \w+ failed: cannot write to the artifact store at "
+        rf"{small_disk.as_uri()}/\S+ \(No space left on device\): free space there, or run in an "
+        rf"experiment whose artifact location can take it .*",
+        line,
+    ), line
+    assert "Traceback" not in result.stderr
+    runs = client.search_runs([experiment])
+    assert {r.info.status for r in runs} == {"FINISHED", "FAILED"} or {
+        r.info.status for r in runs
+    } == {"FAILED"}
+    failed = [r for r in runs if r.info.status == "FAILED"]
+    assert all("No space left on device" in r.data.tags["titanic.error"] for r in failed)
+
+    subprocess.run(["mount", "-o", "remount,size=64m", str(small_disk)], check=True)
+    again = run_here(*QUICK)
+    assert again.returncode == 0, again.stderr[-3000:]
+    latest = [
+        r
+        for r in client.search_runs([experiment])
+        if r.info.run_id not in {x.info.run_id for x in runs}
+    ]
+    reused_from = {r.data.tags.get("titanic.reused_from") for r in latest}
+    assert not reused_from & {r.info.run_id for r in failed}  # nothing half-written reused

@@ -499,6 +499,19 @@ def test_model_loads_and_predicts_outside_the_project(store: str, tmp_path: Path
     assert cli.returncode == 0, cli.stderr[-3000:]
     answers = json.loads(predictions.read_text())["predictions"]
     assert sum(answer["Survived"] for answer in answers) == int(survivors)
+    # One passenger, as test.csv's header and first row: its ticket is all digits.
+    (elsewhere / "one.csv").write_text("".join(TEST_CSV.open().readlines()[:2]))
+    one = subprocess.run(
+        [*cli.args[:8], str(elsewhere / "one.csv"), *cli.args[9:]],
+        cwd=elsewhere,
+        env={**env, "MLFLOW_TRACKING_URI": store},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert one.returncode == 0, one.stderr[-3000:]
+    (alone,) = json.loads(predictions.read_text())["predictions"]
+    assert alone == {**answers[0], "probability": pytest.approx(answers[0]["probability"])}
 
 
 LOAD_WITH_ONLY_THE_MODEL = """

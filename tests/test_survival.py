@@ -164,5 +164,42 @@ def test_shipped_model_answers_id_label_and_probability() -> None:
 
 def test_shipped_model_names_missing_columns() -> None:
     pipeline = train(passengers(40), ModelSpec("logreg", "tutorial", LOGREG, 0))
-    with pytest.raises(MlflowException, match=r"lack the column.*Sex, Age"):
+    with pytest.raises(MlflowException, match=r"^input lacks required column\(s\) Sex, Age:"):
         Survival(pipeline).predict(passengers(5).drop(columns=["Sex", "Age"]))
+
+
+def test_any_rows_of_test_csv_score_and_bad_ones_are_named(store: str, tmp_path: Path) -> None:
+    """A user's CSV of test.csv rows, read as MLflow reads it for `mlflow models predict`: one
+    passenger whose ticket is all digits (read as a number), passengers whose Cabin is empty in
+    every row (read as missing numbers), a header alone; and what is refused, by column and
+    row, rather than by MLflow's dump of the frame and its schema."""
+    from orchestration.record.models import log_model
+
+    with mlflow.start_run():
+        model_uri = log_model(fitted("logreg", "engineered"), ROWS[list(FEATURES)]).model_uri
+    model = mlflow.pyfunc.load_model(model_uri)
+    test = pd.read_csv(PROJECT / "data" / "titanic" / "test.csv")
+
+    def as_csv(frame: pd.DataFrame) -> pd.DataFrame:
+        path = tmp_path / "rows.csv"
+        frame.to_csv(path, index=False)
+        return pd.read_csv(path)
+
+    whole = model.predict(test).set_index("PassengerId")
+    one = as_csv(test.head(1))
+    assert one["Ticket"].dtype.kind == "i" and one["Cabin"].dtype.kind == "f"
+    no_cabins = as_csv(test[test["Cabin"].isna()].head(4))
+    for rows in (one, no_cabins):
+        answer = model.predict(rows).set_index("PassengerId")
+        pd.testing.assert_frame_equal(answer, whole.loc[answer.index])  # as in the whole file
+    empty = model.predict(as_csv(test.head(0)))
+    assert list(empty.columns) == ["PassengerId", "Survived", "probability"] and empty.empty
+
+    with pytest.raises(MlflowException, match=r"^input lacks required column\(s\) Sex: it needs"):
+        model.predict(test.head(2).drop(columns="Sex"))
+    bad = test.head(3).astype({"Age": object})
+    bad.loc[1, "Age"] = "abc"
+    with pytest.raises(
+        MlflowException, match=r"^input column Age must be numeric: found 'abc' on row\(s\) 2;"
+    ):
+        model.predict(bad)

@@ -37,14 +37,21 @@ CATEGORICAL = ("Sex", "Embarked")
 SEPARATORS = (",", ";", "\t")
 ENCODINGS = ("utf-8-sig", "latin-1")  # latin-1 reads any bytes: the last resort
 SHOWN = 3  # offending values named in a message
+TEXT = tuple(c for c in FEATURES if c not in NUMERIC)
+# How a message counts the rows it names: a file's lines (line 1 is its header), or the rows
+# handed to the model, from 1.
+FILE_LINES = ("line", 2)
+ROWS = ("row", 1)
 
 log = logging.getLogger("titanic")
 
 
-def _lines(index: pd.Index) -> str:
-    """File line numbers of frame rows (line 1 is the header), the first few."""
-    lines = [str(i + 2) for i in index[:SHOWN]]
-    return ", ".join(lines) + (f" and {len(index) - SHOWN} more" if len(index) > SHOWN else "")
+def _lines(index: pd.Index, unit: tuple[str, int] = FILE_LINES) -> str:
+    """Where rows of the frame are, the first few: `line(s) 5, 55 and 3 more`."""
+    word, first = unit
+    lines = [str(i + first) for i in index[:SHOWN]]
+    more = f" and {len(index) - SHOWN} more" if len(index) > SHOWN else ""
+    return f"{word}(s) " + ", ".join(lines) + more
 
 
 def _decode(path: Path) -> tuple[str, str]:
@@ -57,7 +64,9 @@ def _decode(path: Path) -> tuple[str, str]:
     raise AssertionError("latin-1 decodes any bytes")
 
 
-def _numeric(frame: pd.DataFrame, column: str, decimal_comma: bool, where: str) -> pd.Series:
+def _numeric(
+    frame: pd.DataFrame, column: str, decimal_comma: bool, where: str, unit: tuple[str, int]
+) -> pd.Series:
     values = frame[column]
     if pd.api.types.is_numeric_dtype(values):
         numbers = values
@@ -71,13 +80,13 @@ def _numeric(frame: pd.DataFrame, column: str, decimal_comma: bool, where: str) 
             shown = ", ".join(repr(v) for v in values[bad].unique()[:SHOWN])
             raise InputError(
                 f"{where} column {column} must be numeric: found {shown} on "
-                f"line(s) {_lines(bad)}; correct those cells or leave them empty"
+                f"{_lines(bad, unit)}; correct those cells or leave them empty"
             )
     infinite = numbers.index[np.isinf(numbers)]
     if len(infinite):
         raise InputError(
-            f"{where} column {column} holds an infinite value on line(s) "
-            f"{_lines(infinite)}; correct those cells or leave them empty"
+            f"{where} column {column} holds an infinite value on "
+            f"{_lines(infinite, unit)}; correct those cells or leave them empty"
         )
     return numbers
 
@@ -112,6 +121,39 @@ def read_passengers(path: Path, *, with_target: bool, source: str) -> pd.DataFra
         raise InputError(f"{where} is not a readable CSV: {str(err).splitlines()[0]}") from None
     if encoding != ENCODINGS[0]:
         log.warning("%s is not UTF-8: read as Latin-1", where)
+    frame = checked(frame, where, with_target, decimal_comma, FILE_LINES)
+    if frame.empty:
+        raise InputError(f"{where} has a header but no rows: add passenger rows")
+    ids = frame[ID]
+    repeated = ids.index[ids.duplicated(keep=False)]
+    if len(repeated):
+        raise InputError(
+            f"{where} repeats {ID} {', '.join(map(str, ids[repeated].unique()[:SHOWN]))}"
+            f" ({_lines(repeated).replace('line(s)', 'lines')}): a passenger in both "
+            f"splits inflates the metrics; remove the duplicate rows"
+        )
+    if with_target:
+        target = pd.to_numeric(frame[TARGET], errors="coerce")
+        bad = frame.index[~target.isin((0, 1))]
+        if len(bad):
+            raise InputError(
+                f"{where} column {TARGET} must be 0 or 1 in every row: found "
+                f"{', '.join(repr(v) for v in frame[TARGET][bad].unique()[:SHOWN])} "
+                f"on {_lines(bad)}"
+            )
+        frame[TARGET] = target.astype(int)
+    return frame
+
+
+def checked(
+    frame: pd.DataFrame,
+    where: str,
+    with_target: bool,
+    decimal_comma: bool = False,
+    unit: tuple[str, int] = FILE_LINES,
+) -> pd.DataFrame:
+    """Rows with the Titanic columns, numbers read as numbers and an id for every passenger;
+    an InputError names the column, and the values and rows at fault."""
     required = (TARGET, *FEATURES) if with_target else FEATURES
     missing = [c for c in required if c not in frame.columns]
     if missing:
@@ -121,33 +163,25 @@ def read_passengers(path: Path, *, with_target: bool, source: str) -> pd.DataFra
             f"{', '.join(required)}, separated by commas or semicolons; the "
             f"columns read were: {found}"
         )
-    if frame.empty:
-        raise InputError(f"{where} has a header but no rows: add passenger rows")
     for column in NUMERIC:
-        frame[column] = _numeric(frame, column, decimal_comma, where)
+        frame[column] = _numeric(frame, column, decimal_comma, where, unit)
     ids = frame[ID]
     if ids.isna().any():
         raise InputError(
-            f"{where} column {ID} is empty on line(s) "
-            f"{_lines(ids.index[ids.isna()])}: every passenger needs an id"
-        )
-    repeated = ids.index[ids.duplicated(keep=False)]
-    if len(repeated):
-        raise InputError(
-            f"{where} repeats {ID} {', '.join(map(str, ids[repeated].unique()[:SHOWN]))}"
-            f" (lines {_lines(repeated)}): a passenger in both splits inflates the "
-            f"metrics; remove the duplicate rows"
+            f"{where} column {ID} is empty on {_lines(ids.index[ids.isna()], unit)}: every "
+            f"passenger needs an id"
         )
     if not pd.api.types.is_integer_dtype(ids) and (ids == ids.round()).all():
         frame[ID] = ids.astype("int64")  # read as text (decimal commas): ids stay whole
-    if with_target:
-        target = pd.to_numeric(frame[TARGET], errors="coerce")
-        bad = frame.index[~target.isin((0, 1))]
-        if len(bad):
-            raise InputError(
-                f"{where} column {TARGET} must be 0 or 1 in every row: found "
-                f"{', '.join(repr(v) for v in frame[TARGET][bad].unique()[:SHOWN])} "
-                f"on line(s) {_lines(bad)}"
-            )
-        frame[TARGET] = target.astype(int)
+    return frame
+
+
+def rows_to_score(rows: pd.DataFrame) -> pd.DataFrame:
+    """Passenger rows handed to the model as a user's CSV of test.csv rows holds them, checked:
+    one passenger whose ticket is all digits, text columns empty in every row (read as
+    numbers), or no row at all. Text columns become text (missing cells stay missing)."""
+    frame = checked(rows.reset_index(drop=True), "input", with_target=False, unit=ROWS)
+    for column in TEXT:
+        values = frame[column].astype(object)
+        frame[column] = values.where(values.isna(), values.astype(str))
     return frame

@@ -28,7 +28,7 @@ from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 from sklearn.pipeline import Pipeline
 
 from titanic.errors import InputError
-from titanic.passengers import FEATURES, ID, TARGET
+from titanic.passengers import FEATURES, ID, TARGET, rows_to_score
 
 PROBABILITY = "probability"
 SKLEARN = "sklearn"  # MLflow's scikit-learn flavor
@@ -67,10 +67,11 @@ def label(score: np.ndarray) -> np.ndarray:
 
 
 def predictions(pipeline: Pipeline, passengers: pd.DataFrame) -> pd.DataFrame:
-    """One row per passenger: its id, the predicted label (Kaggle's submission columns) and
-    the probability of survival."""
-    score = survival_score(pipeline, passengers)
-    return pd.DataFrame({ID: passengers[ID].to_numpy(), TARGET: label(score), PROBABILITY: score})
+    """One row per passenger (none for none): its id, the predicted label (Kaggle's submission
+    columns) and the probability of survival."""
+    score = survival_score(pipeline, passengers) if len(passengers) else np.zeros(0)
+    ids = passengers[ID].to_numpy(dtype=np.int64)
+    return pd.DataFrame({ID: ids, TARGET: label(score), PROBABILITY: score})
 
 
 def encoded(pipeline: Pipeline, rows: pd.DataFrame) -> pd.DataFrame:
@@ -152,14 +153,14 @@ class Survival:
     def predict(
         self, model_input: pd.DataFrame, params: dict[str, Any] | None = None
     ) -> pd.DataFrame:
-        missing = [name for name in FEATURES if name not in model_input.columns]
-        if missing:  # reached only when MLflow's own schema check is bypassed
-            raise MlflowException(
-                f"rows lack the column(s) {', '.join(missing)}: send every "
-                f"column of Kaggle's test.csv",
-                INVALID_PARAMETER_VALUE,
-            )
-        return predictions(self.pipeline, model_input)
+        """Rows as a user's CSV of test.csv rows holds them (the signature lets any value
+        through: a ticket of digits reads as a number, an empty column as missing numbers),
+        checked here: a missing column or an unreadable value is named, with its row."""
+        try:
+            rows = rows_to_score(model_input)
+        except InputError as err:
+            raise MlflowException(str(err), INVALID_PARAMETER_VALUE) from None
+        return predictions(self.pipeline, rows)
 
 
 def _load_pyfunc(data_path: str) -> Survival:

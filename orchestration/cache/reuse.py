@@ -27,6 +27,8 @@ from orchestration.cache.keys import cache_key, code_digest
 from orchestration.lifecycle.runs import raise_if_interrupted
 from orchestration.project.params import parse_params
 from orchestration.record.names import (
+    ARTIFACTS,
+    MODEL_FILE,
     NOTE_TAG,
     OUTPUT_TAG,
     PROCESS_TAGS,
@@ -46,22 +48,59 @@ StepRun = Callable[[dict[str, Any], "Hooks | None"], dict[str, str]]
 Steps = Callable[[str], StepRun]
 
 log = logging.getLogger("titanic")
+# FINISHED runs with a step's key looked through for one whose outputs are still there.
+CANDIDATES = 20
 
 
-def find_reusable(experiment_id: str, key: str) -> Run | None:
-    """The first FINISHED run with this cache key, one search on an indexed tag. The first,
-    so that later equal runs (forced, or alone) do not change what downstream keys see."""
+def find_reusable(experiment_id: str, key: str, step: str) -> Run | None:
+    """The first FINISHED run with this cache key whose outputs the artifact store still
+    holds (one search on an indexed tag, then a listing). The first, so that later equal runs
+    (forced, or alone) do not change what downstream keys see; one whose outputs are gone (a
+    clean-up, a lost disk), or that stood for a run deleted since, is passed over."""
     client = MlflowClient()
     runs = client.search_runs(
         [experiment_id],
         filter_string=f"tags.`{TAG_CACHE_KEY}` = '{key}' and attributes.status = 'FINISHED'",
         order_by=["attributes.start_time ASC"],
-        max_results=1,
+        max_results=CANDIDATES,
     )
-    if not runs:
-        return None
-    origin = runs[0].data.tags.get(TAG_REUSED_FROM)
-    return runs[0] if origin is None or _is_active(client, origin) else None
+    for run in runs:
+        origin = run.data.tags.get(TAG_REUSED_FROM, run.info.run_id)
+        if origin != run.info.run_id and not _is_active(client, origin):
+            continue
+        gone = missing_output(run, step)
+        if gone is None:
+            return run
+        log.warning(
+            "%s: run %s's %s is gone from the artifact store: computing it again",
+            step,
+            origin,
+            gone,
+        )
+    return None
+
+
+def missing_output(run: Run, step: str) -> str | None:
+    """The first of the step's artifacts, or of the models it hands on, that the artifact
+    store no longer lists for the run (or the run it stood for); None if all are there."""
+    client = MlflowClient()
+    origin = run.data.tags.get(TAG_REUSED_FROM, run.info.run_id)
+    listed: dict[str, set[str]] = {}
+    for path in ARTIFACTS[step]:
+        folder = path.rpartition("/")[0]
+        if folder not in listed:
+            listed[folder] = {info.path for info in client.list_artifacts(origin, folder or None)}
+        if path not in listed[folder]:
+            return path
+    for uri in outputs_of(run).values():
+        listing = (
+            mlflow.artifacts.list_artifacts(artifact_uri=uri)
+            if uri.startswith("models:/")
+            else None
+        )
+        if listing is not None and MODEL_FILE not in {info.path for info in listing}:
+            return f"model {uri}"
+    return None
 
 
 def _is_active(client: MlflowClient, run_id: str) -> bool:
@@ -105,9 +144,9 @@ def execute_step(
     source = None
     if cache is not None:
         cache.enter_context(step_lock(key))  # this machine
-        source = find_reusable(run.info.experiment_id, key)
+        source = find_reusable(run.info.experiment_id, key, step)
         if source is None and shared_store():  # other machines on the same server
-            source = claim(run, key, lambda k: find_reusable(run.info.experiment_id, k))
+            source = claim(run, key, lambda k: find_reusable(run.info.experiment_id, k, step))
     raise_if_interrupted()
     if source is None:
         mlflow.set_tags(keyed)

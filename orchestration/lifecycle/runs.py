@@ -28,6 +28,7 @@ from mlflow.exceptions import MlflowException
 from orchestration.init_store import open_on_training_runs
 from orchestration.lifecycle import liveness
 from orchestration.record.names import failure_tags, pruned_tags
+from orchestration.record.store import unwritable
 from orchestration.stores import StoreUnreachable
 from orchestration.team.access import refusal
 from titanic.errors import InputError
@@ -157,9 +158,13 @@ def active_run(
             if stop is not err:
                 raise stop from err
         elif isinstance(err, Exception) and not isinstance(err, StoreUnreachable):
-            err = refusal(err) or err
+            known = None if isinstance(err, InputError) else refusal(err)
+            known = known or unwritable(err, run.info.artifact_uri)
+            err = known or err
             reason = str(err) if isinstance(err, InputError) else f"{type(err).__name__}: {err}"
             record(reason.splitlines()[0] if reason.strip() else type(err).__name__)
+            if known is not None:
+                raise known from None  # the one line: the run's location, not a traceback
         raise
     finally:
         liveness.unwatch(run.info.run_id)

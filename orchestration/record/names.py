@@ -17,6 +17,15 @@ EXPLAINED_PLOT = "shap_beeswarm_plot.png"
 RESULTS_FILE = "results.csv"  # on a sweep or tuning run: every configuration, ranked
 SEARCH_PLOT = "cv_accuracy_by_parameter.png"
 
+# What each step leaves in its run's artifacts (beyond the outputs it hands on), and what a
+# logged model holds: a step run is reused only while the artifact store still lists them.
+ARTIFACTS = {
+    "prepare": (f"{PREPARED_DIR}/{TRAIN_FILE}", f"{PREPARED_DIR}/{VALID_FILE}", PROFILE_FILE),
+    "train": (CV_FILE,),
+    "evaluate": (SUBMISSION_FILE,),
+}
+MODEL_FILE = "MLmodel"
+
 # Outputs a step hands to the next one, by the name of the parameter that takes them
 # (recorded on the run as `titanic.output.<name>`).
 OUT_PREPARED = "prepared"

@@ -1,8 +1,10 @@
 """What a run writes to the tracking store and reads back of what it recorded: writes that
-survive MLflow's races, metrics and tags in one call, a step's outputs."""
+survive MLflow's races, metrics and tags in one call, a step's outputs; and the one line for an
+artifact store that cannot be written."""
 
 from __future__ import annotations
 
+import errno
 import time
 from collections.abc import Callable
 
@@ -12,6 +14,10 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from orchestration.record.names import OUTPUT_TAG
+from titanic.errors import InputError
+
+FULL = (errno.ENOSPC, errno.EDQUOT)
+READ_ONLY = (errno.EROFS, errno.EACCES, errno.EPERM)
 
 
 def current_run() -> Run:
@@ -49,3 +55,23 @@ def log_batch(run_id: str, metrics: dict[str, float], tags: dict[str, str]) -> N
 
 def outputs_of(run: Run) -> dict[str, str]:
     return {k[len(OUTPUT_TAG) :]: v for k, v in run.data.tags.items() if k.startswith(OUTPUT_TAG)}
+
+
+def unwritable(err: BaseException | None, location: str) -> InputError | None:
+    """The one line for a run whose artifacts the store at `location` could not take (a full
+    disk, a read-only or forbidden folder), saying what to do; None for any other error."""
+    while err is not None and not isinstance(err, (OSError, InputError)):  # MLflow's wrapping
+        err = err.__cause__ or (None if err.__suppress_context__ else err.__context__)
+    if not isinstance(err, OSError) or err.errno not in (*FULL, *READ_ONLY):
+        return None
+    if err.errno in READ_ONLY and not str(err.filename or "").startswith(
+        location.removeprefix("file://")
+    ):
+        return None  # reading an input, not writing an artifact
+    fix = "free space there" if err.errno in FULL else "make it writable for this user"
+    return InputError(
+        f"cannot write to the artifact store at {location} ({err.strerror}): {fix}, or run "
+        f"in an experiment whose artifact location can take it (mlflow experiments create "
+        f"-n <name> -l <location>; MLFLOW_EXPERIMENT_NAME=<name>); what this command did not "
+        f"finish is never reused"
+    )

@@ -14,6 +14,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from orchestration.record.names import (
+    MODEL_FILE,
     OUT_MODEL,
     OUTPUT_TAG,
     RANKING_METRIC,
@@ -134,6 +135,11 @@ def training_run(client: MlflowClient, run: Run) -> Run:
         raise InputError(
             f"the model {model_uri} of run {run.info.run_id} is gone from the "
             f"store (deleted?): run the pipeline again and promote the new run"
+        )
+    if MODEL_FILE not in {a.path for a in mlflow.artifacts.list_artifacts(artifact_uri=model_uri)}:
+        raise InputError(
+            f"the model {model_uri} of run {run.info.run_id} is gone from the artifact "
+            f"store: run the pipeline again with -P force=train and promote the new run"
         )
     return trained_by
 
