@@ -296,7 +296,7 @@ def test_a_baseline_rule_runs_as_a_family_and_reads_no_feature_set(store: str) -
     [
         (
             "model=xgboost",
-            "model must be one of logreg, hgb, rf, vote, gender, wcg; got 'xgboost'",
+            "model must be one of logreg, hgb, rf, vote, wcgplus, gender, wcg; got 'xgboost'",
         ),
         ("features=all", "features must be one of tutorial, engineered; got 'all'"),
         ("learning_rate=2", "learning_rate must be a number in (0, 1], got '2'"),

@@ -40,7 +40,13 @@ SHAP = {"shap_beeswarm_plot.png", "shap_feature_importance_plot.png", "shap_summ
 
 @pytest.mark.parametrize(
     ("model", "features"),
-    [("vote", "engineered"), ("rf", "tutorial"), ("hgb", "engineered"), ("wcg", "engineered")],
+    [
+        ("vote", "engineered"),
+        ("rf", "tutorial"),
+        ("hgb", "engineered"),
+        ("wcg", "engineered"),
+        ("wcgplus", "engineered"),
+    ],
 )
 def test_every_family_gets_the_figures_and_shap_plots(
     store: str, tmp_path: Path, model: str, features: str

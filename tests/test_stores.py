@@ -110,7 +110,7 @@ def test_a_sweep_rides_through_a_restart_of_its_postgresql(tmp_path: Path) -> No
         experiment_id = client.create_experiment(
             "restarts", artifact_location=(tmp_path / "artifacts").as_uri()
         )
-        values = "0.01,0.03,0.1,0.3,1,3,10,30"
+        values = "0.01,0.1,1,10,30"
         proc = started_mlflow_run(
             mlflow_run_command("-e", "sweep", "-P", f"C={values}", "-P", "jobs=2", *QUICK),
             cwd=tmp_path,
@@ -138,4 +138,4 @@ def test_a_sweep_rides_through_a_restart_of_its_postgresql(tmp_path: Path) -> No
         configurations = [
             r for r in runs if r.data.tags.get("mlflow.parentRunId") == search[0].info.run_id
         ]
-        assert len(configurations) == 8 and {r.info.status for r in runs} == {"FINISHED"}
+        assert len(configurations) == 5 and {r.info.status for r in runs} == {"FINISHED"}

@@ -15,11 +15,14 @@ from typing import Any
 FEATURE_SETS = ("tutorial", "engineered")
 # Baselines: rules with no hyperparameters, reading no feature set (`titanic.rules`).
 RULES = ("gender", "wcg")
+# Families that read their own inputs rather than a feature set: the rules, and `wcgplus`,
+# which reads the engineered features and the rules' inputs.
+OWN_INPUTS = (*RULES, "wcgplus")
 # The selection rule's order of simplicity, simplest first: among runs that cannot be told
 # apart, the simplest family wins (docs/selection.md). A rule before a fitted model; one linear
-# model before trees; a forest of independent trees before boosted ones; the vote of all three
-# last.
-SIMPLEST_FIRST = ("gender", "wcg", "logreg", "rf", "hgb", "vote")
+# model before trees; a forest of independent trees before boosted ones; boosted trees under a
+# rule after them alone; the vote of three models last.
+SIMPLEST_FIRST = ("gender", "wcg", "logreg", "rf", "hgb", "wcgplus", "vote")
 
 
 def logreg(C: float, max_iter: int, solver: str, seed: int) -> Any:
@@ -63,22 +66,6 @@ def rf(max_depth: int, n_trees: int, min_samples_leaf: int, seed: int) -> Any:
     )
 
 
-VOTERS: dict[str, Callable[..., Any]] = {"logreg": logreg, "hgb": hgb, "rf": rf}
-
-
-def _parameters(estimator: Callable[..., Any]) -> tuple[str, ...]:
-    return tuple(p for p in inspect.signature(estimator).parameters if p != "seed")
-
-
-# The hyperparameters each family uses; `vote` soft-votes the other three, each with its own.
-FAMILY_PARAMS: dict[str, tuple[str, ...]] = {name: _parameters(e) for name, e in VOTERS.items()}
-FAMILY_PARAMS["vote"] = tuple(dict.fromkeys(p for ps in FAMILY_PARAMS.values() for p in ps))
-HYPERPARAMETERS = FAMILY_PARAMS["vote"]
-LEARNED = tuple(FAMILY_PARAMS)
-FAMILY_PARAMS |= {rule: () for rule in RULES}
-FAMILIES = (*LEARNED, *RULES)
-
-
 def vote(seed: int, **hyperparameters: Any) -> Any:
     from sklearn.ensemble import VotingClassifier
 
@@ -89,9 +76,39 @@ def vote(seed: int, **hyperparameters: Any) -> Any:
     return VotingClassifier(members, voting="soft")
 
 
+def wcgplus(
+    learning_rate: float, max_depth: int, n_trees: int, min_samples_leaf: int, seed: int
+) -> Any:
+    """The woman-child-group rule where it speaks; elsewhere the gender rule, overturned by
+    gradient-boosted trees only where they are very sure (`titanic.rules.RuleOverturned`)."""
+    from titanic.rules import RuleOverturned
+
+    trees = hgb(learning_rate, max_depth, n_trees, min_samples_leaf, seed)
+    return RuleOverturned(model=trees, seed=seed)
+
+
+VOTERS: dict[str, Callable[..., Any]] = {"logreg": logreg, "hgb": hgb, "rf": rf}
+ESTIMATORS: dict[str, Callable[..., Any]] = {**VOTERS, "vote": vote, "wcgplus": wcgplus}
+
+
+def _parameters(estimator: Callable[..., Any]) -> tuple[str, ...]:
+    return tuple(p for p in inspect.signature(estimator).parameters if p != "seed")
+
+
+# The hyperparameters each family uses: its estimator's own; `vote` soft-votes the other
+# three, each with its own.
+FAMILY_PARAMS: dict[str, tuple[str, ...]] = {name: _parameters(e) for name, e in VOTERS.items()}
+FAMILY_PARAMS["vote"] = tuple(dict.fromkeys(p for ps in FAMILY_PARAMS.values() for p in ps))
+FAMILY_PARAMS["wcgplus"] = _parameters(wcgplus)
+HYPERPARAMETERS = FAMILY_PARAMS["vote"]
+LEARNED = tuple(FAMILY_PARAMS)
+FAMILY_PARAMS |= {rule: () for rule in RULES}
+FAMILIES = (*LEARNED, *RULES)
+
+
 def classifier(family: str, hyperparameters: dict[str, Any], seed: int) -> Any:
     """The estimator of a learned family, from the hyperparameters it uses."""
-    estimator = VOTERS.get(family) or (vote if family == "vote" else None)
-    if estimator is None:
+    if family not in ESTIMATORS:
         raise ValueError(f"unknown model family {family!r}")
-    return estimator(seed=seed, **{p: hyperparameters[p] for p in FAMILY_PARAMS[family]})
+    used = {p: hyperparameters[p] for p in FAMILY_PARAMS[family]}
+    return ESTIMATORS[family](seed=seed, **used)

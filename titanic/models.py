@@ -20,10 +20,10 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from titanic.encoding import Ordinal
-from titanic.families import FAMILY_PARAMS, RULES, classifier
+from titanic.families import FAMILY_PARAMS, OWN_INPUTS, RULES, classifier
 from titanic.features import AgeByTitle, Cabin, Family, GroupSurvival, TicketGroup, Title
 from titanic.passengers import FEATURES, TARGET
-from titanic.rules import Gender, RuleInputs, WomanChildGroup
+from titanic.rules import INPUTS, Gender, RuleColumns, RuleInputs, WomanChildGroup
 
 ENGINEERED_CATEGORICAL = ("Sex", "Embarked", "Title", "Deck")
 ENGINEERED_NUMERIC = (
@@ -66,9 +66,10 @@ def tutorial_features() -> list[tuple[str, Any]]:
     return [("impute", impute), ("encode", Ordinal(("Sex", "Embarked")))]
 
 
-def engineered_encoding() -> ColumnTransformer:
+def engineered_encoding(passed: tuple[str, ...] = ()) -> ColumnTransformer:
     """Missing categories as the most frequent, then one-hot (unseen ones set no column);
-    missing numbers as the median, then standardised."""
+    missing numbers as the median, then standardised; the `passed` columns as they are."""
+    kept = [("passed", "passthrough", list(passed))] if passed else []
     return ColumnTransformer(
         [
             (
@@ -86,6 +87,7 @@ def engineered_encoding() -> ColumnTransformer:
                 ),
                 list(ENGINEERED_NUMERIC),
             ),
+            *kept,
         ],
         verbose_feature_names_out=False,  # `Sex_female`, `Age`: what SHAP's plots name
     )
@@ -103,6 +105,14 @@ def engineered_features() -> list[tuple[str, Any]]:
         ("group", GroupSurvival()),
         ("encode", engineered_encoding()),
     ]
+
+
+def rule_and_engineered_features() -> list[tuple[str, Any]]:
+    """The engineered features and the rules' inputs beside them, unscaled, as named columns:
+    what `wcgplus` reads."""
+    steps = engineered_features()[:-1]
+    encode = engineered_encoding(passed=INPUTS).set_output(transform="pandas")
+    return [*steps, ("rule", RuleColumns()), ("encode", encode)]
 
 
 @dataclass(frozen=True)
@@ -129,7 +139,12 @@ class ModelSpec:
         if self.model in RULES:
             rule = Gender() if self.model == "gender" else WomanChildGroup()
             return Pipeline([("inputs", RuleInputs()), ("classify", rule)])
-        steps = tutorial_features() if self.features == "tutorial" else engineered_features()
+        if self.model in OWN_INPUTS:
+            steps = rule_and_engineered_features()
+        elif self.features == "tutorial":
+            steps = tutorial_features()
+        else:
+            steps = engineered_features()
         estimator = classifier(self.model, dict(self.hyperparameters), self.seed)
         return Pipeline([*steps, ("classify", estimator)])
 
@@ -171,13 +186,13 @@ def fold_accuracies(
     """Accuracy on each fold of stratified, repeated k-fold cross-validation (seeded by the
     spec); every fold refits the whole pipeline, features included. `hooks.after_fold` hears
     of each fold as it ends; a fold whose features `hooks.kept_folds` holds fits only the
-    classifier, to the same score, and one it lacks is added to it (a rule reads its own
-    inputs, whatever the feature set: none are kept for it)."""
+    classifier, to the same score, and one it lacks is added to it (a family that reads its
+    own inputs, whatever the feature set, keeps none)."""
     hooks = hooks or Hooks()
     pipeline = spec.pipeline()
     rows, labels = passengers[list(FEATURES)], passengers[TARGET]
     kept = None
-    if hooks.kept_folds is not None and spec.model not in RULES:
+    if hooks.kept_folds is not None and spec.model not in OWN_INPUTS:  # a feature set's folds
         kept = hooks.kept_folds(spec.features, passengers, folds, repeats, spec.seed)
     splits = RepeatedStratifiedKFold(n_splits=folds, n_repeats=repeats, random_state=spec.seed)
     scores: list[float] = []

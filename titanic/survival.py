@@ -50,7 +50,9 @@ TRUSTED_TYPES = frozenset(
         "titanic.features.Title",
         "titanic.features.TrainingRows",
         "titanic.rules.Gender",
+        "titanic.rules.RuleColumns",
         "titanic.rules.RuleInputs",
+        "titanic.rules.RuleOverturned",
         "titanic.rules.WomanChildGroup",
     }
 )

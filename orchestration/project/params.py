@@ -21,7 +21,7 @@ from typing import Any
 
 from orchestration.record.names import STEPS
 from titanic.errors import InputError
-from titanic.families import FAMILIES, FAMILY_PARAMS, FEATURE_SETS, HYPERPARAMETERS, RULES
+from titanic.families import FAMILIES, FAMILY_PARAMS, FEATURE_SETS, HYPERPARAMETERS, OWN_INPUTS
 
 ENTRY_POINTS = (*STEPS, "main", "promote", "sweep", "tune")
 # Roles: what a parameter is to the work.
@@ -154,7 +154,9 @@ PARAMETERS = (
               VALUE, "random state of the split, the folds and the classifier"),
     Parameter("model", "string", "logreg", _choice(FAMILIES), MODEL, VALUE,
               "model family: `logreg`, `hgb` (histogram gradient boosting), `rf` (random forest), "
-              "`vote` (soft vote of the three), or a baseline rule, `gender` or `wcg` (no "
+              "`vote` (soft vote of the three), `wcgplus` (the `wcg` rule where it speaks, hgb "
+              "overturning the gender rule elsewhere only where very sure; hgb's "
+              "hyperparameters, no feature set), or a baseline rule, `gender` or `wcg` (no "
               "hyperparameters, no feature set; [selection.md](selection.md#baselines))"),
     Parameter("features", "string", "engineered", _choice(FEATURE_SETS), MODEL, VALUE,
               "`engineered`, or `tutorial` (the original seven columns, imputed and "
@@ -249,11 +251,11 @@ def parse_params(raw: dict[str, str]) -> dict[str, Any]:
 
 def applicable(params: dict[str, str]) -> dict[str, str]:
     """The parameters that change what a run computes: a family's unused hyperparameters left
-    out, so that a tree model run with another `C` is the same work; a rule (a baseline)
-    reads no feature set either."""
+    out, so that a tree model run with another `C` is the same work; a family that reads its
+    own inputs (a rule, `wcgplus`) reads no feature set either."""
     model = params.get("model", "")
     used = FAMILY_PARAMS.get(model, HYPERPARAMETERS)
-    unused = "features" if model in RULES else None
+    unused = "features" if model in OWN_INPUTS else None
     return {
         k: v for k, v in params.items() if (k not in HYPERPARAMETERS or k in used) and k != unused
     }
