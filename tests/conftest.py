@@ -16,6 +16,12 @@ from tests.servers import netns_or_skip, postgres_or_skip
 from tests.support import BIN, EXPERIMENT, PROJECT
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The `slow` tests first (otherwise in file order): xdist hands tests out in this order,
+    so a long one started last would leave the other worker idle at the end."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
     if item.get_closest_marker("postgres"):

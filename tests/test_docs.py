@@ -171,9 +171,10 @@ def test_the_readme_tour_and_the_results_page_as_written(project_copy: Path) -> 
     assert set(baselines) == {"gender", "wcg"}
     assert baselines["gender"]["selection"] == "worse"
     assert baselines["wcg"]["selection"] in ("chosen", "tied")
-    # The family built on that rule is on the board too, and scores above it.
-    (plus,) = [r for r in rows if r.get("model") == "wcgplus"]
-    assert float(plus["cv_accuracy"]) > float(baselines["wcg"]["cv_accuracy"])
+    # The family built on that rule is on the board too (from main, and maybe from tune's
+    # trials), and at its best scores above it.
+    plus = [float(r["cv_accuracy"]) for r in rows if r.get("model") == "wcgplus"]
+    assert plus and max(plus) > float(baselines["wcg"]["cv_accuracy"])
     worse = baselines["gender"]
     promoted = ran(block("promote", {"<run_id>": worse["run_id"]}), here, env=env)
     assert "stays: this model is worse on the same folds (p = 0." in promoted

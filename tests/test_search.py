@@ -18,6 +18,7 @@ from mlflow.entities import Run
 from mlflow.tracking import MlflowClient
 
 from orchestration.project.params import parse_params
+from orchestration.registry.champion import choose
 from steps.train import cv_scores
 from tests.support import (
     QUICK,
@@ -305,7 +306,12 @@ def test_tune_runs_trials_as_children_and_two_commands_share_a_study(
         assert len(kids) == 2 and all(k.info.status == "FINISHED" for k in kids.values())
         assert all(name.startswith("trial ") for name in kids)
         assert tune.data.tags["titanic.study"] == f"shared in {storage}"
-        best = max(kids.values(), key=lambda k: k.data.metrics["cv_accuracy"])
+        # The selection rule's choice among its own trials (the simplest family tied with
+        # the best mean), not the other command's.
+        ordered = sorted(
+            kids.values(), key=lambda k: (-k.data.metrics["cv_accuracy"], k.info.start_time)
+        )
+        best = ordered[choose(ordered).chosen]
         assert tune.data.tags["titanic.best_run"] == best.info.run_id
     study = optuna.load_study(study_name="shared", storage=storage)
     assert len(study.trials) == 4

@@ -155,8 +155,8 @@ class Survival:
     def predict(
         self, model_input: pd.DataFrame, params: dict[str, Any] | None = None
     ) -> pd.DataFrame:
-        """Rows as a user's CSV of test.csv rows holds them (the signature lets any value
-        through: a ticket of digits reads as a number, an empty column as missing numbers),
+        """Rows as a user's CSV of test.csv rows holds them (the signature names no input
+        types: a ticket of digits reads as a number, an empty column as missing numbers),
         checked here: a missing column or an unreadable value is named, with its row."""
         try:
             rows = rows_to_score(model_input)

@@ -12,7 +12,6 @@ from pathlib import Path
 import pandas as pd
 from mlflow.models import Model, ModelSignature, infer_signature
 from mlflow.models.model import ModelInfo
-from mlflow.types.schema import AnyType, ColSpec, Schema
 from packaging.requirements import InvalidRequirement, Requirement
 from sklearn.pipeline import Pipeline
 
@@ -21,7 +20,6 @@ from orchestration.record.datasets import schema_rows
 from orchestration.record.inputs import fetch
 from orchestration.record.names import MODEL_NAME
 from titanic import survival
-from titanic.passengers import FEATURES
 from titanic.survival import load_pipeline, predictions
 
 # What the logged model needs to load elsewhere; pinned to what fitted it.
@@ -34,16 +32,17 @@ def log_model(pipeline: Pipeline, rows: pd.DataFrame) -> ModelInfo:
     """The pipeline as a model that loads anywhere: with `mlflow.sklearn.load_model` as the
     pipeline, with `mlflow.pyfunc.load_model` as label and probability (`titanic.survival`)."""
     sample = schema_rows(rows)
-    # Any value in any column, checked by the model itself (`titanic.survival`): MLflow's own
-    # check refuses a ticket of digits read as a number, or a column empty in every row.
-    inputs = Schema([ColSpec(AnyType(), name, required=False) for name in FEATURES])
+    # No input schema: the model checks its rows itself (`titanic.survival`). A typed one
+    # refuses a CSV's ticket of digits (read as a number) or a column empty in every row; an
+    # untyped one (AnyType) makes MLflow's server refuse every CSV. The input example still
+    # shows the columns.
     outputs = infer_signature(sample, predictions(pipeline, sample)).outputs
     return Model.log(
         artifact_path=None,  # required positionally, though `name` replaces it
         name=MODEL_NAME,
         flavor=survival,
         pipeline=pipeline,
-        signature=ModelSignature(inputs=inputs, outputs=outputs),
+        signature=ModelSignature(outputs=outputs),
         input_example=rows.head(5),
         code_paths=[str(MODEL_CODE)],
         # Listed rather than inferred: inference loads the model again in a subprocess.
