@@ -50,8 +50,7 @@ class Interrupted(BaseException):
 
 
 class Pruned(Exception):
-    """A tuning trial stopped on purpose, as its pruner asked: its runs end KILLED, saying why,
-    and the search goes on."""
+    """A tuning trial its pruner stopped: its runs end KILLED, saying why; the search goes on."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
@@ -158,8 +157,7 @@ def active_run(
             if stop is not err:
                 raise stop from err
         elif isinstance(err, Exception) and not isinstance(err, StoreUnreachable):
-            known = None if isinstance(err, InputError) else refusal(err)
-            known = known or unwritable(err, run.info.artifact_uri)
+            known = refusal(err) or unwritable(err, run.info.artifact_uri)
             err = known or err
             reason = str(err) if isinstance(err, InputError) else f"{type(err).__name__}: {err}"
             record(reason.splitlines()[0] if reason.strip() else type(err).__name__)
