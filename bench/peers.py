@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 from mlflow.tracking import MlflowClient
-from speed import mlflow_run  # this folder's: a timed `mlflow run` on a new store
+from speed import mlflow_run, store  # this folder's: a timed `mlflow run`, a new store
 
 PROJECT = Path(__file__).resolve().parent.parent
 C_VALUES = ("0.01", "0.03", "0.1", "0.3", "1", "3", "10", "30")
@@ -94,15 +94,7 @@ print(json.dumps({"best": study.best_value}))
 
 def peer(code: str, folder: Path, *args: str) -> tuple[float, float]:
     """Seconds of a peer script on a new store in `folder`, and the best score it found."""
-    folder.mkdir()
-    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{folder / 'mlflow.db'}"}
-    subprocess.run(
-        [sys.executable, "-m", "orchestration.init_store"],
-        env=env,
-        cwd=folder,
-        check=True,
-        capture_output=True,
-    )
+    env = store(folder)
     started = time.perf_counter()
     done = subprocess.run(
         [sys.executable, "-c", code, *args],

@@ -21,6 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from speed import store  # this folder's: a new sqlite store
+
 PROJECT = Path(__file__).resolve().parent.parent
 
 # In the measured process: the imports timed one by one, then each `main` of the arguments
@@ -84,10 +86,7 @@ def main() -> None:
     args = parser.parse_args()
     results: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory(prefix="titanic-phases-") as scratch:
-        env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{Path(scratch) / 'mlflow.db'}"}
-        env.pop("MLFLOW_EXPERIMENT_NAME", None)
-        init = [sys.executable, "-m", "orchestration.init_store"]
-        subprocess.run(init, cwd=scratch, env=env, check=True, capture_output=True)
+        env = store(Path(scratch) / "store")
         for label, argv in MEASURED.items():
             print(f"{label} ...", file=sys.stderr, flush=True)
             done = subprocess.run(

@@ -23,6 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from speed import store  # this folder's: a new sqlite store
+
 PROJECT = Path(__file__).resolve().parent.parent
 VALUES = ["0.01", "0.03", "0.1", "0.3", "1", "3", "10", "30"]
 MLFLOW_RUN = [sys.executable, "-m", "mlflow", "run", str(PROJECT), "--env-manager", "local"]
@@ -99,19 +101,8 @@ def measure(kind: str, scratch: Path, index: int) -> tuple[float, float, int]:
     """Seconds of one scenario on a new store, the best score it recorded and how many of its
     configurations were pruned."""
     folder = scratch / f"{kind}-{index}"
-    folder.mkdir()
-    uri = f"sqlite:///{folder / 'mlflow.db'}"
-    env = {**os.environ, "MLFLOW_TRACKING_URI": uri}
-    env.pop("MLFLOW_EXPERIMENT_NAME", None)
-    # The README's set-up for a new store, so that only the work itself is timed; run there,
-    # so that the store's artifacts go beside it, not into the project folder.
-    subprocess.run(
-        [sys.executable, "-m", "orchestration.init_store"],
-        env=env,
-        cwd=folder,
-        check=True,
-        capture_output=True,
-    )
+    env = store(folder)
+    uri = env["MLFLOW_TRACKING_URI"]
     started = time.perf_counter()
     done = subprocess.run(command(kind), env=env, cwd=folder, capture_output=True, text=True)
     took = time.perf_counter() - started

@@ -111,9 +111,10 @@ def noop_project(scratch: Path) -> Path:
     return copy
 
 
-def mlflow_run(project: Path, folder: Path, *args: str) -> float:
-    """Seconds of `mlflow run` on the store in `folder` (new, and set up beforehand, unless the
-    folder exists)."""
+def store(folder: Path) -> dict[str, str]:
+    """The environment of a command on the sqlite store in `folder`: made and set up first as
+    the README's `titanic-init-store` does (run there, so that its artifacts go beside it),
+    unless the folder exists; only the work itself is then timed."""
     env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{folder / 'mlflow.db'}"}
     env.pop("MLFLOW_EXPERIMENT_NAME", None)
     if not folder.exists():
@@ -125,6 +126,12 @@ def mlflow_run(project: Path, folder: Path, *args: str) -> float:
             check=True,
             capture_output=True,
         )
+    return env
+
+
+def mlflow_run(project: Path, folder: Path, *args: str) -> float:
+    """Seconds of `mlflow run` on the store in `folder` (`store`)."""
+    env = store(folder)
     started = time.perf_counter()
     subprocess.run(
         [sys.executable, "-m", "mlflow", "run", str(project), "--env-manager", "local", *args],
