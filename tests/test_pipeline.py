@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import mlflow
 import pandas as pd
@@ -480,45 +481,28 @@ def test_model_loads_and_predicts_outside_the_project(store: str, tmp_path: Path
     assert list(elsewhere.iterdir()) == []  # no stray store left where it ran
 
     predictions = elsewhere / "predictions.json"
-    cli = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "mlflow",
-            "models",
-            "predict",
-            "-m",
-            model_uri,
-            "-i",
-            str(TEST_CSV),
-            "-t",
-            "csv",
-            "--env-manager",
-            "local",
-            "-o",
-            str(predictions),
-        ],
-        cwd=elsewhere,
-        env={**env, "MLFLOW_TRACKING_URI": store},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert cli.returncode == 0, cli.stderr[-3000:]
-    answers = json.loads(predictions.read_text())["predictions"]
+
+    def predicted(rows: Path) -> list[dict[str, Any]]:
+        """`mlflow models predict` of a CSV of raw rows, from the folder elsewhere."""
+        cli = subprocess.run(
+            [
+                *(sys.executable, "-m", "mlflow", "models", "predict", "-m", model_uri),
+                *("-i", str(rows), "-t", "csv", "--env-manager", "local", "-o", str(predictions)),
+            ],
+            cwd=elsewhere,
+            env={**env, "MLFLOW_TRACKING_URI": store},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert cli.returncode == 0, cli.stderr[-3000:]
+        return list(json.loads(predictions.read_text())["predictions"])
+
+    answers = predicted(TEST_CSV)
     assert sum(answer["Survived"] for answer in answers) == int(survivors)
     # One passenger, as test.csv's header and first row: its ticket is all digits.
     (elsewhere / "one.csv").write_text("".join(TEST_CSV.open().readlines()[:2]))
-    one = subprocess.run(
-        [*cli.args[:8], str(elsewhere / "one.csv"), *cli.args[9:]],
-        cwd=elsewhere,
-        env={**env, "MLFLOW_TRACKING_URI": store},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert one.returncode == 0, one.stderr[-3000:]
-    (alone,) = json.loads(predictions.read_text())["predictions"]
+    (alone,) = predicted(elsewhere / "one.csv")
     assert alone == {**answers[0], "probability": pytest.approx(answers[0]["probability"])}
 
 
