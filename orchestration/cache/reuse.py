@@ -28,7 +28,6 @@ from orchestration.lifecycle.runs import raise_if_interrupted
 from orchestration.project.params import parse_params
 from orchestration.record.names import (
     ARTIFACTS,
-    MODEL_FILE,
     NOTE_TAG,
     OUTPUT_TAG,
     PROCESS_TAGS,
@@ -37,7 +36,7 @@ from orchestration.record.names import (
     TAG_REUSED_FROM,
     TAG_STEP,
 )
-from orchestration.record.store import current_run, log_batch, outputs_of
+from orchestration.record.store import current_run, log_batch, model_listed, outputs_of
 
 if TYPE_CHECKING:
     from titanic.models import Hooks
@@ -93,12 +92,7 @@ def missing_output(run: Run, step: str) -> str | None:
         if path not in listed[folder]:
             return path
     for uri in outputs_of(run).values():
-        listing = (
-            mlflow.artifacts.list_artifacts(artifact_uri=uri)
-            if uri.startswith("models:/")
-            else None
-        )
-        if listing is not None and MODEL_FILE not in {info.path for info in listing}:
+        if uri.startswith("models:/") and not model_listed(uri):
             return f"model {uri}"
     return None
 

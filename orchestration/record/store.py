@@ -13,7 +13,7 @@ from mlflow.entities import Metric, Run, RunTag
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from orchestration.record.names import OUTPUT_TAG
+from orchestration.record.names import MODEL_FILE, OUTPUT_TAG
 from titanic.errors import InputError
 
 FULL = (errno.ENOSPC, errno.EDQUOT)
@@ -55,6 +55,12 @@ def log_batch(run_id: str, metrics: dict[str, float], tags: dict[str, str]) -> N
 
 def outputs_of(run: Run) -> dict[str, str]:
     return {k[len(OUTPUT_TAG) :]: v for k, v in run.data.tags.items() if k.startswith(OUTPUT_TAG)}
+
+
+def model_listed(model_uri: str) -> bool:
+    """Whether the artifact store still lists the logged model's files (a clean-up or a lost
+    disk can take them while the store's row stays)."""
+    return MODEL_FILE in {a.path for a in mlflow.artifacts.list_artifacts(artifact_uri=model_uri)}
 
 
 def unwritable(err: BaseException | None, location: str) -> InputError | None:

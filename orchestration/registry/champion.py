@@ -14,7 +14,6 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from orchestration.record.names import (
-    MODEL_FILE,
     OUT_MODEL,
     OUTPUT_TAG,
     RANKING_METRIC,
@@ -22,7 +21,7 @@ from orchestration.record.names import (
     TAG_MODEL_URI,
     TAG_PROMOTED,
 )
-from orchestration.record.store import again_if_raced
+from orchestration.record.store import again_if_raced, model_listed
 from orchestration.registry.selection import POOL, Entry, Ranking, entry, prefers, rank
 from orchestration.team.access import GRANT_COMMAND, PERMISSION_DENIED, refused, user
 from titanic.errors import InputError
@@ -136,7 +135,7 @@ def training_run(client: MlflowClient, run: Run) -> Run:
             f"the model {model_uri} of run {run.info.run_id} is gone from the "
             f"store (deleted?): run the pipeline again and promote the new run"
         )
-    if MODEL_FILE not in {a.path for a in mlflow.artifacts.list_artifacts(artifact_uri=model_uri)}:
+    if not model_listed(model_uri):
         raise InputError(
             f"the model {model_uri} of run {run.info.run_id} is gone from the artifact "
             f"store: run the pipeline again with -P force=train and promote the new run"
