@@ -40,8 +40,8 @@ SHOWN = 3  # offending values named in a message
 TEXT = tuple(c for c in FEATURES if c not in NUMERIC)
 # How a message counts the rows it names: a file's lines (line 1 is its header), or the rows
 # handed to the model, from 1.
-FILE_LINES = ("line", 2)
-ROWS = ("row", 1)
+FILE_LINES = ("line(s)", 2)
+ROWS = ("row(s)", 1)
 
 log = logging.getLogger("titanic")
 
@@ -51,7 +51,7 @@ def _lines(index: pd.Index, unit: tuple[str, int] = FILE_LINES) -> str:
     word, first = unit
     lines = [str(i + first) for i in index[:SHOWN]]
     more = f" and {len(index) - SHOWN} more" if len(index) > SHOWN else ""
-    return f"{word}(s) " + ", ".join(lines) + more
+    return f"{word} " + ", ".join(lines) + more
 
 
 def _decode(path: Path) -> tuple[str, str]:
@@ -129,7 +129,7 @@ def read_passengers(path: Path, *, with_target: bool, source: str) -> pd.DataFra
     if len(repeated):
         raise InputError(
             f"{where} repeats {ID} {', '.join(map(str, ids[repeated].unique()[:SHOWN]))}"
-            f" ({_lines(repeated).replace('line(s)', 'lines')}): a passenger in both "
+            f" ({_lines(repeated, ('lines', FILE_LINES[1]))}): a passenger in both "
             f"splits inflates the metrics; remove the duplicate rows"
         )
     if with_target:
